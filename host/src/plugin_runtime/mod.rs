@@ -1,0 +1,2 @@
+//! The wasm plugin runtime: one engine, compiled-component cache, instance pool.
+pub mod bindings;

@@ -1,0 +1,7 @@
+//! The gateway plugin: everything that is *policy*.
+//!
+//! The logic here is plain Rust, unit-tested natively. Only [`wit_bindings`] (compiled for
+//! `wasm32` alone) touches the WIT contract in `wit/gateway.wit`.
+
+#[cfg(target_arch = "wasm32")]
+mod wit_bindings;

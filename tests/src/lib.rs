@@ -1,0 +1,1 @@
+//! Test harness: builders for loopback servers and the edge under test.
