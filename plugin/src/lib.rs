@@ -3,5 +3,8 @@
 //! The logic here is plain Rust, unit-tested natively. Only [`wit_bindings`] (compiled for
 //! `wasm32` alone) touches the WIT contract in `wit/gateway.wit`.
 
+pub mod host_api;
+pub mod model;
+
 #[cfg(target_arch = "wasm32")]
 mod wit_bindings;

@@ -1,0 +1,226 @@
+//! Plain-Rust mirror of the types in `wit/gateway.wit`.
+//!
+//! The plugin's logic works on these so it builds and is tested natively; `wit_bindings`
+//! converts between them and the generated WIT types at the boundary (field for field).
+
+/// Header list; names lower-cased, order and repeats kept.
+pub type Headers = Vec<(String, String)>;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    pub version: String,
+    pub cipher_suite: String,
+    pub sni: Option<String>,
+    pub negotiated_alpn: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub tls: Option<TlsInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    pub id: String,
+    pub method: String,
+    pub scheme: String,
+    pub authority: String,
+    pub path: String,
+    pub query: String,
+    pub version: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    pub conn: Connection,
+    pub received_at_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub headers: Headers,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamRequest {
+    pub method: String,
+    pub path_and_query: String,
+    pub headers: Headers,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFormat {
+    OpenAi,
+    Anthropic,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attempt {
+    pub url: String,
+    pub method: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    pub provider: String,
+    pub model: String,
+    pub key_id: String,
+    pub model_group: u32,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailoverAction {
+    NextKey,
+    NextModel,
+    RetrySame,
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub attempts: Vec<Attempt>,
+    pub format: ApiFormat,
+    pub stream: bool,
+    pub total_timeout_ms: u64,
+    pub max_attempts: u32,
+    pub stream_idle_timeout_ms: u64,
+    pub max_retry_after_ms: u64,
+    pub custom_failover: bool,
+    pub response_headers: Headers,
+    pub continuation: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    Status,
+    Connect,
+    Dns,
+    Tls,
+    Timeout,
+    TotalTimeout,
+    StreamError,
+    Protocol,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttemptResult {
+    pub index: u32,
+    pub provider: String,
+    pub model: String,
+    pub key_id: String,
+    pub status: Option<u16>,
+    pub failure: Option<FailureKind>,
+    pub message: String,
+    pub headers: Headers,
+    pub body_excerpt: Vec<u8>,
+    pub duration_ms: u64,
+    pub retry_action: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayOutcome {
+    pub served: Option<u16>,
+    pub attempts: Vec<AttemptResult>,
+    pub timed_out: bool,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Respond(Response),
+    Forward(Plan),
+    Upstream(UpstreamRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOutcome {
+    pub decision: Decision,
+    pub state: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseDecision {
+    Headers(Headers),
+    Replace(Response),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub message: String,
+    /// 1-based; 0 when unknown.
+    pub line: u32,
+    pub column: u32,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointInfo {
+    pub id: String,
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    pub file_name: String,
+    pub check_only: bool,
+    pub endpoint: EndpointInfo,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    pub needs_body: bool,
+    pub has_response_rules: bool,
+    pub request_rules: u32,
+    pub response_rules: u32,
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimitResult {
+    pub allowed: bool,
+    pub remaining: u64,
+    pub retry_after_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TargetMetrics {
+    pub provider: String,
+    pub model: String,
+    pub key_id: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub quota_remaining_requests: Option<u64>,
+    pub quota_remaining_tokens: Option<u64>,
+}
