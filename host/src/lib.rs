@@ -1,7 +1,16 @@
 //! The edge host: accepts HTTP(S) traffic, asks the gateway plugin what to do with each
-//! request, and moves the bytes.
+//! request, and moves the bytes. It knows nothing about AI beyond what a plan tells it.
 
+pub mod admin;
+pub mod body;
+pub mod cli;
+pub mod gateway;
+pub mod host_services;
+pub mod metrics;
 pub mod plugin_runtime;
+pub mod policy_state;
+pub mod reload;
+pub mod server;
 
 /// The gateway plugin component built by `build.rs` for wasm32-wasip2.
 pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("GATEWAY_PLUGIN_WASM"));

@@ -1,0 +1,1 @@
+//! Command-line interface: `edge serve`, `edge check`, `edge --version`.

@@ -1,0 +1,1 @@
+//! State the host keeps for every plugin instance: rate-limit buckets, secrets, target metrics.

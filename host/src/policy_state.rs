@@ -1,0 +1,1 @@
+//! The currently loaded policy, swapped atomically on reload.

@@ -1,0 +1,1 @@
+//! Hot reload of the policy file (directory watch, debounced) and SIGHUP.

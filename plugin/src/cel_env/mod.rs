@@ -1,0 +1,1 @@
+//! The CEL environment of traffic policies: variables, functions, `${…}` interpolation.

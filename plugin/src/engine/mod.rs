@@ -1,0 +1,1 @@
+//! Runs the phases of a loaded policy against a request.

@@ -1,0 +1,1 @@
+//! Policy document: YAML with source locations, rules, validation diagnostics.
