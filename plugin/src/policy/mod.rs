@@ -1,1 +1,3 @@
 //! Policy document: YAML with source locations, rules, validation diagnostics.
+
+pub mod yaml_tree;
