@@ -1,1 +1,3 @@
 //! Runs the phases of a loaded policy against a request.
+
+pub mod memory_host;
