@@ -11,6 +11,7 @@ pub mod functions;
 pub mod names;
 pub mod refs;
 pub mod template;
+pub mod value_template;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub use activation::{Activation, Bindings, RequestData};
 pub use names::Scope;
 pub use refs::Refs;
 pub use template::Template;
+pub use value_template::ValueTemplate;
 
 use crate::host_api::HostApi;
 use crate::model::{EndpointInfo, Request};
@@ -81,6 +83,7 @@ pub struct CelEnv {
     secrets: SecretStore,
     check_only: bool,
     warnings: Vec<String>,
+    reads_body: bool,
     empty_request: Request,
     empty_endpoint: EndpointInfo,
 }
@@ -103,6 +106,7 @@ impl CelEnv {
             secrets,
             check_only,
             warnings: Vec::new(),
+            reads_body: false,
             empty_request: Request::default(),
             empty_endpoint: EndpointInfo::default(),
         })
@@ -115,6 +119,20 @@ impl CelEnv {
     /// Warnings produced since the last call (missing secrets in check-only mode).
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// True once any compiled expression reads the request body: the host must then
+    /// buffer bodies and pass them in.
+    pub fn reads_body(&self) -> bool {
+        self.reads_body
+    }
+
+    /// Every secret value resolved so far (masked out of runtime error messages).
+    pub fn secret_values(&self) -> Vec<String> {
+        self.secrets
+            .read()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn evaluator(&self) -> &Evaluator {
@@ -131,7 +149,7 @@ impl CelEnv {
         let program = self
             .env
             .compile(source)
-            .map_err(|e| format!("invalid CEL expression `{source}`: {}", one_line(&e.to_string())))?;
+            .map_err(|e| format!("invalid CEL expression `{source}`: {}", syntax_errors(&e)))?;
         let refs = Refs::of(program.expression());
         let mut problems = refs.problems.clone();
         for function in &refs.functions {
@@ -149,6 +167,8 @@ impl CelEnv {
             return Err(format!("in `{source}`: {}", problems.join("; ")));
         }
         self.resolve_secrets(&refs, host)?;
+        // The whole `req` map includes the body too.
+        self.reads_body |= refs.reads(&["req", "body"]) || refs.variables.contains(&vec!["req".to_string()]);
         let expr = Expr {
             program: Arc::new(program),
             source: Arc::from(source),
@@ -157,7 +177,7 @@ impl CelEnv {
         if expr.refs.is_constant() {
             // Nothing per-request: evaluate now so `1 + 'a'` fails at load, not on traffic.
             self.eval_static_expr(&expr)
-                .map_err(|e| format!("`{source}` fails: {e}"))?;
+                .map_err(|e| redact(&format!("`{source}` fails: {e}"), &self.secret_values()))?;
         }
         Ok(expr)
     }
@@ -227,8 +247,27 @@ impl CelEnv {
     }
 }
 
-fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+/// `syntax error at column N: message` for each parse error (columns count from 1 inside
+/// the expression).
+fn syntax_errors(errors: &cel::ParseErrors) -> String {
+    errors
+        .errors
+        .iter()
+        .map(|e| {
+            let msg = e.msg.strip_prefix("Syntax error: ").unwrap_or(&e.msg);
+            format!("syntax error at column {}: {msg}", e.pos.1)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Masks secret values out of a message.
+pub fn redact(message: &str, secrets: &[String]) -> String {
+    let mut out = message.to_string();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(secret.as_str(), "[redacted]");
+    }
+    out
 }
 
 #[cfg(test)]

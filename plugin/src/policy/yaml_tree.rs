@@ -121,7 +121,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             value: NodeValue::Map(Vec::new()),
         });
     }
-    let root: Result<Spanned<RawValue>, _> = serde_saphyr::from_str(text);
+    // YAML 1.2 booleans only: `n`, `no`, `on`, `y` stay strings (a metadata key `n` or a
+    // header value `on` must not turn into a boolean).
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let root: Result<Spanned<RawValue>, _> = serde_saphyr::from_str_with_options(text, options);
     match root {
         Ok(spanned) => Ok(into_node(spanned)),
         Err(err) => {
@@ -323,6 +326,13 @@ mod tests {
         assert_eq!(doc.get("d").unwrap().value, NodeValue::Float(1.5));
         assert_eq!(doc.get("e").unwrap().value, NodeValue::Null);
         assert_eq!(doc.get("f").unwrap().value, NodeValue::String("2".into()));
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_stay_strings() {
+        let doc = parse("n: on\ny: no\n").unwrap();
+        assert_eq!(doc.get("n").unwrap().value, NodeValue::String("on".into()));
+        assert_eq!(doc.get("y").unwrap().value, NodeValue::String("no".into()));
     }
 
     #[test]
