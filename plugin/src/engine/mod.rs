@@ -10,13 +10,15 @@
 //!   plan's attempts.
 
 pub mod failure;
+pub mod gateway;
 pub mod load;
 pub mod memory_host;
 pub mod run;
 pub mod state;
 
 use crate::actions::Action;
-use crate::cel_env::{Evaluator, Expr};
+use crate::ai_gateway::AiGateway;
+use crate::cel_env::{Evaluator, Expr, Template};
 use crate::model::{EndpointInfo, LoadSummary};
 
 pub use load::load;
@@ -30,6 +32,8 @@ pub struct LoadedPolicy {
     pub(crate) summary: LoadSummary,
     /// Secret values the policy resolved, masked out of error messages.
     pub(crate) secrets: Vec<String>,
+    /// Templates the ai-gateway action compiled through `LoadEnv` (indexed by `TemplateId`).
+    pub(crate) gateway_templates: Vec<Template>,
 }
 
 impl LoadedPolicy {
@@ -44,7 +48,14 @@ pub struct Rule {
     /// The rule's name, or its path in the document.
     pub label: String,
     pub exprs: Vec<Expr>,
-    pub actions: Vec<Action>,
+    pub steps: Vec<Step>,
+}
+
+/// One action of a rule.
+pub enum Step {
+    Action(Action),
+    /// The ai-gateway action, which may hand a plan to the host instead of answering.
+    Gateway(Box<AiGateway>),
 }
 
 #[cfg(test)]

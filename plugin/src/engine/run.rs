@@ -2,14 +2,17 @@
 //! hold, until an action answers the request or the rules run out.
 
 use super::failure::policy_failure;
+use super::gateway::{EngineContinuation, GatewayRequestEnv};
 use super::state::CarriedState;
-use super::{LoadedPolicy, Rule};
+use super::{LoadedPolicy, Rule, Step};
 use crate::actions::{Effect, RunCtx};
+use crate::ai_gateway::{AiGateway, GatewayStep};
+use crate::cel_env::convert::json_to_cel;
 use crate::cel_env::{Activation, Bindings, RequestData};
 use crate::host_api::HostApi;
 use crate::model::{
-    Decision, Headers, Request, RequestOutcome, Response, ResponseDecision, ResponseHead,
-    UpstreamRequest,
+    AttemptResult, Decision, FailoverAction, GatewayOutcome, Headers, Plan, Request,
+    RequestOutcome, Response, ResponseDecision, ResponseHead, UpstreamRequest,
 };
 use crate::policy::Phase;
 
@@ -28,7 +31,12 @@ pub enum PhaseEnd {
     Completed,
     /// An action answered (deny, custom-response, rate limit...) or the policy failed.
     Respond(Response),
+    /// The ai-gateway action planned attempts; the continuation is already the engine's.
+    Forward(Plan),
 }
+
+/// Name of the ai-gateway's result variables (`actions.ngrok.ai_gateway`).
+const GATEWAY_RESULTS: &str = "ai_gateway";
 
 /// The mutable state of one phase run.
 pub struct PhaseRun<'a, 'd> {
@@ -58,7 +66,17 @@ impl LoadedPolicy {
                     Err(message) => return PhaseEnd::Respond(self.failure(rule, &message)),
                 }
             }
-            for action in rule.actions.iter().skip(first_action) {
+            for (action_index, step) in rule.steps.iter().enumerate().skip(first_action) {
+                let action = match step {
+                    Step::Action(action) => action,
+                    Step::Gateway(gw) => {
+                        let here = Position { rule: rule_index, action: action_index };
+                        match self.run_gateway(gw, here, run) {
+                            Some(end) => return end,
+                            None => continue,
+                        }
+                    }
+                };
                 let mut ctx = RunCtx {
                     ev: &self.ev,
                     data: run.data,
@@ -75,6 +93,100 @@ impl LoadedPolicy {
             }
         }
         PhaseEnd::Completed
+    }
+
+    /// Runs the ai-gateway action: `None` to go on with the next action (an error with
+    /// `on_error: continue`), otherwise how the phase ends.
+    fn run_gateway(&self, gw: &AiGateway, here: Position, run: &mut PhaseRun<'_, '_>) -> Option<PhaseEnd> {
+        let step = {
+            let env = GatewayRequestEnv {
+                ev: &self.ev,
+                templates: &self.gateway_templates,
+                act: Activation { data: run.data, bindings: run.bindings },
+            };
+            gw.plan(run.data.req, &env, run.host)
+        };
+        match step {
+            GatewayStep::Respond(finish) => {
+                run.bindings
+                    .actions
+                    .insert(GATEWAY_RESULTS.to_string(), json_to_cel(&finish.results));
+                if finish.on_error_continue {
+                    None
+                } else {
+                    Some(PhaseEnd::Respond(finish.response))
+                }
+            }
+            GatewayStep::Forward(mut plan) => {
+                plan.continuation =
+                    EngineContinuation::new(here, run.bindings, run.headers, &plan.continuation).encode();
+                Some(PhaseEnd::Forward(plan))
+            }
+        }
+    }
+
+    /// The ai-gateway action at `position`, if that is where one is.
+    fn gateway_at(&self, position: Position) -> Option<&AiGateway> {
+        match self.request_rules.get(position.rule)?.steps.get(position.action)? {
+            Step::Gateway(gw) => Some(gw),
+            Step::Action(_) => None,
+        }
+    }
+
+    /// After a failed attempt of a plan with custom failover: the policy's failover rule
+    /// decides. An unreadable continuation stops the attempts.
+    pub fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> FailoverAction {
+        let Some(c) = EngineContinuation::decode(continuation) else {
+            return FailoverAction::Stop;
+        };
+        match self.gateway_at(c.position) {
+            Some(gw) => gw.classify_failure(&c.gateway_bytes(), failed),
+            None => FailoverAction::Stop,
+        }
+    }
+
+    /// After a plan's attempts ended without serving the client: the action's error
+    /// response, or, with `on_error: continue`, the rest of the request phase (with
+    /// `actions.ngrok.ai_gateway` bound).
+    pub fn resume(&self, continuation: &[u8], req: &Request, outcome: &GatewayOutcome, host: &dyn HostApi) -> RequestOutcome {
+        let found = EngineContinuation::decode(continuation)
+            .and_then(|c| self.gateway_at(c.position).map(|gw| (c, gw)));
+        let Some((c, gw)) = found else {
+            return RequestOutcome {
+                decision: Decision::Respond(policy_failure(
+                    "ai-gateway",
+                    "the plan's continuation does not match the loaded policy",
+                    &self.secrets,
+                )),
+                state: Vec::new(),
+            };
+        };
+        let finish = gw.finish(&c.gateway_bytes(), outcome);
+        let mut bindings = c.bindings();
+        bindings
+            .actions
+            .insert(GATEWAY_RESULTS.to_string(), json_to_cel(&finish.results));
+        if !finish.on_error_continue {
+            return RequestOutcome {
+                decision: Decision::Respond(finish.response),
+                state: self.carry(&bindings),
+            };
+        }
+        let data = RequestData::new(req, &self.endpoint, None);
+        let mut headers = c.headers.clone();
+        let next = Position { rule: c.position.rule, action: c.position.action + 1 };
+        let mut run = PhaseRun { data: &data, bindings: &mut bindings, headers: &mut headers, host };
+        let end = self.run_phase(Phase::Request, next, &mut run);
+        self.request_outcome(end, req, headers, &bindings)
+    }
+
+    fn request_outcome(&self, end: PhaseEnd, req: &Request, headers: Headers, bindings: &Bindings) -> RequestOutcome {
+        let decision = match end {
+            PhaseEnd::Respond(response) => Decision::Respond(response),
+            PhaseEnd::Forward(plan) => Decision::Forward(plan),
+            PhaseEnd::Completed => Decision::Upstream(upstream_request(req, headers)),
+        };
+        RequestOutcome { decision, state: self.carry(bindings) }
     }
 
     /// All of the rule's expressions hold (no expressions: always).
@@ -109,14 +221,7 @@ impl LoadedPolicy {
             host,
         };
         let end = self.run_phase(Phase::Request, Position::default(), &mut run);
-        let decision = match end {
-            PhaseEnd::Respond(response) => Decision::Respond(response),
-            PhaseEnd::Completed => Decision::Upstream(upstream_request(req, headers)),
-        };
-        RequestOutcome {
-            decision,
-            state: self.carry(&bindings),
-        }
+        self.request_outcome(end, req, headers, &bindings)
     }
 
     /// The response phase. Called after the upstream's response head arrived, only when the
@@ -134,6 +239,12 @@ impl LoadedPolicy {
         match self.run_phase(Phase::Response, Position::default(), &mut run) {
             PhaseEnd::Completed => ResponseDecision::Headers(headers),
             PhaseEnd::Respond(response) => ResponseDecision::Replace(response),
+            // The ai-gateway action only runs in the request phase (checked at load).
+            PhaseEnd::Forward(_) => ResponseDecision::Replace(policy_failure(
+                "on_http_response",
+                "the ai-gateway action cannot run in the response phase",
+                &self.secrets,
+            )),
         }
     }
 
