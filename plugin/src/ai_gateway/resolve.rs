@@ -80,42 +80,53 @@ fn resolve_one(u: &Universe, format: ApiFormat, name: &str, only_configured: boo
     if matches.is_empty() {
         return Some(format!("client supplied model (\"{name}\") did not match any known models and a provider could not be parsed"));
     }
-    let mut reason = None;
+    let mut reasons: Vec<String> = Vec::new();
     for i in matches {
         let Some(m) = u.models.get(i) else { continue };
         if let Some(e) = &m.excluded {
-            reason = Some(e.clone());
+            add_reason(&mut reasons, e.clone());
         } else if !u.provider_allowed(m.provider, format) {
             r.wrong_format = true;
-            reason = Some(format!("model '{}' is not served in the {} API format", m.id, format_name(format)));
+            add_reason(&mut reasons, format!("model '{}' is not served in the {} API format", m.id, format_name(format)));
         } else {
             push(r, Cand::Known(i));
         }
     }
-    reason
+    joined(reasons)
+}
+
+fn add_reason(reasons: &mut Vec<String>, reason: String) {
+    if !reasons.contains(&reason) {
+        reasons.push(reason);
+    }
+}
+
+/// Every distinct reason a name was excluded, most specific (configured) first.
+fn joined(reasons: Vec<String>) -> Option<String> {
+    if reasons.is_empty() { None } else { Some(reasons.join("; ")) }
 }
 
 fn resolve_prefixed(u: &Universe, format: ApiFormat, providers: &[usize], model: &str, only_configured: bool, r: &mut Resolved) -> Option<String> {
-    let mut reason = None;
+    let mut reasons: Vec<String> = Vec::new();
     for &pi in providers {
         let Some(p) = u.providers.get(pi) else { continue };
         if let Some(e) = &p.excluded {
-            reason = Some(e.clone());
+            add_reason(&mut reasons, e.clone());
             continue;
         }
         if !p.formats.contains(&format) {
             r.wrong_format = true;
-            reason = Some(format!("provider '{}' does not serve the {} API format", p.id, format_name(format)));
+            add_reason(&mut reasons, format!("provider '{}' does not serve the {} API format", p.id, format_name(format)));
             continue;
         }
         let found = u.models.iter().enumerate().find(|(_, m)| m.provider == pi && m.answers_to(model));
         match found {
             Some((i, m)) => match &m.excluded {
-                Some(e) => reason = Some(e.clone()),
+                Some(e) => add_reason(&mut reasons, e.clone()),
                 None => push(r, Cand::Known(i)),
             },
             None if only_configured => {
-                reason = Some(format!("model '{model}' is not configured for provider '{}' (only_allow_configured_models)", p.id));
+                add_reason(&mut reasons, format!("model '{model}' is not configured for provider '{}' (only_allow_configured_models)", p.id));
             }
             None => {
                 // Known provider, unknown model: passed through as written (spec 4.1).
@@ -131,5 +142,5 @@ fn resolve_prefixed(u: &Universe, format: ApiFormat, providers: &[usize], model:
             }
         }
     }
-    reason
+    joined(reasons)
 }

@@ -214,3 +214,39 @@ fn embeddings_get_no_output_limit_and_responses_get_theirs() {
     let body: serde_json::Value = serde_json::from_slice(&p.attempts[0].body).unwrap();
     assert_eq!(body["max_output_tokens"], 50);
 }
+
+#[test]
+fn pass_through_models_are_unknown_to_strategies() {
+    let open = load("providers: [{id: openai}]");
+    assert_eq!(open.attempt_order(&chat(json!({"model": "openai:gpt-5-preview"}))), vec!["openai:gpt-5-preview"]);
+    let strict = load("providers: [{id: openai}]\nmodel_selection: {strategy: ['ai.models.filter(m, m.known)']}");
+    let f = strict.respond(&chat(json!({"model": "openai:gpt-5-preview"})));
+    assert_eq!((f.response.status, f.results["error"]["code"].as_str()), (422, Some("no_matching_models")));
+    // A strategy that keeps unknown models lets the pass-through model through.
+    let lenient = load("providers: [{id: openai}]\nmodel_selection: {strategy: ['ai.models.filter(m, !m.known)']}");
+    assert_eq!(lenient.attempt_order(&chat(json!({"model": "openai:gpt-5-preview"}))), vec!["openai:gpt-5-preview"]);
+}
+
+#[test]
+fn disabled_and_shadowed_providers_and_models() {
+    let l = load(
+        r#"
+providers:
+  - id: openai-eu
+    id_aliases: [openai]
+    base_url: https://eu.example.com/v1
+    models: [{id: gpt-4o}, {id: gpt-4o-mini, disabled: true}]
+  - id: google
+    disabled: true
+"#,
+    );
+    // `openai` now means the EU provider; the built-in openai is replaced.
+    let p = l.forward(&chat(json!({"model": "openai:gpt-4o"})));
+    assert_eq!(p.attempts.len(), 1);
+    assert_eq!(p.attempts[0].url, "https://eu.example.com/v1/chat/completions");
+    assert_eq!(l.attempt_order(&chat(json!({"model": "gpt-4o"}))), vec!["openai-eu:gpt-4o"]);
+    let f = l.respond(&chat(json!({"model": "gpt-4o-mini"})));
+    assert!(f.results["client"]["rejected_models"][0]["reason"].as_str().unwrap().contains("disabled"), "{}", f.results);
+    let f = l.respond(&chat(json!({"model": "google:gemini-2.5-flash"})));
+    assert!(f.results["client"]["rejected_models"][0]["reason"].as_str().unwrap().contains("provider 'google' is disabled"));
+}
