@@ -35,7 +35,7 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
         if req.method != "GET" {
             return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
         }
-        return GatewayStep::Respond(Finish { response: models_list(gw, &id_header), results: json!({"status": "success"}), on_error_continue: false });
+        return GatewayStep::Respond(Finish { response: models_list(gw, req, &id_header), results: json!({"status": "success"}), on_error_continue: false });
     }
     if req.method != "POST" {
         return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));

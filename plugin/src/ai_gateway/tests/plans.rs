@@ -250,3 +250,16 @@ providers:
     let f = l.respond(&chat(json!({"model": "google:gemini-2.5-flash"})));
     assert!(f.results["client"]["rejected_models"][0]["reason"].as_str().unwrap().contains("provider 'google' is disabled"));
 }
+
+#[test]
+fn models_endpoint_speaks_anthropic_to_anthropic_clients() {
+    let l = load("only_allow_configured_providers: true\nproviders: [{id: openai, models: [{id: gpt-4o}]}, {id: anthropic, models: [{id: claude-sonnet-4-5}]}]");
+    let mut req = request("GET", "/v1/models", serde_json::Value::Null);
+    req.headers.push(("anthropic-version".into(), "2023-06-01".into()));
+    let f = l.respond(&req);
+    let body: serde_json::Value = serde_json::from_slice(&f.response.body).unwrap();
+    assert_eq!(body["has_more"], false);
+    let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"claude-sonnet-4-5") && !ids.contains(&"gpt-4o"), "{ids:?}");
+    assert!(body["data"].as_array().unwrap().iter().all(|m| m["type"] == "model"));
+}
