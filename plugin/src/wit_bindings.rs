@@ -1,49 +1,47 @@
 //! Binds the plugin's logic to the WIT world. Compiled for wasm32 only.
 //!
-//! The loaded policy lives in a per-instance global: the host calls `load` once on each
-//! fresh instance, then the request exports any number of times. WIT types are converted
-//! to and from `model.rs` types field by field; nothing here may panic (a trap would cost
-//! the host the instance and the request a 500).
+//! Every export converts the generated WIT types to the plain-Rust mirror in `model`, calls
+//! the engine, and converts back, field for field. The policy is loaded once per instance
+//! (the host calls `load` on every fresh instance) and kept in a thread-local: a component
+//! instance is single-threaded, and the host never calls two exports at once.
 
-// The code wit-bindgen generates for the canonical ABI (exported `extern "C"` entry points,
-// raw pointer lifting/lowering) is unsafe by nature; none is written by hand here.
+// The code wit-bindgen generates (export shims, canonical-ABI lifting) is `unsafe` by nature;
+// nothing hand-written in this file is.
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
 
 use crate::engine::{self, LoadedPolicy};
 use crate::host_api::HostApi;
-use crate::model;
+use crate::model as m;
 
 wit_bindgen::generate!({ world: "gateway", path: "../wit" });
 
-use aigw::gateway::host as wit_host;
-use aigw::gateway::types as wit;
+use aigw::gateway::host as wh;
+use aigw::gateway::types as wt;
 
 thread_local! {
-    /// The policy of this instance; `None` until `load` succeeds. Wasm instances are
-    /// single-threaded, so a thread-local is the instance's global.
     static POLICY: RefCell<Option<LoadedPolicy>> = const { RefCell::new(None) };
 }
 
-/// [`HostApi`] over the WIT imports.
+/// The host's imports, as the engine's [`HostApi`].
 struct WitHost;
 
 impl HostApi for WitHost {
-    fn log(&self, level: model::LogLevel, message: &str, fields: &[(String, String)]) {
+    fn log(&self, level: m::LogLevel, message: &str, fields: &[(String, String)]) {
         let level = match level {
-            model::LogLevel::Trace => wit_host::LogLevel::Trace,
-            model::LogLevel::Debug => wit_host::LogLevel::Debug,
-            model::LogLevel::Info => wit_host::LogLevel::Info,
-            model::LogLevel::Warn => wit_host::LogLevel::Warn,
-            model::LogLevel::Error => wit_host::LogLevel::Error,
+            m::LogLevel::Trace => wh::LogLevel::Trace,
+            m::LogLevel::Debug => wh::LogLevel::Debug,
+            m::LogLevel::Info => wh::LogLevel::Info,
+            m::LogLevel::Warn => wh::LogLevel::Warn,
+            m::LogLevel::Error => wh::LogLevel::Error,
         };
-        wit_host::log(level, message, fields);
+        wh::log(level, message, fields);
     }
 
-    fn rate_limit_check(&self, bucket: &str, capacity: u64, window_ms: u64) -> model::RateLimitResult {
-        let r = wit_host::rate_limit_check(bucket, capacity, window_ms);
-        model::RateLimitResult {
+    fn rate_limit_check(&self, bucket: &str, capacity: u64, window_ms: u64) -> m::RateLimitResult {
+        let r = wh::rate_limit_check(bucket, capacity, window_ms);
+        m::RateLimitResult {
             allowed: r.allowed,
             remaining: r.remaining,
             retry_after_ms: r.retry_after_ms,
@@ -51,40 +49,60 @@ impl HostApi for WitHost {
     }
 
     fn secret(&self, vault: &str, name: &str) -> Option<String> {
-        wit_host::secret(vault, name)
+        wh::secret(vault, name)
     }
 
-    fn metrics_snapshot(&self) -> Vec<model::TargetMetrics> {
-        wit_host::metrics_snapshot()
+    fn metrics_snapshot(&self) -> Vec<m::TargetMetrics> {
+        wh::metrics_snapshot()
             .into_iter()
-            .map(|m| model::TargetMetrics {
-                provider: m.provider,
-                model: m.model,
-                key_id: m.key_id,
-                requests: m.requests,
-                errors: m.errors,
-                error_rate: m.error_rate,
-                latency_p50_ms: m.latency_p50_ms,
-                latency_p95_ms: m.latency_p95_ms,
-                quota_remaining_requests: m.quota_remaining_requests,
-                quota_remaining_tokens: m.quota_remaining_tokens,
+            .map(|t| m::TargetMetrics {
+                provider: t.provider,
+                model: t.model,
+                key_id: t.key_id,
+                requests: t.requests,
+                errors: t.errors,
+                error_rate: t.error_rate,
+                latency_p50_ms: t.latency_p50_ms,
+                latency_p95_ms: t.latency_p95_ms,
+                quota_remaining_requests: t.quota_remaining_requests,
+                quota_remaining_tokens: t.quota_remaining_tokens,
             })
             .collect()
     }
 
     fn metrics_generation(&self) -> u64 {
-        wit_host::metrics_generation()
+        wh::metrics_generation()
     }
 }
 
-struct Component;
+struct Plugin;
 
-impl Guest for Component {
-    fn load(policy: String, options: wit::LoadOptions) -> Result<wit::LoadSummary, Vec<wit::Diagnostic>> {
-        let options = model::LoadOptions {
+export!(Plugin);
+
+/// Runs `f` with the loaded policy, or answers `fallback` when `load` never succeeded on
+/// this instance (the host only calls request exports after a successful `load`).
+fn with_policy<T>(fallback: impl FnOnce() -> T, f: impl FnOnce(&LoadedPolicy) -> T) -> T {
+    POLICY.with(|p| match p.borrow().as_ref() {
+        Some(policy) => f(policy),
+        None => fallback(),
+    })
+}
+
+fn not_loaded() -> m::Response {
+    let body = br#"{"error":{"message":"the gateway plugin has no policy loaded","type":"server_error","code":"plugin_not_loaded"}}"#;
+    m::Response {
+        status: 500,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_vec(),
+    }
+}
+
+impl Guest for Plugin {
+    fn load(policy: String, options: wt::LoadOptions) -> Result<wt::LoadSummary, Vec<wt::Diagnostic>> {
+        let options = m::LoadOptions {
             file_name: options.file_name,
             check_only: options.check_only,
-            endpoint: model::EndpointInfo {
+            endpoint: m::EndpointInfo {
                 id: options.endpoint.id,
                 url: options.endpoint.url,
                 host: options.endpoint.host,
@@ -94,80 +112,69 @@ impl Guest for Component {
         };
         match engine::load(&policy, &options, &WitHost) {
             Ok(loaded) => {
-                let summary = summary_to_wit(loaded.summary());
+                let s = loaded.summary().clone();
                 POLICY.with(|p| *p.borrow_mut() = Some(loaded));
-                Ok(summary)
+                Ok(wt::LoadSummary {
+                    needs_body: s.needs_body,
+                    has_response_rules: s.has_response_rules,
+                    request_rules: s.request_rules,
+                    response_rules: s.response_rules,
+                    warnings: s.warnings.into_iter().map(diagnostic_out).collect(),
+                })
             }
-            Err(diags) => Err(diags.into_iter().map(diagnostic_to_wit).collect()),
+            Err(diags) => Err(diags.into_iter().map(diagnostic_out).collect()),
         }
     }
 
-    fn on_http_request(req: wit::Request) -> wit::RequestOutcome {
-        let req = request_from_wit(req);
-        let outcome = POLICY.with(|p| match p.borrow().as_ref() {
-            Some(policy) => policy.on_http_request(&req, &WitHost),
-            None => not_loaded(),
-        });
-        outcome_to_wit(outcome)
+    fn on_http_request(req: wt::Request) -> wt::RequestOutcome {
+        let req = request_in(req);
+        let outcome = with_policy(
+            || m::RequestOutcome { decision: m::Decision::Respond(not_loaded()), state: Vec::new() },
+            |p| p.on_http_request(&req, &WitHost),
+        );
+        outcome_out(outcome)
     }
 
-    fn on_http_response(state: Vec<u8>, req: wit::Request, res: wit::ResponseHead) -> wit::ResponseDecision {
-        let req = request_from_wit(req);
-        let head = model::ResponseHead {
-            status: res.status,
-            headers: res.headers,
-        };
-        let decision = POLICY.with(|p| match p.borrow().as_ref() {
-            Some(policy) => policy.on_http_response(&state, &req, &head, &WitHost),
-            None => model::ResponseDecision::Headers(head.headers.clone()),
-        });
+    fn on_http_response(state: Vec<u8>, req: wt::Request, res: wt::ResponseHead) -> wt::ResponseDecision {
+        let req = request_in(req);
+        let head = m::ResponseHead { status: res.status, headers: res.headers };
+        let keep = head.headers.clone();
+        let decision = with_policy(|| m::ResponseDecision::Headers(keep), |p| p.on_http_response(&state, &req, &head, &WitHost));
         match decision {
-            model::ResponseDecision::Headers(h) => wit::ResponseDecision::Headers(h),
-            model::ResponseDecision::Replace(r) => wit::ResponseDecision::Replace(response_to_wit(r)),
+            m::ResponseDecision::Headers(h) => wt::ResponseDecision::Headers(h),
+            m::ResponseDecision::Replace(r) => wt::ResponseDecision::Replace(response_out(r)),
         }
     }
 
-    fn classify_failure(continuation: Vec<u8>, failed: wit::AttemptResult) -> wit::FailoverAction {
-        let failed = attempt_result_from_wit(failed);
-        let action = POLICY.with(|p| match p.borrow().as_ref() {
-            Some(policy) => policy.classify_failure(&continuation, &failed),
-            None => model::FailoverAction::Stop,
-        });
-        failover_to_wit(action)
+    fn classify_failure(continuation: Vec<u8>, failed: wt::AttemptResult) -> wt::FailoverAction {
+        let failed = attempt_result_in(failed);
+        let action = with_policy(|| m::FailoverAction::Stop, |p| p.classify_failure(&continuation, &failed));
+        match action {
+            m::FailoverAction::NextKey => wt::FailoverAction::NextKey,
+            m::FailoverAction::NextModel => wt::FailoverAction::NextModel,
+            m::FailoverAction::RetrySame => wt::FailoverAction::RetrySame,
+            m::FailoverAction::Stop => wt::FailoverAction::Stop,
+        }
     }
 
-    fn resume(continuation: Vec<u8>, req: wit::Request, outcome: wit::GatewayOutcome) -> wit::RequestOutcome {
-        let req = request_from_wit(req);
-        let outcome = model::GatewayOutcome {
+    fn resume(continuation: Vec<u8>, req: wt::Request, outcome: wt::GatewayOutcome) -> wt::RequestOutcome {
+        let req = request_in(req);
+        let outcome = m::GatewayOutcome {
             served: outcome.served,
-            attempts: outcome.attempts.into_iter().map(attempt_result_from_wit).collect(),
+            attempts: outcome.attempts.into_iter().map(attempt_result_in).collect(),
             timed_out: outcome.timed_out,
             duration_ms: outcome.duration_ms,
         };
-        let result = POLICY.with(|p| match p.borrow().as_ref() {
-            Some(policy) => policy.resume(&continuation, &req, &outcome, &WitHost),
-            None => not_loaded(),
-        });
-        outcome_to_wit(result)
+        let result = with_policy(
+            || m::RequestOutcome { decision: m::Decision::Respond(not_loaded()), state: Vec::new() },
+            |p| p.resume(&continuation, &req, &outcome, &WitHost),
+        );
+        outcome_out(result)
     }
 }
 
-export!(Component);
-
-/// A request reached an instance whose `load` never succeeded (a host bug).
-fn not_loaded() -> model::RequestOutcome {
-    model::RequestOutcome {
-        decision: model::Decision::Respond(engine::failure::policy_failure(
-            "(none)",
-            "no policy is loaded in this plugin instance",
-            &[],
-        )),
-        state: Vec::new(),
-    }
-}
-
-fn request_from_wit(r: wit::Request) -> model::Request {
-    model::Request {
+fn request_in(r: wt::Request) -> m::Request {
+    m::Request {
         id: r.id,
         method: r.method,
         scheme: r.scheme,
@@ -177,12 +184,12 @@ fn request_from_wit(r: wit::Request) -> model::Request {
         version: r.version,
         headers: r.headers,
         body: r.body,
-        conn: model::Connection {
+        conn: m::Connection {
             client_ip: r.conn.client_ip,
             client_port: r.conn.client_port,
             server_ip: r.conn.server_ip,
             server_port: r.conn.server_port,
-            tls: r.conn.tls.map(|t| model::TlsInfo {
+            tls: r.conn.tls.map(|t| m::TlsInfo {
                 version: t.version,
                 cipher_suite: t.cipher_suite,
                 sni: t.sni,
@@ -193,79 +200,22 @@ fn request_from_wit(r: wit::Request) -> model::Request {
     }
 }
 
-fn response_to_wit(r: model::Response) -> wit::Response {
-    wit::Response {
-        status: r.status,
-        headers: r.headers,
-        body: r.body,
-    }
-}
-
-fn outcome_to_wit(o: model::RequestOutcome) -> wit::RequestOutcome {
-    let decision = match o.decision {
-        model::Decision::Respond(r) => wit::Decision::Respond(response_to_wit(r)),
-        model::Decision::Upstream(u) => wit::Decision::Upstream(wit::UpstreamRequest {
-            method: u.method,
-            path_and_query: u.path_and_query,
-            headers: u.headers,
-            body: u.body,
-        }),
-        model::Decision::Forward(plan) => wit::Decision::Forward(plan_to_wit(plan)),
-    };
-    wit::RequestOutcome {
-        decision,
-        state: o.state,
-    }
-}
-
-fn plan_to_wit(p: model::Plan) -> wit::Plan {
-    wit::Plan {
-        attempts: p
-            .attempts
-            .into_iter()
-            .map(|a| wit::Attempt {
-                url: a.url,
-                method: a.method,
-                headers: a.headers,
-                body: a.body,
-                provider: a.provider,
-                model: a.model,
-                key_id: a.key_id,
-                model_group: a.model_group,
-                timeout_ms: a.timeout_ms,
-            })
-            .collect(),
-        format: match p.format {
-            model::ApiFormat::OpenAi => wit::ApiFormat::Openai,
-            model::ApiFormat::Anthropic => wit::ApiFormat::Anthropic,
-        },
-        stream: p.stream,
-        total_timeout_ms: p.total_timeout_ms,
-        max_attempts: p.max_attempts,
-        stream_idle_timeout_ms: p.stream_idle_timeout_ms,
-        max_retry_after_ms: p.max_retry_after_ms,
-        custom_failover: p.custom_failover,
-        response_headers: p.response_headers,
-        continuation: p.continuation,
-    }
-}
-
-fn attempt_result_from_wit(a: wit::AttemptResult) -> model::AttemptResult {
-    model::AttemptResult {
+fn attempt_result_in(a: wt::AttemptResult) -> m::AttemptResult {
+    m::AttemptResult {
         index: a.index,
         provider: a.provider,
         model: a.model,
         key_id: a.key_id,
         status: a.status,
         failure: a.failure.map(|f| match f {
-            wit::FailureKind::Status => model::FailureKind::Status,
-            wit::FailureKind::Connect => model::FailureKind::Connect,
-            wit::FailureKind::Dns => model::FailureKind::Dns,
-            wit::FailureKind::Tls => model::FailureKind::Tls,
-            wit::FailureKind::Timeout => model::FailureKind::Timeout,
-            wit::FailureKind::TotalTimeout => model::FailureKind::TotalTimeout,
-            wit::FailureKind::StreamError => model::FailureKind::StreamError,
-            wit::FailureKind::Protocol => model::FailureKind::Protocol,
+            wt::FailureKind::Status => m::FailureKind::Status,
+            wt::FailureKind::Connect => m::FailureKind::Connect,
+            wt::FailureKind::Dns => m::FailureKind::Dns,
+            wt::FailureKind::Tls => m::FailureKind::Tls,
+            wt::FailureKind::Timeout => m::FailureKind::Timeout,
+            wt::FailureKind::TotalTimeout => m::FailureKind::TotalTimeout,
+            wt::FailureKind::StreamError => m::FailureKind::StreamError,
+            wt::FailureKind::Protocol => m::FailureKind::Protocol,
         }),
         message: a.message,
         headers: a.headers,
@@ -275,34 +225,61 @@ fn attempt_result_from_wit(a: wit::AttemptResult) -> model::AttemptResult {
     }
 }
 
-fn failover_to_wit(a: model::FailoverAction) -> wit::FailoverAction {
-    match a {
-        model::FailoverAction::NextKey => wit::FailoverAction::NextKey,
-        model::FailoverAction::NextModel => wit::FailoverAction::NextModel,
-        model::FailoverAction::RetrySame => wit::FailoverAction::RetrySame,
-        model::FailoverAction::Stop => wit::FailoverAction::Stop,
-    }
+fn response_out(r: m::Response) -> wt::Response {
+    wt::Response { status: r.status, headers: r.headers, body: r.body }
 }
 
-fn diagnostic_to_wit(d: model::Diagnostic) -> wit::Diagnostic {
-    wit::Diagnostic {
+fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
+    let decision = match o.decision {
+        m::Decision::Respond(r) => wt::Decision::Respond(response_out(r)),
+        m::Decision::Upstream(u) => wt::Decision::Upstream(wt::UpstreamRequest {
+            method: u.method,
+            path_and_query: u.path_and_query,
+            headers: u.headers,
+            body: u.body,
+        }),
+        m::Decision::Forward(p) => wt::Decision::Forward(wt::Plan {
+            attempts: p
+                .attempts
+                .into_iter()
+                .map(|a| wt::Attempt {
+                    url: a.url,
+                    method: a.method,
+                    headers: a.headers,
+                    body: a.body,
+                    provider: a.provider,
+                    model: a.model,
+                    key_id: a.key_id,
+                    model_group: a.model_group,
+                    timeout_ms: a.timeout_ms,
+                })
+                .collect(),
+            format: match p.format {
+                m::ApiFormat::OpenAi => wt::ApiFormat::Openai,
+                m::ApiFormat::Anthropic => wt::ApiFormat::Anthropic,
+            },
+            stream: p.stream,
+            total_timeout_ms: p.total_timeout_ms,
+            max_attempts: p.max_attempts,
+            stream_idle_timeout_ms: p.stream_idle_timeout_ms,
+            max_retry_after_ms: p.max_retry_after_ms,
+            custom_failover: p.custom_failover,
+            response_headers: p.response_headers,
+            continuation: p.continuation,
+        }),
+    };
+    wt::RequestOutcome { decision, state: o.state }
+}
+
+fn diagnostic_out(d: m::Diagnostic) -> wt::Diagnostic {
+    wt::Diagnostic {
         severity: match d.severity {
-            model::Severity::Error => wit::Severity::Error,
-            model::Severity::Warning => wit::Severity::Warning,
+            m::Severity::Error => wt::Severity::Error,
+            m::Severity::Warning => wt::Severity::Warning,
         },
         message: d.message,
         line: d.line,
         column: d.column,
         path: d.path,
-    }
-}
-
-fn summary_to_wit(s: &model::LoadSummary) -> wit::LoadSummary {
-    wit::LoadSummary {
-        needs_body: s.needs_body,
-        has_response_rules: s.has_response_rules,
-        request_rules: s.request_rules,
-        response_rules: s.response_rules,
-        warnings: s.warnings.iter().cloned().map(diagnostic_to_wit).collect(),
     }
 }
