@@ -13,7 +13,11 @@ struct AnySecretHost;
 impl HostApi for AnySecretHost {
     fn log(&self, _: LogLevel, _: &str, _: &[(String, String)]) {}
     fn rate_limit_check(&self, _: &str, capacity: u64, _: u64) -> RateLimitResult {
-        RateLimitResult { allowed: true, remaining: capacity, retry_after_ms: 0 }
+        RateLimitResult {
+            allowed: true,
+            remaining: capacity,
+            retry_after_ms: 0,
+        }
     }
     fn secret(&self, vault: &str, name: &str) -> Option<String> {
         Some(format!("test-secret-{vault}-{name}"))
@@ -32,7 +36,11 @@ struct NoSecretHost;
 impl HostApi for NoSecretHost {
     fn log(&self, _: LogLevel, _: &str, _: &[(String, String)]) {}
     fn rate_limit_check(&self, _: &str, capacity: u64, _: u64) -> RateLimitResult {
-        RateLimitResult { allowed: true, remaining: capacity, retry_after_ms: 0 }
+        RateLimitResult {
+            allowed: true,
+            remaining: capacity,
+            retry_after_ms: 0,
+        }
     }
     fn secret(&self, _: &str, _: &str) -> Option<String> {
         None
@@ -61,9 +69,15 @@ fn policy_files() -> Vec<PathBuf> {
 fn every_example_policy_loads_without_errors() {
     for file in policy_files() {
         let text = std::fs::read_to_string(&file).unwrap();
-        let options = LoadOptions { file_name: file.display().to_string(), ..LoadOptions::default() };
+        let options = LoadOptions {
+            file_name: file.display().to_string(),
+            ..LoadOptions::default()
+        };
         if let Err(diags) = load(&text, &options, &AnySecretHost) {
-            let errors: Vec<_> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
+            let errors: Vec<_> = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
             panic!("{}: {errors:#?}", file.display());
         }
     }
@@ -73,7 +87,11 @@ fn every_example_policy_loads_without_errors() {
 fn every_example_policy_passes_check_without_secrets() {
     for file in policy_files() {
         let text = std::fs::read_to_string(&file).unwrap();
-        let options = LoadOptions { file_name: file.display().to_string(), check_only: true, ..LoadOptions::default() };
+        let options = LoadOptions {
+            file_name: file.display().to_string(),
+            check_only: true,
+            ..LoadOptions::default()
+        };
         if let Err(diags) = load(&text, &options, &NoSecretHost) {
             panic!("{}: {diags:#?}", file.display());
         }
@@ -85,7 +103,10 @@ fn the_benchmark_policy_decides_as_documented() {
     use gateway_plugin::engine::memory_host::MemoryHost;
     use gateway_plugin::model::{Connection, Decision, Request};
 
-    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/rules.yaml")).unwrap();
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/rules.yaml"),
+    )
+    .unwrap();
     let policy = load(&text, &LoadOptions::default(), &MemoryHost::new()).unwrap();
     let host = MemoryHost::new();
     let mut req = Request {
@@ -95,23 +116,40 @@ fn the_benchmark_policy_decides_as_documented() {
         authority: "localhost:8080".into(),
         path: "/api/items".into(),
         headers: vec![("x-debug".into(), "1".into())],
-        conn: Connection { client_ip: "127.0.0.1".into(), ..Connection::default() },
+        conn: Connection {
+            client_ip: "127.0.0.1".into(),
+            ..Connection::default()
+        },
         ..Request::default()
     };
-    let Decision::Respond(r) = policy.on_http_request(&req, &host).decision else { panic!("no 401") };
+    let Decision::Respond(r) = policy.on_http_request(&req, &host).decision else {
+        panic!("no 401")
+    };
     assert_eq!(r.status, 401);
 
     req.headers.push(("x-api-key".into(), "demo".into()));
-    let Decision::Upstream(up) = policy.on_http_request(&req, &host).decision else { panic!("not forwarded") };
-    assert!(up.headers.contains(&("x-forwarded-by".into(), "edge".into())));
-    assert!(up.headers.contains(&("x-client-ip".into(), "127.0.0.1".into())));
+    let Decision::Upstream(up) = policy.on_http_request(&req, &host).decision else {
+        panic!("not forwarded")
+    };
+    assert!(
+        up.headers
+            .contains(&("x-forwarded-by".into(), "edge".into()))
+    );
+    assert!(
+        up.headers
+            .contains(&("x-client-ip".into(), "127.0.0.1".into()))
+    );
     assert!(!up.headers.iter().any(|(k, _)| k == "x-debug"));
 
     req.method = "DELETE".into();
-    let Decision::Respond(r) = policy.on_http_request(&req, &host).decision else { panic!("no 405") };
+    let Decision::Respond(r) = policy.on_http_request(&req, &host).decision else {
+        panic!("no 405")
+    };
     assert_eq!(r.status, 405);
 
     req.conn.client_ip = "203.0.113.7".into();
-    let Decision::Respond(r) = policy.on_http_request(&req, &host).decision else { panic!("no 403") };
+    let Decision::Respond(r) = policy.on_http_request(&req, &host).decision else {
+        panic!("no 403")
+    };
     assert_eq!(r.status, 403);
 }

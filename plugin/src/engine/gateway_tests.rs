@@ -58,7 +58,11 @@ fn gateway_plans_attempts_and_falls_through_on_error_continue() {
     };
     assert!(!plan.attempts.is_empty());
     let first = &plan.attempts[0];
-    assert!(first.headers.contains(&("x-team".into(), "blue".into())), "{:?}", first.headers);
+    assert!(
+        first.headers.contains(&("x-team".into(), "blue".into())),
+        "{:?}",
+        first.headers
+    );
 
     let failed = AttemptResult {
         index: 0,
@@ -90,8 +94,15 @@ fn gateway_plans_attempts_and_falls_through_on_error_continue() {
 fn a_foreign_continuation_is_a_500_not_a_panic() {
     let host = host();
     let p = load(POLICY, &LoadOptions::default(), &host).unwrap();
-    let out = p.resume(b"garbage", &chat_request(), &GatewayOutcome::default(), &host);
-    let Decision::Respond(r) = out.decision else { panic!() };
+    let out = p.resume(
+        b"garbage",
+        &chat_request(),
+        &GatewayOutcome::default(),
+        &host,
+    );
+    let Decision::Respond(r) = out.decision else {
+        panic!()
+    };
     assert_eq!(r.status, 500);
 }
 
@@ -102,10 +113,16 @@ fn gateway_diagnostics_are_placed_under_the_action_config() {
         Ok(_) => panic!("loaded"),
         Err(d) => d,
     };
-    let errors: Vec<_> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
+    let errors: Vec<_> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
     assert!(!errors.is_empty());
     let d = errors[0];
-    assert!(d.path.starts_with("on_http_request[0].config.providers"), "{d:?}");
+    assert!(
+        d.path.starts_with("on_http_request[0].config.providers"),
+        "{d:?}"
+    );
     assert!(d.line >= 5, "{d:?}");
 }
 
@@ -114,7 +131,9 @@ fn only_one_gateway_per_policy() {
     let yaml = "on_http_request:\n  - type: ai-gateway\n  - type: ai-gateway\n";
     let diags = load(yaml, &LoadOptions::default(), &host()).err().unwrap();
     assert!(
-        diags.iter().any(|d| d.message.contains("only one `ai-gateway`") && d.line == 3 && d.column == 11),
+        diags
+            .iter()
+            .any(|d| d.message.contains("only one `ai-gateway`") && d.line == 3 && d.column == 11),
         "{diags:#?}"
     );
 }
