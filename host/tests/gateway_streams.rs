@@ -210,3 +210,19 @@ async fn a_json_answer_to_a_streaming_request_fails_over() {
     assert_eq!(attempts[0].failure, Some(FailureKind::StreamError));
     assert!(attempts[0].message.contains("application/json"), "{}", attempts[0].message);
 }
+
+#[tokio::test]
+async fn streams_over_https_and_http2_commit_and_end_with_an_error_event_when_broken() {
+    let ca = TestCa::new("stream-ca");
+    let good = provider().reply(sse(vec![CHUNK_1, CHUNK_2, DONE], StreamEnd::Clean)).tls(&ca, "s.internal").start().await;
+    let broken = provider().reply(sse(vec![CHUNK_1], StreamEnd::Drop)).tls(&ca, "b.internal").start().await;
+    let (ctx, _) = context(&[("s.internal", good.addr), ("b.internal", broken.addr)], Some(&ca));
+    let plan_ok = streaming(plan(vec![attempt(url(good.addr, "s.internal", "https"), "s", "m1", "k1", 0)]));
+    let (_, body, _) = served(run(&ctx, &plan_ok).await).await;
+    assert_eq!(body, format!("{CHUNK_1}{CHUNK_2}{DONE}"));
+    assert_eq!(good.seen()[0].headers["accept-encoding"], "identity");
+    let plan_broken = streaming(plan(vec![attempt(url(broken.addr, "b.internal", "https"), "b", "m1", "k1", 0)]));
+    let (_, body, _) = served(run(&ctx, &plan_broken).await).await;
+    let tail = body.strip_prefix(CHUNK_1).unwrap();
+    assert!(tail.starts_with("data: {\"error\":"), "{tail}");
+}

@@ -65,7 +65,7 @@ pub(crate) async fn run_attempt(
     attempt_deadline: Instant,
     total_deadline: Instant,
 ) -> Result<Committed, Failed> {
-    let request = build_request(attempt).map_err(Failed::bare)?;
+    let request = build_request(attempt, stream).map_err(Failed::bare)?;
     let deadline = attempt_deadline.min(total_deadline);
     let out_of_time = || {
         if total_deadline <= attempt_deadline {
@@ -148,8 +148,9 @@ pub(crate) async fn run_attempt(
 }
 
 /// The HTTP request of an attempt. Refuses plain `http://` to anything but a `.internal`
-/// host (the plugin's rule, checked again here), and other schemes.
-fn build_request(attempt: &Attempt) -> Result<reqwest::Request, AttemptError> {
+/// host (the plugin's rule, checked again here), and other schemes. Streams are requested
+/// uncompressed.
+fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, AttemptError> {
     let url = reqwest::Url::parse(&attempt.url)
         .map_err(|err| AttemptError::Protocol(format!("the plan's URL is invalid: {err}")))?;
     match url.scheme() {
@@ -187,6 +188,14 @@ fn build_request(attempt: &Attempt) -> Result<reqwest::Request, AttemptError> {
     // The client derives these from the URL and the body.
     headers.remove(http::header::HOST);
     headers.remove(http::header::CONTENT_LENGTH);
+    if stream {
+        // The first event must be readable to decide the commit, and the error event a
+        // broken stream ends with is plain text: ask for an uncompressed stream.
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
     let mut request = reqwest::Request::new(method, url);
     *request.headers_mut() = headers;
     if !attempt.body.is_empty() {
