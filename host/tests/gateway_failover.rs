@@ -384,3 +384,22 @@ async fn credentials_never_reach_the_attempt_record() {
     let dump = format!("{outcome:?}");
     assert!(!dump.contains("secret"), "{dump}");
 }
+
+#[tokio::test]
+async fn a_rejected_key_echoed_by_the_provider_is_redacted() {
+    let a = provider()
+        .reply(Reply::Status {
+            status: 401,
+            headers: vec![("content-type", "application/json".into())],
+            body: "{\"error\":{\"message\":\"Incorrect API key provided: secret-k1\"}}".into(),
+        })
+        .start()
+        .await;
+    let (ctx, _) = context(&[("a.internal", a.addr)], None);
+    let plan = plan(vec![attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0)]);
+    let outcome = failed(run(&ctx, &plan).await);
+    assert_eq!(
+        String::from_utf8_lossy(&outcome.attempts[0].body_excerpt),
+        "{\"error\":{\"message\":\"Incorrect API key provided: [REDACTED]\"}}"
+    );
+}

@@ -13,6 +13,7 @@ use crate::plugin_runtime::bindings::types::Attempt;
 use super::attempt_error::{AttemptError, body_error, from_reqwest};
 use super::defaults::{EXCERPT_LIMIT, EXCERPT_READ_LIMIT};
 use super::internal_hosts::is_internal_host;
+use super::redaction::CREDENTIAL_HEADERS;
 use super::response_headers::strip_hop_by_hop;
 use super::sse_events::{FirstEvent, FirstEventProbe};
 
@@ -43,17 +44,6 @@ impl Failed {
         }
     }
 }
-
-/// Headers whose values are credentials: marked sensitive so they never show in Debug
-/// output and are never added to the HTTP/2 header compression table.
-const CREDENTIAL_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "x-api-key",
-    "api-key",
-    "x-goog-api-key",
-    "cookie",
-];
 
 /// Runs one attempt. `attempt_deadline` bounds this call; `total_deadline` is the plan's,
 /// and decides whether running out of time is reported as this attempt's timeout or as the
@@ -179,6 +169,8 @@ fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, At
         let mut value = HeaderValue::from_str(value).map_err(|_| {
             AttemptError::Protocol(format!("invalid value of header {name} in the plan"))
         })?;
+        // Sensitive values never show in Debug output and stay out of the HTTP/2 header
+        // compression table.
         if CREDENTIAL_HEADERS.contains(&name.as_str()) {
             value.set_sensitive(true);
         }

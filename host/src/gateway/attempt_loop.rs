@@ -28,6 +28,7 @@ use super::defaults::{
 };
 use super::failover_rules::{FailoverClassifier, default_action};
 use super::plan_result::PlanResult;
+use super::redaction::{redact, secrets_of};
 use super::relay_body::{BrokenEnd, RelayBody};
 use super::response_headers::{client_headers, to_pairs};
 use super::retry_after::retry_after;
@@ -135,6 +136,8 @@ impl LoopState {
             duration,
             &failed.headers,
         );
+        let secrets = secrets_of(attempt);
+        let message = redact(failed.error.to_string().as_bytes(), &secrets);
         let mut result = AttemptResult {
             index: u32::try_from(index).unwrap_or(u32::MAX),
             provider: attempt.provider.clone(),
@@ -142,9 +145,9 @@ impl LoopState {
             key_id: attempt.key_id.clone(),
             status: failed.status,
             failure: Some(failed.error.kind()),
-            message: failed.error.to_string(),
+            message: String::from_utf8_lossy(&message).into_owned(),
             headers: to_pairs(&failed.headers),
-            body_excerpt: failed.excerpt,
+            body_excerpt: redact(&failed.excerpt, &secrets),
             duration_ms: millis(duration),
             retry_action: String::new(),
         };

@@ -10,6 +10,7 @@
 //! - [`failover_rules`]: the default rules and the [`FailoverClassifier`] hook.
 //! - [`relay_body`]: the pass-through body with its idle timeout and SSE error ending.
 //! - [`sse_events`]: first-event detection and the error events a broken stream ends with.
+//! - [`redaction`]: keeps the attempt's credentials out of failure records.
 
 pub mod attempt;
 pub mod attempt_error;
@@ -21,6 +22,7 @@ pub mod failover_rules;
 pub mod internal_hosts;
 pub mod metrics_sink;
 pub mod plan_result;
+pub mod redaction;
 pub mod relay_body;
 pub mod response_headers;
 pub mod retry_after;
