@@ -147,13 +147,14 @@ async fn an_anthropic_error_event_first_fails_over() {
 async fn a_stream_dropped_midway_ends_with_an_error_event() {
     let a = provider().reply(sse(vec![CHUNK_1, CHUNK_2], StreamEnd::Drop)).start().await;
     let b = provider().reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean)).start().await;
-    let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
+    let (ctx, sink) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
     let plan = streaming(plan(vec![
         attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
         attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(trail(&attempts), vec![t("a", "m1", "k1", Some(200), "succeeded")]);
+    assert_eq!(sink.broken(), vec!["a/m1/k1"]);
     let tail = body.strip_prefix(&format!("{CHUNK_1}{CHUNK_2}")).expect("relayed chunks first");
     assert!(tail.starts_with("data: {\"error\":"), "{tail}");
     assert!(tail.ends_with("\n\n"));

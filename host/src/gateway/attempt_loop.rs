@@ -29,7 +29,7 @@ use super::defaults::{
 use super::failover_rules::{FailoverClassifier, default_action};
 use super::plan_result::PlanResult;
 use super::redaction::{redact, secrets_of};
-use super::relay_body::{BrokenEnd, RelayBody};
+use super::relay_body::{BreakReport, BrokenEnd, RelayBody};
 use super::response_headers::{client_headers, to_pairs};
 use super::retry_after::retry_after;
 
@@ -297,8 +297,15 @@ fn serve(
         BrokenEnd::Abort
     };
     let idle = or_default(plan.stream_idle_timeout_ms, DEFAULT_IDLE_TIMEOUT);
-    let body: ResponseBody =
-        RelayBody::new(committed.replay, committed.body, Some(idle), broken_end).boxed();
+    let report = BreakReport {
+        sink: ctx.sink.clone(),
+        provider: attempt.provider.clone(),
+        model: attempt.model.clone(),
+        key_id: attempt.key_id.clone(),
+    };
+    let body: ResponseBody = RelayBody::new(committed.replay, committed.body, Some(idle), broken_end)
+        .with_break_report(report)
+        .boxed();
     let mut response = http::Response::new(body);
     *response.status_mut() = committed.status;
     *response.headers_mut() = headers;

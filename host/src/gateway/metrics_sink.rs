@@ -23,6 +23,14 @@ pub trait TargetMetricsSink: Send + Sync {
         latency: Duration,
         headers: &HeaderMap,
     );
+
+    /// Called when a response already committed to the client ends early: the upstream
+    /// broke the connection or went silent past the idle timeout. `record` has already
+    /// counted the attempt as a success (it was one when it committed); this lets the
+    /// host count broken streams per target. Runs from the body relay; must not block.
+    fn record_broken_stream(&self, provider: &str, model: &str, key_id: &str) {
+        let _ = (provider, model, key_id);
+    }
 }
 
 /// A sink that drops everything (tools and tests that do not track metrics).

@@ -320,11 +320,15 @@ pub struct Record {
 }
 
 #[derive(Default)]
-pub struct RecordingSink(Mutex<Vec<Record>>);
+pub struct RecordingSink(Mutex<Vec<Record>>, Mutex<Vec<String>>);
 
 impl RecordingSink {
     pub fn records(&self) -> Vec<Record> {
         self.0.lock().unwrap().clone()
+    }
+    /// `provider/model/key` of every committed response that broke.
+    pub fn broken(&self) -> Vec<String> {
+        self.1.lock().unwrap().clone()
     }
 }
 
@@ -346,6 +350,10 @@ impl TargetMetricsSink for RecordingSink {
             status,
             ok,
         });
+    }
+
+    fn record_broken_stream(&self, provider: &str, model: &str, key_id: &str) {
+        self.1.lock().unwrap().push(format!("{provider}/{model}/{key_id}"));
     }
 }
 
