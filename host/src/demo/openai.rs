@@ -255,17 +255,40 @@ pub fn responses(body: &Value) -> Response<ResponseBody> {
         let name = data.get("type").and_then(Value::as_str).unwrap_or("message").to_owned();
         super::sse::named_event(&name, &data)
     };
-    let mut events = vec![event(json!({ "type": "response.created", "response": response("in_progress", json!([])) }))];
+    let item_id = format!("msg_demo{hash}");
+    let empty_part = json!({ "type": "output_text", "text": "", "annotations": [] });
+    let full_part = json!({ "type": "output_text", "text": reply, "annotations": [] });
+    let mut events = vec![
+        event(json!({ "type": "response.created", "response": response("in_progress", json!([])) })),
+        event(json!({
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": { "type": "message", "id": item_id, "status": "in_progress", "role": "assistant", "content": [] },
+        })),
+        event(json!({
+            "type": "response.content_part.added",
+            "item_id": item_id, "output_index": 0, "content_index": 0, "part": empty_part,
+        })),
+    ];
     for piece in stream_pieces(&reply) {
         events.push(event(json!({
             "type": "response.output_text.delta",
-            "item_id": format!("msg_demo{hash}"),
+            "item_id": item_id,
             "output_index": 0,
             "content_index": 0,
             "delta": piece,
             "logprobs": [],
         })));
     }
+    events.push(event(json!({
+        "type": "response.output_text.done",
+        "item_id": item_id, "output_index": 0, "content_index": 0, "text": reply, "logprobs": [],
+    })));
+    events.push(event(json!({
+        "type": "response.content_part.done",
+        "item_id": item_id, "output_index": 0, "content_index": 0, "part": full_part,
+    })));
+    events.push(event(json!({ "type": "response.output_item.done", "output_index": 0, "item": message })));
     events.push(event(json!({ "type": "response.completed", "response": response("completed", json!([message])) })));
     sse_response(events)
 }

@@ -30,10 +30,10 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<ResponseBody>, In
     } else {
         Shape::OpenAi
     };
-    if !authorized(&req, shape) {
+    if !authorized(&req) {
         let message = match shape {
             Shape::OpenAi => "Incorrect API key provided. The demo provider accepts `Authorization: Bearer demo-key`.",
-            Shape::Anthropic => "invalid x-api-key. The demo provider accepts `x-api-key: demo-key`.",
+            Shape::Anthropic => "invalid x-api-key. The demo provider accepts `x-api-key: demo-key` (or a bearer token demo-key).",
         };
         return Ok(error_response(shape, 401, message));
     }
@@ -71,19 +71,19 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<ResponseBody>, In
     Ok(response)
 }
 
-/// The demo-key check: `Authorization: Bearer demo-key` on OpenAI routes, `x-api-key:
-/// demo-key` on `/v1/messages`.
-fn authorized<B>(req: &Request<B>, shape: Shape) -> bool {
+/// The demo-key check: `Authorization: Bearer demo-key` or `x-api-key: demo-key`. Both
+/// are accepted on every route because current Anthropic SDKs send a bearer token too; any
+/// other key (or none) is refused.
+fn authorized<B>(req: &Request<B>) -> bool {
     let headers = req.headers();
-    match shape {
-        Shape::OpenAi => headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|key| key.trim() == DEMO_KEY),
-        Shape::Anthropic => headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|key| key.trim() == DEMO_KEY),
-    }
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|key| key.trim() == DEMO_KEY);
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|key| key.trim() == DEMO_KEY);
+    bearer || api_key
 }
