@@ -403,3 +403,24 @@ async fn a_rejected_key_echoed_by_the_provider_is_redacted() {
         "{\"error\":{\"message\":\"Incorrect API key provided: [REDACTED]\"}}"
     );
 }
+
+#[tokio::test]
+async fn a_plain_body_that_breaks_after_the_head_errors_instead_of_ending_cleanly() {
+    let a = provider()
+        .reply(Reply::Sse {
+            status: 200,
+            content_type: "application/json",
+            chunks: vec!["{\"choices\":["],
+            gap: std::time::Duration::from_millis(5),
+            end: StreamEnd::Drop,
+        })
+        .start()
+        .await;
+    let (ctx, sink) = context(&[("a.internal", a.addr)], None);
+    let plan = plan(vec![attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0)]);
+    let PlanResult::Served { response, .. } = run(&ctx, &plan).await else { panic!("not served") };
+    use http_body_util::BodyExt;
+    let result = tokio::time::timeout(Duration::from_secs(5), response.into_body().collect()).await.unwrap();
+    assert!(result.is_err(), "a truncated JSON body must not look complete");
+    assert_eq!(sink.broken(), vec!["a/m1/k1"]);
+}
