@@ -424,3 +424,13 @@ async fn a_plain_body_that_breaks_after_the_head_errors_instead_of_ending_cleanl
     assert!(result.is_err(), "a truncated JSON body must not look complete");
     assert_eq!(sink.broken(), vec!["a/m1/k1"]);
 }
+
+#[test]
+fn the_loop_can_run_on_any_worker_thread() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (ctx, _) = context(&[], None);
+    let plan = plan(Vec::new());
+    let classifier = edge::gateway::DefaultFailover;
+    let future = execute_plan(&ctx, &plan, &classifier);
+    assert_send(&future);
+}
