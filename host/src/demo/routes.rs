@@ -32,8 +32,12 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<ResponseBody>, In
     };
     if !authorized(&req) {
         let message = match shape {
-            Shape::OpenAi => "Incorrect API key provided. The demo provider accepts `Authorization: Bearer demo-key`.",
-            Shape::Anthropic => "invalid x-api-key. The demo provider accepts `x-api-key: demo-key` (or a bearer token demo-key).",
+            Shape::OpenAi => {
+                "Incorrect API key provided. The demo provider accepts `Authorization: Bearer demo-key`."
+            }
+            Shape::Anthropic => {
+                "invalid x-api-key. The demo provider accepts `x-api-key: demo-key` (or a bearer token demo-key)."
+            }
         };
         return Ok(error_response(shape, 401, message));
     }
@@ -42,15 +46,31 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<ResponseBody>, In
         return Ok(openai::models());
     }
     if method != Method::POST {
-        return Ok(error_response(shape, 404, &format!("no route for {method} {route}")));
+        return Ok(error_response(
+            shape,
+            404,
+            &format!("no route for {method} {route}"),
+        ));
     }
     let bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Ok(error_response(shape, 413, "request body too large or unreadable")),
+        Err(_) => {
+            return Ok(error_response(
+                shape,
+                413,
+                "request body too large or unreadable",
+            ));
+        }
     };
     let body: Value = match serde_json::from_slice(&bytes) {
         Ok(body @ Value::Object(_)) => body,
-        _ => return Ok(error_response(shape, 400, "the request body is not a JSON object")),
+        _ => {
+            return Ok(error_response(
+                shape,
+                400,
+                "the request body is not a JSON object",
+            ));
+        }
     };
     if let Some(status) = body
         .get("model")

@@ -113,7 +113,9 @@ pub(crate) async fn run_attempt(
             Ok(Some(Err(err))) => body_error(&err),
             Ok(Some(Ok(frame))) => {
                 // Trailers before the first event carry nothing for the client.
-                let Ok(data) = frame.into_data() else { continue };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
                 if data.is_empty() {
                     continue;
                 }
@@ -163,8 +165,9 @@ fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, At
         .map_err(|_| AttemptError::Protocol("the plan's method is invalid".into()))?;
     let mut headers = HeaderMap::with_capacity(attempt.headers.len());
     for (name, value) in &attempt.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| AttemptError::Protocol(format!("invalid header name {name:?} in the plan")))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            AttemptError::Protocol(format!("invalid header name {name:?} in the plan"))
+        })?;
         // The value is not quoted: it may be a credential.
         let mut value = HeaderValue::from_str(value).map_err(|_| {
             AttemptError::Protocol(format!("invalid value of header {name} in the plan"))

@@ -15,9 +15,7 @@ use http_body_util::BodyExt;
 use tokio::time::Instant;
 
 use crate::body::ResponseBody;
-use crate::plugin_runtime::bindings::types::{
-    AttemptResult, FailoverAction, GatewayOutcome, Plan,
-};
+use crate::plugin_runtime::bindings::types::{AttemptResult, FailoverAction, GatewayOutcome, Plan};
 
 use super::attempt::{Committed, Failed, run_attempt};
 use super::attempt_error::{AttemptError, millis};
@@ -43,7 +41,9 @@ pub async fn execute_plan(
     let mut run = LoopState::new(plan);
     let mut next = run.next_candidate(plan, 0);
     while let Some(index) = next {
-        let Some(attempt) = plan.attempts.get(index) else { break };
+        let Some(attempt) = plan.attempts.get(index) else {
+            break;
+        };
         let now = Instant::now();
         if now >= run.total_deadline {
             run.timed_out = true;
@@ -51,13 +51,22 @@ pub async fn execute_plan(
         }
         run.tried.insert(target_of(plan, index));
         let attempt_deadline = now + or_default(attempt.timeout_ms, DEFAULT_ATTEMPT_TIMEOUT);
-        let outcome =
-            run_attempt(&ctx.client, attempt, plan.stream, attempt_deadline, run.total_deadline)
-                .await;
+        let outcome = run_attempt(
+            &ctx.client,
+            attempt,
+            plan.stream,
+            attempt_deadline,
+            run.total_deadline,
+        )
+        .await;
         let duration = now.elapsed();
         match outcome {
             Ok(committed) => return serve(ctx, plan, run, index, committed, duration),
-            Err(failed) => next = run.after_failure(ctx, plan, classifier, index, failed, duration).await,
+            Err(failed) => {
+                next = run
+                    .after_failure(ctx, plan, classifier, index, failed, duration)
+                    .await
+            }
         }
     }
     PlanResult::Failed(run.finish(None))
@@ -110,7 +119,11 @@ impl LoopState {
         (from..plan.attempts.len()).find(|&i| {
             plan.attempts.get(i).is_some_and(|a| {
                 !self.abandoned_groups.contains(&a.model_group)
-                    && !self.tried.contains(&(a.provider.clone(), a.model.clone(), a.key_id.clone()))
+                    && !self.tried.contains(&(
+                        a.provider.clone(),
+                        a.model.clone(),
+                        a.key_id.clone(),
+                    ))
             })
         })
     }
@@ -212,7 +225,10 @@ impl LoopState {
         let group = plan.attempts.get(index).map(|a| a.model_group);
         let (next, label) = match action {
             FailoverAction::RetrySame => {
-                return (Step::RetrySame(retry_after.unwrap_or(Duration::ZERO)), "retry_same");
+                return (
+                    Step::RetrySame(retry_after.unwrap_or(Duration::ZERO)),
+                    "retry_same",
+                );
             }
             FailoverAction::Stop => return (Step::Go(None), "fail_fast"),
             FailoverAction::NextKey => (self.next_candidate(plan, index + 1), "next_key"),
@@ -303,9 +319,10 @@ fn serve(
         model: attempt.model.clone(),
         key_id: attempt.key_id.clone(),
     };
-    let body: ResponseBody = RelayBody::new(committed.replay, committed.body, Some(idle), broken_end)
-        .with_break_report(report)
-        .boxed();
+    let body: ResponseBody =
+        RelayBody::new(committed.replay, committed.body, Some(idle), broken_end)
+            .with_break_report(report)
+            .boxed();
     let mut response = http::Response::new(body);
     *response.status_mut() = committed.status;
     *response.headers_mut() = headers;

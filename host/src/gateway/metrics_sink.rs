@@ -38,5 +38,15 @@ pub trait TargetMetricsSink: Send + Sync {
 pub struct NoMetrics;
 
 impl TargetMetricsSink for NoMetrics {
-    fn record(&self, _: &str, _: &str, _: &str, _: Option<u16>, _: bool, _: Duration, _: &HeaderMap) {}
+    fn record(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Option<u16>,
+        _: bool,
+        _: Duration,
+        _: &HeaderMap,
+    ) {
+    }
 }

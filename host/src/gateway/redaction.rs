@@ -46,7 +46,11 @@ pub fn secrets_of(attempt: &Attempt) -> Vec<Vec<u8>> {
     if let Ok(url) = reqwest::Url::parse(&attempt.url) {
         for (name, value) in url.query_pairs() {
             let name = name.to_ascii_lowercase();
-            if CREDENTIAL_QUERY_HINTS.iter().any(|hint| name.contains(hint)) && value.len() >= MIN_SECRET_LEN {
+            if CREDENTIAL_QUERY_HINTS
+                .iter()
+                .any(|hint| name.contains(hint))
+                && value.len() >= MIN_SECRET_LEN
+            {
                 secrets.push(value.as_bytes().to_vec());
             }
         }
@@ -93,7 +97,10 @@ mod tests {
         Attempt {
             url: url.into(),
             method: "POST".into(),
-            headers: headers.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect(),
             body: Vec::new(),
             provider: "p".into(),
             model: "m".into(),
@@ -107,7 +114,11 @@ mod tests {
     fn header_and_query_secrets_are_blotted_out() {
         let a = attempt(
             "https://api.example.com/v1/x?key=AIzaSecretQuery123&alt=sse",
-            &[("Authorization", "Bearer sk-live-abcdef123456"), ("x-api-key", "ant-key-987654321"), ("content-type", "application/json")],
+            &[
+                ("Authorization", "Bearer sk-live-abcdef123456"),
+                ("x-api-key", "ant-key-987654321"),
+                ("content-type", "application/json"),
+            ],
         );
         let secrets = secrets_of(&a);
         let body = br#"{"error":"Invalid key sk-live-abcdef123456 / ant-key-987654321 / AIzaSecretQuery123 for application/json"}"#;

@@ -122,7 +122,9 @@ impl Body for RelayBody {
                 *this.done = true;
                 return Poll::Ready(None);
             }
-            Poll::Ready(Some(Err(err))) => RelayError::Upstream(super::attempt_error::root_cause(&err)),
+            Poll::Ready(Some(Err(err))) => {
+                RelayError::Upstream(super::attempt_error::root_cause(&err))
+            }
             Poll::Pending => {
                 let Some(idle) = *this.idle_timeout else {
                     return Poll::Pending;
@@ -136,7 +138,9 @@ impl Body for RelayBody {
         *this.done = true;
         tracing::warn!(error = %failure, "upstream response ended early after commit");
         if let Some(report) = this.on_break.take() {
-            report.sink.record_broken_stream(&report.provider, &report.model, &report.key_id);
+            report
+                .sink
+                .record_broken_stream(&report.provider, &report.model, &report.key_id);
         }
         match *this.broken_end {
             BrokenEnd::SseErrorEvent(format) => Poll::Ready(Some(Ok(Frame::data(
