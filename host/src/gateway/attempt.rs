@@ -10,12 +10,12 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::plugin_runtime::bindings::types::Attempt;
 
-use super::attempt_error::{AttemptError, body_error, from_reqwest};
+use super::attempt_error::{AttemptError, from_reqwest};
 use super::defaults::{EXCERPT_LIMIT, EXCERPT_READ_LIMIT};
 use super::internal_hosts::is_internal_host;
 use super::redaction::CREDENTIAL_HEADERS;
 use super::response_headers::strip_hop_by_hop;
-use super::sse_events::{FirstEvent, FirstEventProbe};
+use super::stream_commit::await_first_event;
 
 /// A response the loop commits to: its head, the body bytes already read (replayed to the
 /// client first) and the rest of the body.
@@ -91,51 +91,19 @@ pub(crate) async fn run_attempt(
             body,
         });
     }
-    let failed = |error: AttemptError, headers: HeaderMap, excerpt: Vec<u8>| Failed {
-        error,
-        status: Some(status.as_u16()),
-        headers,
-        excerpt,
-    };
-    if let Some(kind) = non_sse_content_type(&headers) {
-        let excerpt = read_excerpt(&mut body, deadline).await;
-        let error = AttemptError::StreamError(format!(
-            "the provider answered a streaming request with content-type {kind}"
-        ));
-        return Err(failed(error, headers, excerpt));
-    }
-    let mut probe = FirstEventProbe::default();
-    let mut replay: Vec<Bytes> = Vec::new();
-    loop {
-        let error = match timeout_at(deadline, body.frame()).await {
-            Err(_) => out_of_time(),
-            Ok(None) => AttemptError::StreamError("the stream ended before its first event".into()),
-            Ok(Some(Err(err))) => body_error(&err),
-            Ok(Some(Ok(frame))) => {
-                // Trailers before the first event carry nothing for the client.
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                if data.is_empty() {
-                    continue;
-                }
-                let verdict = probe.push(&data);
-                replay.push(data);
-                match verdict {
-                    FirstEvent::Pending => continue,
-                    FirstEvent::Healthy => {
-                        return Ok(Committed {
-                            status,
-                            headers,
-                            replay,
-                            body,
-                        });
-                    }
-                    FirstEvent::Error(message) => AttemptError::StreamError(message),
-                }
-            }
-        };
-        return Err(failed(error, headers, excerpt_of(&replay)));
+    match await_first_event(&mut body, &headers, deadline, out_of_time).await {
+        Ok(replay) => Ok(Committed {
+            status,
+            headers,
+            replay,
+            body,
+        }),
+        Err(early) => Err(Failed {
+            error: early.error,
+            status: Some(status.as_u16()),
+            headers,
+            excerpt: early.excerpt,
+        }),
     }
 }
 
@@ -199,21 +167,8 @@ fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, At
     Ok(request)
 }
 
-/// `Some(content-type)` when a successful answer to a streaming request is declared as
-/// something other than an event stream. A missing content-type is given the benefit of
-/// the doubt and parsed as SSE.
-fn non_sse_content_type(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(http::header::CONTENT_TYPE)?;
-    let text = value.to_str().unwrap_or("<binary>");
-    let is_sse = text
-        .split(';')
-        .next()
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"));
-    (!is_sse).then(|| text.chars().take(100).collect())
-}
-
 /// Reads up to [`EXCERPT_LIMIT`] bytes of a failed response, bounded in time.
-async fn read_excerpt(body: &mut reqwest::Body, deadline: Instant) -> Vec<u8> {
+pub(crate) async fn read_excerpt(body: &mut reqwest::Body, deadline: Instant) -> Vec<u8> {
     let deadline = deadline.min(Instant::now() + EXCERPT_READ_LIMIT);
     let mut excerpt = Vec::new();
     while excerpt.len() < EXCERPT_LIMIT {
@@ -225,18 +180,6 @@ async fn read_excerpt(body: &mut reqwest::Body, deadline: Instant) -> Vec<u8> {
                 }
             }
             _ => break,
-        }
-    }
-    excerpt
-}
-
-fn excerpt_of(chunks: &[Bytes]) -> Vec<u8> {
-    let mut excerpt = Vec::new();
-    for chunk in chunks {
-        let room = EXCERPT_LIMIT - excerpt.len();
-        excerpt.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if excerpt.len() >= EXCERPT_LIMIT {
-            break;
         }
     }
     excerpt

@@ -6,7 +6,8 @@
 //! - [`upstream_client`]: the pooled HTTPS client (rustls + ring, HTTP/2, extra CA).
 //! - [`internal_hosts`]: `NAME.internal` → address resolution, falling back to DNS.
 //! - [`attempt_loop`]: [`execute_plan`], the loop with its timeouts, cap and Retry-After.
-//! - [`attempt`]: one call and its commit point (2xx head, and a healthy first SSE event).
+//! - [`attempt`]: one call: request, deadline, head; commits on a 2xx (non-stream).
+//! - [`stream_commit`]: a stream's commit point, its first SSE event.
 //! - [`failover_rules`]: the default rules and the [`FailoverClassifier`] hook.
 //! - [`relay_body`]: the pass-through body with its idle timeout and SSE error ending.
 //! - [`sse_events`]: first-event detection and the error events a broken stream ends with.
@@ -50,6 +51,7 @@ pub mod relay_body;
 pub mod response_headers;
 pub mod retry_after;
 pub mod sse_events;
+pub mod stream_commit;
 pub mod upstream_client;
 
 pub use attempt_error::AttemptError;
