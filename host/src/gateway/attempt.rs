@@ -10,7 +10,7 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::plugin_runtime::bindings::types::Attempt;
 
-use super::attempt_error::{AttemptError, from_reqwest};
+use super::attempt_error::{AttemptError, from_reqwest, millis};
 use super::defaults::{EXCERPT_LIMIT, EXCERPT_READ_LIMIT};
 use super::internal_hosts::is_internal_host;
 use super::redaction::CREDENTIAL_HEADERS;
@@ -57,16 +57,18 @@ pub(crate) async fn run_attempt(
 ) -> Result<Committed, Failed> {
     let request = build_request(attempt, stream).map_err(Failed::bare)?;
     let deadline = attempt_deadline.min(total_deadline);
+    // The attempt's own budget, for messages (the plan's value may be 0 = the default).
+    let budget_ms = millis(attempt_deadline.saturating_duration_since(Instant::now()));
     let out_of_time = || {
         if total_deadline <= attempt_deadline {
             AttemptError::TotalTimeout
         } else {
-            AttemptError::Timeout(attempt.timeout_ms)
+            AttemptError::Timeout(budget_ms)
         }
     };
     let response = match timeout_at(deadline, client.execute(request)).await {
         Err(_) => return Err(Failed::bare(out_of_time())),
-        Ok(Err(err)) => return Err(Failed::bare(from_reqwest(&err, attempt.timeout_ms))),
+        Ok(Err(err)) => return Err(Failed::bare(from_reqwest(&err, budget_ms))),
         Ok(Ok(response)) => response,
     };
     let status = response.status();

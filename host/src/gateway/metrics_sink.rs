@@ -11,7 +11,9 @@ use http::HeaderMap;
 pub trait TargetMetricsSink: Send + Sync {
     /// `key_id` is the plan's short key hash ("" for the client's own key); `status` is
     /// `None` when no response head arrived; `headers` are the upstream's response headers
-    /// (empty without a head), for `x-ratelimit-*` quota tracking.
+    /// (empty without a head), for `x-ratelimit-*` quota tracking. `latency` runs from the
+    /// start of the attempt to its commit point (the head; for a stream, its first event,
+    /// so it is the time to first token) or to its failure.
     #[allow(clippy::too_many_arguments)] // one flat record keeps the hot path allocation-free
     fn record(
         &self,
