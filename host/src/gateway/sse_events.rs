@@ -85,6 +85,12 @@ pub fn error_message(event: Option<&str>, data: Option<&str>) -> Option<String> 
                 .and_then(|m| m.as_str())
                 .or_else(|| e.as_str())
         })
+        // The Responses API puts `message` at the top of its `error` event.
+        .or_else(|| {
+            json.as_ref()
+                .and_then(|v| v.get("message"))
+                .and_then(|m| m.as_str())
+        })
         .unwrap_or("the provider sent an error event");
     Some(truncate(message, 300))
 }
@@ -162,6 +168,11 @@ mod tests {
                 b"event: error\r\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\r\n\r\n"
             ),
             FirstEvent::Error("busy".into())
+        );
+        let mut probe = FirstEventProbe::default();
+        assert_eq!(
+            probe.push(b"event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"boom\"}\n\n"),
+            FirstEvent::Error("boom".into())
         );
         let mut probe = FirstEventProbe::default();
         assert_eq!(
