@@ -128,6 +128,9 @@ fn artifact_cache_hit_on_second_start() {
     assert_eq!(second.cache_outcome(), &CacheOutcome::Hit(path.clone()));
     assert!(!second.cache_outcome().compiled());
     assert_serves(&load(&second));
+    // The artifact is mapped while a runtime uses it; only overwrite it once that one is gone
+    // (the runtime itself never writes in place: it renames a new file over the old one).
+    drop(second);
 
     // A corrupt artifact is not trusted: the next start compiles and replaces it.
     std::fs::write(&path, b"garbage").unwrap();

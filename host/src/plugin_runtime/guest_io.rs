@@ -26,7 +26,7 @@ use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
 use wasmtime_wasi_io::bindings::wasi::io::streams::{
-    Host as AsyncStreamsHost, HostInputStream as AsyncInput, HostOutputStream as AsyncOutput,
+    HostInputStream as AsyncInput, HostOutputStream as AsyncOutput,
 };
 
 /// Bytes of guest stderr kept (the most recent ones). A panic message with its location is
@@ -46,7 +46,8 @@ impl StderrTail {
         let mut buf = self.buf.lock().unwrap_or_else(PoisonError::into_inner);
         let bytes = bytes.get(bytes.len().saturating_sub(STDERR_TAIL_BYTES)..).unwrap_or(bytes);
         let overflow = (buf.len() + bytes.len()).saturating_sub(STDERR_TAIL_BYTES);
-        buf.drain(..overflow.min(buf.len()));
+        let n = overflow.min(buf.len());
+        buf.drain(..n);
         buf.extend(bytes);
     }
 
