@@ -91,7 +91,9 @@ impl Action {
             "restrict-ips" => {
                 Action::RestrictIps(restrict_ips::RestrictIps::compile(config, &path, c)?)
             }
-            "rate-limit" => Action::RateLimit(rate_limit::RateLimit::compile(config, &doc.path, &path, c)?),
+            "rate-limit" => {
+                Action::RateLimit(rate_limit::RateLimit::compile(config, &doc.path, &path, c)?)
+            }
             _ => return None,
         })
     }

@@ -31,14 +31,26 @@ const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 const KEY_SEPARATOR: char = '\u{1f}';
 
 impl RateLimit {
-    pub fn compile(config: Option<&Node>, action_path: &str, path: &str, c: &mut Compiler<'_>) -> Option<RateLimit> {
+    pub fn compile(
+        config: Option<&Node>,
+        action_path: &str,
+        path: &str,
+        c: &mut Compiler<'_>,
+    ) -> Option<RateLimit> {
         let mut name = None;
         let mut enforce = true;
         let mut capacity = None;
         let mut window = None;
         let mut bucket_key = Vec::new();
         let mut ok = true;
-        let allowed = ["name", "enforce", "algorithm", "capacity", "rate", "bucket_key"];
+        let allowed = [
+            "name",
+            "enforce",
+            "algorithm",
+            "capacity",
+            "rate",
+            "bucket_key",
+        ];
         for (field_name, node, field) in c.fields(config, path, "rate-limit", &allowed) {
             match field_name {
                 "name" => match c.string(node, &field) {
@@ -88,7 +100,10 @@ impl RateLimit {
             ok = false;
         }
         if !has("rate") {
-            c.error(path, "`rate-limit` requires `config.rate` (a duration such as `60s`)");
+            c.error(
+                path,
+                "`rate-limit` requires `config.rate` (a duration such as `60s`)",
+            );
             ok = false;
         }
         if !ok {
@@ -136,7 +151,9 @@ impl RateLimit {
                 429,
                 &serde_json::json!({"error": {"message": "rate limit exceeded", "type": "rate_limit_exceeded"}}),
             );
-            response.headers.push(("retry-after".to_string(), retry_after_s.to_string()));
+            response
+                .headers
+                .push(("retry-after".to_string(), retry_after_s.to_string()));
             return Ok(Effect::Respond(response));
         }
         Ok(Effect::Continue)

@@ -31,7 +31,11 @@ pub struct RequestData<'a> {
 }
 
 impl<'a> RequestData<'a> {
-    pub fn new(req: &'a Request, endpoint: &'a EndpointInfo, res: Option<&'a ResponseHead>) -> Self {
+    pub fn new(
+        req: &'a Request,
+        endpoint: &'a EndpointInfo,
+        res: Option<&'a ResponseHead>,
+    ) -> Self {
         RequestData {
             req,
             endpoint,
@@ -71,7 +75,10 @@ impl<'a> RequestData<'a> {
     }
 
     fn full_url(&self) -> String {
-        let mut url = format!("{}://{}{}", self.req.scheme, self.req.authority, self.req.path);
+        let mut url = format!(
+            "{}://{}{}",
+            self.req.scheme, self.req.authority, self.req.path
+        );
         if !self.req.query.is_empty() {
             url.push('?');
             url.push_str(&self.req.query);
@@ -112,16 +119,28 @@ impl<'a> RequestData<'a> {
             ("host".to_string(), string_value(self.host())),
             ("headers".to_string(), headers_value(&self.req.headers)),
             ("query_params".to_string(), multimap(self.pairs())),
-            ("content_type".to_string(), string_value(self.header("content-type").unwrap_or(""))),
+            (
+                "content_type".to_string(),
+                string_value(self.header("content-type").unwrap_or("")),
+            ),
             ("content_length".to_string(), self.content_length()),
             ("version".to_string(), string_value(&self.req.version)),
-            ("user_agent".to_string(), string_value(self.header("user-agent").unwrap_or(""))),
-            ("body".to_string(), string_value(&String::from_utf8_lossy(&self.req.body))),
+            (
+                "user_agent".to_string(),
+                string_value(self.header("user-agent").unwrap_or("")),
+            ),
+            (
+                "body".to_string(),
+                string_value(&String::from_utf8_lossy(&self.req.body)),
+            ),
         ])
     }
 
     fn content_length(&self) -> Value {
-        match self.header("content-length").and_then(|v| v.trim().parse::<i64>().ok()) {
+        match self
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
             Some(n) => Value::Int(n),
             None if !self.req.body.is_empty() => {
                 Value::Int(i64::try_from(self.req.body.len()).unwrap_or(i64::MAX))
@@ -134,9 +153,15 @@ impl<'a> RequestData<'a> {
         let c = &self.req.conn;
         string_map([
             ("client_ip".to_string(), string_value(&c.client_ip)),
-            ("client_port".to_string(), Value::Int(i64::from(c.client_port))),
+            (
+                "client_port".to_string(),
+                Value::Int(i64::from(c.client_port)),
+            ),
             ("server_ip".to_string(), string_value(&c.server_ip)),
-            ("server_port".to_string(), Value::Int(i64::from(c.server_port))),
+            (
+                "server_port".to_string(),
+                Value::Int(i64::from(c.server_port)),
+            ),
             ("tls".to_string(), self.tls_value()),
         ])
     }
@@ -148,7 +173,10 @@ impl<'a> RequestData<'a> {
                 ("version".to_string(), string_value(&tls.version)),
                 ("cipher_suite".to_string(), string_value(&tls.cipher_suite)),
                 ("sni".to_string(), opt_string(tls.sni.as_deref())),
-                ("negotiated_alpn".to_string(), opt_string(tls.negotiated_alpn.as_deref())),
+                (
+                    "negotiated_alpn".to_string(),
+                    opt_string(tls.negotiated_alpn.as_deref()),
+                ),
             ]),
         }
     }
@@ -161,7 +189,10 @@ impl<'a> RequestData<'a> {
             ("host".to_string(), string_value(&e.host)),
             ("port".to_string(), Value::Int(i64::from(e.port))),
             ("protocol".to_string(), string_value(&e.protocol)),
-            ("addr".to_string(), string_value(&format!("{}:{}", e.host, e.port))),
+            (
+                "addr".to_string(),
+                string_value(&format!("{}:{}", e.host, e.port)),
+            ),
         ])
     }
 
@@ -179,7 +210,10 @@ impl<'a> RequestData<'a> {
         Some(string_map([
             ("status_code".to_string(), Value::Int(i64::from(res.status))),
             ("headers".to_string(), headers_value(&res.headers)),
-            ("content_type".to_string(), string_value(first(&res.headers, "content-type").unwrap_or(""))),
+            (
+                "content_type".to_string(),
+                string_value(first(&res.headers, "content-type").unwrap_or("")),
+            ),
             (
                 "content_length".to_string(),
                 first(&res.headers, "content-length")
@@ -252,14 +286,29 @@ impl VariableResolver for Activation<'_> {
             };
         }
         if let Some(header) = name.strip_prefix(HEADER_PREFIX) {
-            return owned(list_of(req.headers.iter().filter(|(k, _)| k == header).map(|(_, v)| v.as_str())));
+            return owned(list_of(
+                req.headers
+                    .iter()
+                    .filter(|(k, _)| k == header)
+                    .map(|(_, v)| v.as_str()),
+            ));
         }
         if let Some(param) = name.strip_prefix(QUERY_PREFIX) {
-            return owned(list_of(d.pairs().iter().filter(|(k, _)| k == param).map(|(_, v)| v.as_str())));
+            return owned(list_of(
+                d.pairs()
+                    .iter()
+                    .filter(|(k, _)| k == param)
+                    .map(|(_, v)| v.as_str()),
+            ));
         }
         if let Some(header) = name.strip_prefix(RES_HEADER_PREFIX) {
             let res = d.res?;
-            return owned(list_of(res.headers.iter().filter(|(k, _)| k == header).map(|(_, v)| v.as_str())));
+            return owned(list_of(
+                res.headers
+                    .iter()
+                    .filter(|(k, _)| k == header)
+                    .map(|(_, v)| v.as_str()),
+            ));
         }
         if let Some(rest) = name.strip_prefix("conn.") {
             let c = &req.conn;
@@ -276,7 +325,11 @@ impl VariableResolver for Activation<'_> {
             return self.bindings.vars.get(rest).and_then(|v| owned(v.clone()));
         }
         if let Some(rest) = name.strip_prefix("actions.ngrok.") {
-            return self.bindings.actions.get(rest).and_then(|v| owned(v.clone()));
+            return self
+                .bindings
+                .actions
+                .get(rest)
+                .and_then(|v| owned(v.clone()));
         }
         if let Some(rest) = name.strip_prefix("res.") {
             let res = d.res?;
@@ -293,7 +346,10 @@ impl VariableResolver for Activation<'_> {
             "time" => owned(string_map([("now".to_string(), string_value(&d.now()))])),
             "time.now" => owned(string_value(&d.now())),
             "vars" => owned(self.bindings.vars_value()),
-            "actions" => owned(string_map([("ngrok".to_string(), self.bindings.ngrok_value())])),
+            "actions" => owned(string_map([(
+                "ngrok".to_string(),
+                self.bindings.ngrok_value(),
+            )])),
             "actions.ngrok" => owned(self.bindings.ngrok_value()),
             "res" => d.res_value().and_then(owned),
             _ => None,
@@ -310,7 +366,10 @@ fn owned<'b>(v: Value) -> Option<CowVal<'b, 'b>> {
     Some(CowVal::Owned(boxed))
 }
 
-fn cached<'b>(cell: &'b OnceLock<Box<dyn Val>>, build: impl FnOnce() -> Value) -> Option<CowVal<'b, 'b>> {
+fn cached<'b>(
+    cell: &'b OnceLock<Box<dyn Val>>,
+    build: impl FnOnce() -> Value,
+) -> Option<CowVal<'b, 'b>> {
     if cell.get().is_none() {
         let boxed = Box::<dyn Val>::try_from(build()).ok()?;
         let _ = cell.set(boxed);
@@ -327,7 +386,10 @@ fn opt_string(s: Option<&str>) -> Value {
 }
 
 fn first<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Header list as a map from (lower-case) name to the list of its values.

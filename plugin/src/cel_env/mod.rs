@@ -145,7 +145,12 @@ impl CelEnv {
 
     /// Compiles one expression and checks every name it uses. `Err` is the message of the
     /// diagnostic.
-    pub fn compile(&mut self, source: &str, scope: Scope, host: &dyn HostApi) -> Result<Expr, String> {
+    pub fn compile(
+        &mut self,
+        source: &str,
+        scope: Scope,
+        host: &dyn HostApi,
+    ) -> Result<Expr, String> {
         let program = self
             .env
             .compile(source)
@@ -168,7 +173,8 @@ impl CelEnv {
         }
         self.resolve_secrets(&refs, host)?;
         // The whole `req` map includes the body too.
-        self.reads_body |= refs.reads(&["req", "body"]) || refs.variables.contains(&vec!["req".to_string()]);
+        self.reads_body |=
+            refs.reads(&["req", "body"]) || refs.variables.contains(&vec!["req".to_string()]);
         let expr = Expr {
             program: Arc::new(program),
             source: Arc::from(source),
@@ -183,7 +189,12 @@ impl CelEnv {
     }
 
     /// Compiles a config string that may hold `${…}`.
-    pub fn compile_template(&mut self, text: &str, scope: Scope, host: &dyn HostApi) -> Result<Template, String> {
+    pub fn compile_template(
+        &mut self,
+        text: &str,
+        scope: Scope,
+        host: &dyn HostApi,
+    ) -> Result<Template, String> {
         let raw = template::split(text)?;
         match raw.as_slice() {
             [] => Ok(Template::Text(String::new())),
@@ -206,7 +217,10 @@ impl CelEnv {
     pub fn eval_static_expr(&self, expr: &Expr) -> Result<Value, String> {
         let data = RequestData::new(&self.empty_request, &self.empty_endpoint, None);
         let bindings = Bindings::default();
-        let act = Activation { data: &data, bindings: &bindings };
+        let act = Activation {
+            data: &data,
+            bindings: &bindings,
+        };
         self.evaluator.eval(expr, &act)
     }
 
@@ -214,7 +228,10 @@ impl CelEnv {
     pub fn render_static(&self, t: &Template) -> Result<String, String> {
         let data = RequestData::new(&self.empty_request, &self.empty_endpoint, None);
         let bindings = Bindings::default();
-        let act = Activation { data: &data, bindings: &bindings };
+        let act = Activation {
+            data: &data,
+            bindings: &bindings,
+        };
         self.evaluator.render_string(t, &act)
     }
 
@@ -232,8 +249,9 @@ impl CelEnv {
             let value = match host.secret(vault, name) {
                 Some(v) => v,
                 None if self.check_only => {
-                    self.warnings
-                        .push(format!("secret `{vault}/{name}` not found; a placeholder is used"));
+                    self.warnings.push(format!(
+                        "secret `{vault}/{name}` not found; a placeholder is used"
+                    ));
                     format!("<secret {vault}/{name}>")
                 }
                 None => return Err(format!("secret `{vault}/{name}` not found")),

@@ -44,8 +44,13 @@ fn eval_with(src: &str, scope: Scope, res: Option<&ResponseHead>) -> Result<Valu
     };
     let data = RequestData::new(&req, &endpoint, res);
     let mut bindings = Bindings::default();
-    bindings.vars.insert("tier".into(), convert::string_value("gold"));
-    let act = Activation { data: &data, bindings: &bindings };
+    bindings
+        .vars
+        .insert("tier".into(), convert::string_value("gold"));
+    let act = Activation {
+        data: &data,
+        bindings: &bindings,
+    };
     env.evaluator().eval(&expr, &act)
 }
 
@@ -103,7 +108,9 @@ fn encoding_hashing_and_random_functions() {
     is_true("json.encode({'a': 1}) == '{\"a\":1}'");
     is_true("base64.encode('hi') == 'aGk='");
     is_true("base64.decode('aGk=') == 'hi'");
-    is_true("hash.sha256('abc') == 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'");
+    is_true(
+        "hash.sha256('abc') == 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'",
+    );
     is_true("'abc'.sha256() == hash.sha256('abc')");
     is_true("rand.int(1, 3) >= 1 && rand.int(1, 3) <= 3");
     is_true("rand.double() >= 0.0 && rand.double() < 1.0");
@@ -127,7 +134,12 @@ fn response_variables_exist_only_in_response_scope() {
         status: 502,
         headers: vec![("x-up".into(), "1".into())],
     };
-    let v = eval_with("res.status_code == 502 && res.headers['x-up'] == ['1'] && getResHeader('x-up') == ['1']", Scope::Response, Some(&res)).unwrap();
+    let v = eval_with(
+        "res.status_code == 502 && res.headers['x-up'] == ['1'] && getResHeader('x-up') == ['1']",
+        Scope::Response,
+        Some(&res),
+    )
+    .unwrap();
     assert_eq!(v, Value::Bool(true));
     let err = eval_with("res.status_code == 502", Scope::Request, None).unwrap_err();
     assert!(err.contains("only available in on_http_response"), "{err}");
@@ -139,15 +151,23 @@ fn unknown_names_and_bad_syntax_fail_at_compile() {
     let mut env = CelEnv::new(false).unwrap();
     let err = env.compile("nosuch(1)", Scope::Request, &host).unwrap_err();
     assert!(err.contains("unknown function `nosuch`"), "{err}");
-    let err = env.compile("req.methd == 'GET'", Scope::Request, &host).unwrap_err();
+    let err = env
+        .compile("req.methd == 'GET'", Scope::Request, &host)
+        .unwrap_err();
     assert!(err.contains("unknown variable `req.methd`"), "{err}");
     let err = env.compile("foo == 1", Scope::Request, &host).unwrap_err();
     assert!(err.contains("unknown variable `foo`"), "{err}");
-    let err = env.compile("req.method ==", Scope::Request, &host).unwrap_err();
+    let err = env
+        .compile("req.method ==", Scope::Request, &host)
+        .unwrap_err();
     assert!(err.starts_with("invalid CEL expression"), "{err}");
-    let err = env.compile("1 + 'a' == 2", Scope::Request, &host).unwrap_err();
+    let err = env
+        .compile("1 + 'a' == 2", Scope::Request, &host)
+        .unwrap_err();
     assert!(err.contains("fails"), "{err}");
-    let err = env.compile("json.nosuch(1)", Scope::Request, &host).unwrap_err();
+    let err = env
+        .compile("json.nosuch(1)", Scope::Request, &host)
+        .unwrap_err();
     assert!(err.contains("unknown function `json.nosuch`"), "{err}");
 }
 
@@ -155,11 +175,15 @@ fn unknown_names_and_bad_syntax_fail_at_compile() {
 fn missing_secrets_are_errors_unless_check_only() {
     let host = MemoryHost::new();
     let mut env = CelEnv::new(false).unwrap();
-    let err = env.compile("secrets.get('v', 'n') == 'x'", Scope::Request, &host).unwrap_err();
+    let err = env
+        .compile("secrets.get('v', 'n') == 'x'", Scope::Request, &host)
+        .unwrap_err();
     assert!(err.contains("secret `v/n` not found"), "{err}");
 
     let mut env = CelEnv::new(true).unwrap();
-    let t = env.compile_template("${secrets.get('v', 'n')}", Scope::Request, &host).unwrap();
+    let t = env
+        .compile_template("${secrets.get('v', 'n')}", Scope::Request, &host)
+        .unwrap();
     assert_eq!(env.take_warnings().len(), 1);
     assert_eq!(env.render_static(&t).unwrap(), "<secret v/n>");
 }
@@ -168,14 +192,23 @@ fn missing_secrets_are_errors_unless_check_only() {
 fn whole_interpolation_keeps_type_and_embedded_becomes_string() {
     let host = MemoryHost::new();
     let mut env = CelEnv::new(false).unwrap();
-    let whole = env.compile_template("${[1, 2]}", Scope::Request, &host).unwrap();
-    let embedded = env.compile_template("n=${1 + 1}, l=${[1]}", Scope::Request, &host).unwrap();
-    let plain = env.compile_template("no exprs", Scope::Request, &host).unwrap();
+    let whole = env
+        .compile_template("${[1, 2]}", Scope::Request, &host)
+        .unwrap();
+    let embedded = env
+        .compile_template("n=${1 + 1}, l=${[1]}", Scope::Request, &host)
+        .unwrap();
+    let plain = env
+        .compile_template("no exprs", Scope::Request, &host)
+        .unwrap();
     let req = request();
     let endpoint = EndpointInfo::default();
     let data = RequestData::new(&req, &endpoint, None);
     let bindings = Bindings::default();
-    let act = Activation { data: &data, bindings: &bindings };
+    let act = Activation {
+        data: &data,
+        bindings: &bindings,
+    };
     let ev = env.evaluator();
     assert_eq!(
         convert::cel_to_json(&ev.render(&whole, &act).unwrap()).unwrap(),

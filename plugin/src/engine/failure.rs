@@ -10,13 +10,17 @@ use crate::model::Response;
 pub const ERROR_CODE_HEADER: &str = "x-gateway-error-code";
 
 pub fn policy_failure(rule: &str, message: &str, secrets: &[String]) -> Response {
-    let message = redact(&format!("traffic policy rule `{rule}` failed: {message}"), secrets);
+    let message = redact(
+        &format!("traffic policy rule `{rule}` failed: {message}"),
+        secrets,
+    );
     let mut response = json_response(
         500,
         &serde_json::json!({"error": {"message": message, "type": "policy_error", "code": "POLICY_RUNTIME_ERROR"}}),
     );
-    response
-        .headers
-        .push((ERROR_CODE_HEADER.to_string(), "POLICY_RUNTIME_ERROR".to_string()));
+    response.headers.push((
+        ERROR_CODE_HEADER.to_string(),
+        "POLICY_RUNTIME_ERROR".to_string(),
+    ));
     response
 }

@@ -30,7 +30,8 @@ impl LoadEnv for GatewayLoadEnv<'_> {
         let compiled = self.cel.compile_template(text, Scope::Request, self.host);
         self.warnings.extend(self.cel.take_warnings());
         let template = compiled?;
-        let id = u32::try_from(self.templates.len()).map_err(|_| "too many templates".to_string())?;
+        let id =
+            u32::try_from(self.templates.len()).map_err(|_| "too many templates".to_string())?;
         self.templates.push(template);
         Ok(TemplateId(id))
     }
@@ -85,7 +86,12 @@ pub struct EngineContinuation {
 }
 
 impl EngineContinuation {
-    pub fn new(position: Position, bindings: &Bindings, headers: &Headers, gateway: &[u8]) -> EngineContinuation {
+    pub fn new(
+        position: Position,
+        bindings: &Bindings,
+        headers: &Headers,
+        gateway: &[u8],
+    ) -> EngineContinuation {
         let to_json = |m: &BTreeMap<String, cel::Value>| {
             m.iter()
                 .filter_map(|(k, v)| cel_to_json(v).ok().map(|j| (k.clone(), j)))
