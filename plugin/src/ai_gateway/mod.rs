@@ -108,7 +108,10 @@ impl AiGateway {
     /// list every problem found, each with a path relative to `config` (e.g.
     /// `providers[1].base_url`) and line/column 0 for the engine to fill in. Warnings are
     /// kept in [`AiGateway::warnings`].
-    pub fn compile(config: &serde_json::Value, env: &mut dyn LoadEnv) -> Result<AiGateway, Vec<Diagnostic>> {
+    pub fn compile(
+        config: &serde_json::Value,
+        env: &mut dyn LoadEnv,
+    ) -> Result<AiGateway, Vec<Diagnostic>> {
         compile::compile(config, env)
     }
 
@@ -122,7 +125,12 @@ impl AiGateway {
     /// decides what the host does next. Falls back to the default rules when the rule
     /// fails to evaluate.
     pub fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> FailoverAction {
-        failover::classify(self.failover_rule.as_ref(), &self.roots[0], continuation, failed)
+        failover::classify(
+            self.failover_rule.as_ref(),
+            &self.roots[0],
+            continuation,
+            failed,
+        )
     }
 
     /// After the attempt loop ended without serving the client: the error response, the

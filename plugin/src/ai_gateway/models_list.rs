@@ -15,7 +15,12 @@ pub fn models_list(gw: &AiGateway, req: &Request, extra: &Headers) -> Response {
         u.anthropic.clone()
     } else {
         let mut all = u.openai.clone();
-        all.extend(u.anthropic.iter().copied().filter(|i| !u.openai.contains(i)));
+        all.extend(
+            u.anthropic
+                .iter()
+                .copied()
+                .filter(|i| !u.openai.contains(i)),
+        );
         all
     };
     ids.sort_unstable();
@@ -29,8 +34,16 @@ pub fn models_list(gw: &AiGateway, req: &Request, extra: &Headers) -> Response {
             continue;
         }
         seen.push(&m.id);
-        let provider = u.providers.get(m.provider).map(|p| p.id.as_str()).unwrap_or_default();
-        let owner = if m.author_id.is_empty() { provider } else { m.author_id.as_str() };
+        let provider = u
+            .providers
+            .get(m.provider)
+            .map(|p| p.id.as_str())
+            .unwrap_or_default();
+        let owner = if m.author_id.is_empty() {
+            provider
+        } else {
+            m.author_id.as_str()
+        };
         data.push(if anthropic {
             let name = m.cel.get("display_name").cloned().unwrap_or_else(|| json!(m.id));
             json!({"type": "model", "id": m.id, "display_name": name, "created_at": "1970-01-01T00:00:00Z"})
@@ -47,5 +60,9 @@ pub fn models_list(gw: &AiGateway, req: &Request, extra: &Headers) -> Response {
     };
     let mut headers: Headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     headers.extend(extra.iter().cloned());
-    Response { status: 200, headers, body: body.to_string().into_bytes() }
+    Response {
+        status: 200,
+        headers,
+        body: body.to_string().into_bytes(),
+    }
 }
