@@ -399,7 +399,7 @@ fn build_universe(
     for cp in &catalog.providers {
         if providers
             .iter()
-            .any(|p| p.configured && p.id.eq_ignore_ascii_case(&cp.id))
+            .any(|p| p.configured && p.builtin.as_deref() == Some(cp.id.as_str()))
         {
             continue;
         }
@@ -437,6 +437,7 @@ fn build_universe(
             path_overrides: BTreeMap::new(),
             custom: false,
             configured: false,
+            builtin: Some(cp.id.clone()),
             excluded,
         });
         model_cfgs.push(
@@ -751,7 +752,20 @@ fn provider_from_config(
 
     let provider = Provider {
         id: pc.id.clone(),
-        id_aliases: pc.id_aliases.clone(),
+        // A configured built-in provider keeps answering to its catalog names too.
+        id_aliases: {
+            let mut names = pc.id_aliases.clone();
+            if let Some(b) = builtin {
+                for n in std::iter::once(&b.id).chain(b.id_aliases.iter()) {
+                    if !n.eq_ignore_ascii_case(&pc.id)
+                        && !names.iter().any(|x| x.eq_ignore_ascii_case(n))
+                    {
+                        names.push(n.clone());
+                    }
+                }
+            }
+            names
+        },
         base_url,
         display_name: pc
             .display_name
@@ -771,6 +785,7 @@ fn provider_from_config(
         path_overrides: pc.request_path_overrides.clone(),
         custom: builtin.is_none(),
         configured: true,
+        builtin: builtin.map(|b| b.id.clone()),
         excluded: pc
             .disabled
             .then(|| format!("provider '{}' is disabled", pc.id)),

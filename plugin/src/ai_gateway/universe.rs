@@ -32,6 +32,8 @@ pub struct Provider {
     pub custom: bool,
     /// Listed in `providers[]`.
     pub configured: bool,
+    /// The built-in provider this entry configures (its catalog id), if any.
+    pub builtin: Option<String>,
     /// Why the policy excludes it (disabled, only_allow_configured_providers, shadowed).
     pub excluded: Option<String>,
 }

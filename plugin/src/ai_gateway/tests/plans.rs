@@ -410,3 +410,16 @@ fn models_endpoint_speaks_anthropic_to_anthropic_clients() {
             .all(|m| m["type"] == "model")
     );
 }
+
+#[test]
+fn a_builtin_provider_configured_by_its_alias_is_not_listed_twice() {
+    let l = load("providers: [{id: gemini, api_keys: [{value: g-key-abcdefgh}]}]");
+    let order = l.attempt_order(&chat(json!({"model": "gemini-2.5-flash"})));
+    assert_eq!(order.len(), 1, "{order:?}");
+    assert!(order[0].starts_with("gemini:gemini-2.5-flash#"));
+    let p = l.forward(&chat(json!({"model": "google:gemini-2.5-flash"})));
+    assert_eq!(
+        p.attempts[0].url,
+        "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"
+    );
+}
