@@ -678,10 +678,13 @@ fn provider_from_config(
             d.error(&at, "API key is empty");
             continue;
         }
-        keys.push(ProviderKey {
-            id: key_id(&value),
-            value,
-        });
+        let id = key_id(&value);
+        if keys.iter().any(|k: &ProviderKey| k.id == id) {
+            // The same model/key pair is never tried twice, so a repeated key adds nothing.
+            d.warning(&at, "same key as an earlier entry; it is tried once");
+            continue;
+        }
+        keys.push(ProviderKey { id, value });
     }
 
     let metadata = match &pc.metadata {

@@ -205,3 +205,15 @@ fn every_problem_is_reported_at_once() {
     );
     assert!(d.len() >= 3, "{d:#?}");
 }
+
+#[test]
+fn a_repeated_key_is_a_warning_and_tried_once() {
+    let l = try_load_with(
+        "providers: [{id: openai, api_keys: [{value: same-key-123}, {value: same-key-123}]}]",
+        false,
+    )
+    .unwrap();
+    assert_eq!(l.gw.warnings.len(), 1);
+    assert_eq!(l.gw.warnings[0].path, "providers[0].api_keys[1].value");
+    assert_eq!(l.gw.universe.providers[0].keys.len(), 1);
+}
