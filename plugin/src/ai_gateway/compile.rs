@@ -175,6 +175,7 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
         ai_static,
         static_selections: Vec::new(),
         metrics_cache: Mutex::new(None),
+        metrics_results: Mutex::new(HashMap::new()),
         warnings: d.0,
     };
     // Request-independent strategies run now, once per format; their digested results are

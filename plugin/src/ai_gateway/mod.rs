@@ -88,6 +88,8 @@ pub struct AiGateway {
     static_selections: Vec<[Option<select::DigestResult>; 2]>,
     /// `ai` with metrics, per format, for the metrics generation it was built from.
     metrics_cache: Mutex<Option<(u64, [cel::Value; 2])>>,
+    /// Results of metrics-only model strategies: (strategy, format) -> (generation, result).
+    metrics_results: Mutex<std::collections::HashMap<(usize, usize), (u64, select::DigestResult)>>,
     /// Load warnings (e.g. unresolved secrets under `edge check`).
     pub warnings: Vec<Diagnostic>,
 }

@@ -193,9 +193,11 @@ impl AiGateway {
                 None
             };
             let from_cache = cached.is_some();
-            let digested = match cached {
-                Some(d) => d,
-                None => {
+            let metrics_key = (pass_values.is_empty() && s.dependence == Dependence::Metrics)
+                .then(|| (i, f, host.metrics_generation()));
+            let digested = match (cached, metrics_key.and_then(|k| self.metrics_result(k))) {
+                (Some(d), _) | (None, Some(d)) => d,
+                (None, None) => {
                     let mut ai = if s.dependence == Dependence::Metrics {
                         metrics_ai
                             .get_or_insert_with(|| self.metrics_ai(host, format))
@@ -206,12 +208,19 @@ impl AiGateway {
                     if !pass_values.is_empty() {
                         ai = with_extra_models(&ai, &pass_values);
                     }
-                    self.digest(
+                    let d = self.digest(
                         &s.source,
                         s.eval(&self.roots[f], &[("ai", ai)], Some(env)),
                         format,
                         resolved,
-                    )
+                    );
+                    // A metrics-only strategy gives the same answer until the metrics change.
+                    if let Some((i, f, generation)) = metrics_key
+                        && let Ok(mut cache) = self.metrics_results.lock()
+                    {
+                        cache.insert((i, f), (generation, d.clone()));
+                    }
+                    d
                 }
             };
             let d = match digested {
@@ -270,6 +279,16 @@ impl AiGateway {
             )
         };
         Err((err, records))
+    }
+
+    /// The cached result of metrics strategy `i` for format `f`, if computed from metrics
+    /// of this generation.
+    fn metrics_result(&self, (i, f, generation): (usize, usize, u64)) -> Option<DigestResult> {
+        let cache = self.metrics_results.lock().ok()?;
+        match cache.get(&(i, f)) {
+            Some((g, d)) if *g == generation => Some(d.clone()),
+            _ => None,
+        }
     }
 
     /// Restores the lists a cached strategy's record left out (see `select_models`).

@@ -302,8 +302,10 @@ fn metrics_strategies_follow_the_metrics_generation() {
     let l = with_strategy("ai.models.filter(m, m.metrics.global.error_rate.total < 0.01)");
     let req = chat(json!({"messages": []}));
     assert!(!l.attempt_order(&req).iter().any(|a| a == "openai:gpt-4o"));
-    // The errors clear and the host bumps the generation: gpt-4o is back.
+    // The errors clear but the generation stays: the cached result is reused.
     l.host.metrics.borrow_mut()[0].errors = 0;
+    assert!(!l.attempt_order(&req).iter().any(|a| a == "openai:gpt-4o"));
+    // The host bumps the generation: gpt-4o is back.
     *l.host.generation.borrow_mut() = 2;
     assert!(l.attempt_order(&req).iter().any(|a| a == "openai:gpt-4o"));
 }
