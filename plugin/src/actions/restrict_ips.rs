@@ -157,7 +157,7 @@ fn compile_list(node: &Node, path: &str, c: &mut Compiler<'_>) -> Option<Vec<Cid
 fn expand(
     entries: &[CidrEntry],
     ctx: &RunCtx<'_, '_>,
-    act: &crate::cel_env::Activation<'_>,
+    act: &crate::cel_env::Activation<'_, '_>,
 ) -> Result<Vec<IpNet>, String> {
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
