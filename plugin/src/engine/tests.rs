@@ -433,3 +433,12 @@ fn compact_form_may_carry_name_and_expressions() {
         vec!["3:5 on_http_request[0].nmae | unknown field `nmae` in action; expected `type` or `config`"]
     );
 }
+
+#[test]
+fn constant_rule_expressions_must_be_booleans() {
+    let diags = load_err("on_http_request:\n  - expressions: [\"'yes'\"]\n    actions: [{type: deny}]\n");
+    assert_eq!(
+        brief(&diags),
+        vec!["2:19 on_http_request[0].expressions[0] | expression `'yes'` produces String(\"yes\"), not a boolean"]
+    );
+}
