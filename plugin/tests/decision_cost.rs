@@ -1,7 +1,12 @@
 //! How long one request decision takes for the benchmark policy (`policies/rules.yaml`).
 //! Not a timed test: it prints numbers and asserts nothing about them. Run with
 //! `cargo test -p gateway-plugin --release --test decision_cost -- --ignored --nocapture`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -51,7 +56,10 @@ fn decision_cost_of_the_benchmark_policy() {
         },
         received_at_ms: 1_700_000_000_000,
     };
-    let head = ResponseHead { status: 200, headers: vec![("server".into(), "x".into())] };
+    let head = ResponseHead {
+        status: 200,
+        headers: vec![("server".into(), "x".into())],
+    };
     for _ in 0..1_000 {
         let out = policy.on_http_request(&req, &host);
         assert!(matches!(out.decision, Decision::Upstream(_)));
@@ -76,7 +84,10 @@ fn decision_cost_of_the_benchmark_policy() {
 fn report(what: &str, started: Instant, cpu_before: Option<u64>, n: u32) {
     let wall = started.elapsed() / n;
     match (cpu_before, thread_cpu_ns()) {
-        (Some(a), Some(b)) => println!("{what}: {wall:?} wall, {} ns on CPU per call", (b - a) / u64::from(n)),
+        (Some(a), Some(b)) => println!(
+            "{what}: {wall:?} wall, {} ns on CPU per call",
+            (b - a) / u64::from(n)
+        ),
         _ => println!("{what}: {wall:?} wall per call"),
     }
 }

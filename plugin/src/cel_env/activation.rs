@@ -395,7 +395,12 @@ fn borrowed_multimap(pairs: &[(String, String)]) -> Box<dyn Val + '_> {
     }
     let map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = grouped
         .into_iter()
-        .map(|(k, vs)| (CelMapKey::from(k), Box::new(CelList::from(vs)) as Box<dyn Val + '_>))
+        .map(|(k, vs)| {
+            (
+                CelMapKey::from(k),
+                Box::new(CelList::from(vs)) as Box<dyn Val + '_>,
+            )
+        })
         .collect();
     Box::new(CelMap::from(map))
 }

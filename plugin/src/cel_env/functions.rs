@@ -56,11 +56,23 @@ pub fn register(
         }),
     )?;
     ctx.add_function("getReqHeader", raw(|ftx| lookup(ftx, HEADER_PREFIX, true)))?;
-    ctx.add_function("hasReqHeader", raw(|ftx| lookup(ftx, HAS_HEADER_PREFIX, true)))?;
+    ctx.add_function(
+        "hasReqHeader",
+        raw(|ftx| lookup(ftx, HAS_HEADER_PREFIX, true)),
+    )?;
     ctx.add_function("getQueryParam", raw(|ftx| lookup(ftx, QUERY_PREFIX, false)))?;
-    ctx.add_function("hasQueryParam", raw(|ftx| lookup(ftx, HAS_QUERY_PREFIX, false)))?;
-    ctx.add_function("getResHeader", raw(|ftx| lookup(ftx, RES_HEADER_PREFIX, true)))?;
-    ctx.add_function("hasResHeader", raw(|ftx| lookup(ftx, HAS_RES_HEADER_PREFIX, true)))?;
+    ctx.add_function(
+        "hasQueryParam",
+        raw(|ftx| lookup(ftx, HAS_QUERY_PREFIX, false)),
+    )?;
+    ctx.add_function(
+        "getResHeader",
+        raw(|ftx| lookup(ftx, RES_HEADER_PREFIX, true)),
+    )?;
+    ctx.add_function(
+        "hasResHeader",
+        raw(|ftx| lookup(ftx, HAS_RES_HEADER_PREFIX, true)),
+    )?;
     ctx.add_function(
         "inCidrRange",
         raw(|ftx| {

@@ -246,7 +246,10 @@ mod cost {
             for _ in 0..n {
                 let data = RequestData::new(&req, &endpoint, None);
                 let bindings = Bindings::default();
-                let act = Activation { data: &data, bindings: &bindings };
+                let act = Activation {
+                    data: &data,
+                    bindings: &bindings,
+                };
                 std::hint::black_box(ev.eval(&expr, &act).unwrap());
             }
             println!("{:>60}: {:?}", src, start.elapsed() / n);

@@ -123,7 +123,10 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
                 Ok(other) => {
                     c.error(
                         &e.path,
-                        format!("expression `{}` produces {other:?}, not a boolean", e.source),
+                        format!(
+                            "expression `{}` produces {other:?}, not a boolean",
+                            e.source
+                        ),
                     );
                     ok = false;
                 }
