@@ -256,3 +256,33 @@ mod cost {
         }
     }
 }
+
+#[test]
+fn tls_facts_and_query_helpers() {
+    let host = MemoryHost::new();
+    let mut env = CelEnv::new(false).unwrap();
+    let expr = env
+        .compile(
+            "conn.tls.version == 'TLSv1.3' && conn.tls.sni == 'api.example.com' && conn.tls.negotiated_alpn == null && hasQueryParam('b') && !hasQueryParam('B') && getQueryParam('b') == ['two']",
+            Scope::Request,
+            &host,
+        )
+        .unwrap();
+    let mut req = request();
+    req.conn.tls = Some(crate::model::TlsInfo {
+        version: "TLSv1.3".into(),
+        cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+        sni: Some("api.example.com".into()),
+        negotiated_alpn: None,
+    });
+    let endpoint = EndpointInfo::default();
+    let data = RequestData::new(&req, &endpoint, None);
+    let bindings = Bindings::default();
+    let act = Activation { data: &data, bindings: &bindings };
+    assert_eq!(env.evaluator().eval(&expr, &act).unwrap(), Value::Bool(true));
+    // The whole `req` map, as an ai-gateway strategy reads it.
+    let whole = act.value("req").unwrap();
+    let json = convert::cel_to_json(&whole).unwrap();
+    assert_eq!(json["url"]["path"], "/v1/chat");
+    assert_eq!(json["headers"]["x-team"], serde_json::json!(["blue", "red"]));
+}
