@@ -149,6 +149,28 @@ pub fn register(
     })?;
 
     ctx.add_function(
+        "hash.sha512",
+        |ftx: &FunctionContext, value: Value| -> CelResult {
+            let digest = sha2::Sha512::digest(string_or_bytes(ftx, &value)?);
+            Ok(Value::String(Arc::new(hex::encode(digest))))
+        },
+    )?;
+    ctx.add_function(
+        "basic_auth.encode",
+        |user: Arc<String>, password: Arc<String>| -> CelResult {
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            Ok(Value::String(Arc::new(token)))
+        },
+    )?;
+    ctx.add_function(
+        "isPrivateIp",
+        raw(|ftx| {
+            let ip = parse_ip(ftx, this_str(ftx)?)?;
+            Ok(CowVal::owned(CelBool::from(is_private(ip))))
+        }),
+    )?;
+    ctx.add_function(
         "hash.sha256",
         |ftx: &FunctionContext, value: Value| -> CelResult {
             Ok(Value::String(Arc::new(sha256_hex(string_or_bytes(
@@ -264,6 +286,21 @@ fn string_or_bytes<'v>(
         Value::String(s) => Ok(s.as_bytes()),
         Value::Bytes(b) => Ok(b.as_slice()),
         _ => Err(ftx.error("expected a string or bytes")),
+    }
+}
+
+/// Private, loopback, link-local or unique-local (RFC 1918, RFC 4193 and friends).
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
+        }
     }
 }
 

@@ -100,13 +100,25 @@ pub const CUSTOM: &[&str] = &[
     "rand.double",
     "hash.sha256",
     "sha256",
+    "hash.sha512",
+    "basic_auth.encode",
+    "isPrivateIp",
     "secrets.get",
 ];
 
 /// Namespaces whose members are functions (`json.decode(x)` is a call, not a field of a
 /// variable named `json`).
 pub const NAMESPACES: &[&str] = &[
-    "json", "base64", "rand", "hash", "secrets", "strings", "lists", "math", "optional",
+    "basic_auth",
+    "json",
+    "base64",
+    "rand",
+    "hash",
+    "secrets",
+    "strings",
+    "lists",
+    "math",
+    "optional",
 ];
 
 /// Functions whose result changes between calls with the same input.

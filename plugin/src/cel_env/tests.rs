@@ -115,6 +115,9 @@ fn encoding_hashing_and_random_functions() {
     is_true("rand.int(1, 3) >= 1 && rand.int(1, 3) <= 3");
     is_true("rand.double() >= 0.0 && rand.double() < 1.0");
     is_true("secrets.get('vault', 'token') == 's3cret'");
+    is_true("basic_auth.encode('u', 'p') == 'dTpw'");
+    is_true("hash.sha512('abc').startsWith('ddaf35a193617aba')");
+    is_true("conn.client_ip.isPrivateIp() && !'8.8.8.8'.isPrivateIp() && '::1'.isPrivateIp()");
 }
 
 #[test]
@@ -278,11 +281,20 @@ fn tls_facts_and_query_helpers() {
     let endpoint = EndpointInfo::default();
     let data = RequestData::new(&req, &endpoint, None);
     let bindings = Bindings::default();
-    let act = Activation { data: &data, bindings: &bindings };
-    assert_eq!(env.evaluator().eval(&expr, &act).unwrap(), Value::Bool(true));
+    let act = Activation {
+        data: &data,
+        bindings: &bindings,
+    };
+    assert_eq!(
+        env.evaluator().eval(&expr, &act).unwrap(),
+        Value::Bool(true)
+    );
     // The whole `req` map, as an ai-gateway strategy reads it.
     let whole = act.value("req").unwrap();
     let json = convert::cel_to_json(&whole).unwrap();
     assert_eq!(json["url"]["path"], "/v1/chat");
-    assert_eq!(json["headers"]["x-team"], serde_json::json!(["blue", "red"]));
+    assert_eq!(
+        json["headers"]["x-team"],
+        serde_json::json!(["blue", "red"])
+    );
 }
