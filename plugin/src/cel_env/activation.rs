@@ -139,6 +139,42 @@ impl<'a> RequestData<'a> {
                 "body".to_string(),
                 string_value(&String::from_utf8_lossy(&self.req.body)),
             ),
+            (
+                "location".to_string(),
+                string_value(self.header("location").unwrap_or("")),
+            ),
+            ("content_encoding".to_string(), self.content_encoding()),
+            ("ts".to_string(), self.ts_value()),
+        ])
+    }
+
+    /// `Content-Encoding` values, split on commas, lower-cased.
+    fn content_encoding(&self) -> Value {
+        let codings = self
+            .req
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "content-encoding")
+            .flat_map(|(_, v)| v.split(','))
+            .map(|c| string_value(&c.trim().to_ascii_lowercase()))
+            .filter(|v| !matches!(v, Value::String(s) if s.is_empty()))
+            .collect();
+        Value::List(Arc::new(codings))
+    }
+
+    /// `req.ts.header_received`: when the request head arrived (a CEL timestamp). The edge
+    /// hands the plugin the body together with the head, so `body_received` is the same.
+    fn received(&self) -> Value {
+        i64::try_from(self.req.received_at_ms)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map_or(Value::Null, |t| Value::Timestamp(t.fixed_offset()))
+    }
+
+    fn ts_value(&self) -> Value {
+        string_map([
+            ("header_received".to_string(), self.received()),
+            ("body_received".to_string(), self.received()),
         ])
     }
 
@@ -284,6 +320,10 @@ impl VariableResolver for Activation<'_, '_> {
                 }
                 "content_type" => borrowed(d.header("content-type").unwrap_or("")),
                 "user_agent" => borrowed(d.header("user-agent").unwrap_or("")),
+                "location" => borrowed(d.header("location").unwrap_or("")),
+                "content_encoding" => owned(d.content_encoding()),
+                "ts" => owned(d.ts_value()),
+                "ts.header_received" | "ts.body_received" => owned(d.received()),
                 "content_length" => owned(d.content_length()),
                 "body" => owned(Value::String(Arc::new(
                     String::from_utf8_lossy(&req.body).into_owned(),

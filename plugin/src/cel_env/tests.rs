@@ -81,6 +81,8 @@ fn request_variables() {
     is_true("req.url.path.startsWith('/v1') && req.headers['x-team'][0] == 'blue'");
     is_true("'x-team' in req.headers");
     is_true("req.method == req['method']");
+    is_true("req.ts.header_received == timestamp('2023-11-14T22:13:20Z')");
+    is_true("req.content_encoding == [] && req.location == ''");
 }
 
 #[test]
