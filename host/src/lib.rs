@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod body;
 pub mod cli;
+pub mod demo;
 pub mod gateway;
 pub mod host_services;
 pub mod metrics;

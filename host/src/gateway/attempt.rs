@@ -1,0 +1,188 @@
+//! One upstream call of a plan: build the request, send it, and decide whether to commit
+//! to its response: a 2xx head, and for a stream also a first SSE event that is not an
+//! error event, all before the attempt's deadline.
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use tokio::time::{Instant, timeout_at};
+
+use crate::plugin_runtime::bindings::types::Attempt;
+
+use super::attempt_error::{AttemptError, from_reqwest, millis};
+use super::defaults::{EXCERPT_LIMIT, EXCERPT_READ_LIMIT};
+use super::internal_hosts::is_internal_host;
+use super::redaction::CREDENTIAL_HEADERS;
+use super::response_headers::strip_hop_by_hop;
+use super::stream_commit::await_first_event;
+
+/// A response the loop commits to: its head, the body bytes already read (replayed to the
+/// client first) and the rest of the body.
+pub(crate) struct Committed {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub replay: Vec<Bytes>,
+    pub body: reqwest::Body,
+}
+
+/// A failed call: why, what head arrived (if any) and the start of its body.
+pub(crate) struct Failed {
+    pub error: AttemptError,
+    pub status: Option<u16>,
+    pub headers: HeaderMap,
+    pub excerpt: Vec<u8>,
+}
+
+impl Failed {
+    fn bare(error: AttemptError) -> Self {
+        Self {
+            status: error.status(),
+            error,
+            headers: HeaderMap::new(),
+            excerpt: Vec::new(),
+        }
+    }
+}
+
+/// Runs one attempt. `attempt_deadline` bounds this call; `total_deadline` is the plan's,
+/// and decides whether running out of time is reported as this attempt's timeout or as the
+/// total timeout.
+pub(crate) async fn run_attempt(
+    client: &reqwest::Client,
+    attempt: &Attempt,
+    stream: bool,
+    attempt_deadline: Instant,
+    total_deadline: Instant,
+) -> Result<Committed, Failed> {
+    let request = build_request(attempt, stream).map_err(Failed::bare)?;
+    let deadline = attempt_deadline.min(total_deadline);
+    // The attempt's own budget, for messages (the plan's value may be 0 = the default).
+    let budget_ms = millis(attempt_deadline.saturating_duration_since(Instant::now()));
+    let out_of_time = || {
+        if total_deadline <= attempt_deadline {
+            AttemptError::TotalTimeout
+        } else {
+            AttemptError::Timeout(budget_ms)
+        }
+    };
+    let response = match timeout_at(deadline, client.execute(request)).await {
+        Err(_) => return Err(Failed::bare(out_of_time())),
+        Ok(Err(err)) => return Err(Failed::bare(from_reqwest(&err, budget_ms))),
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status();
+    let (parts, mut body) = http::Response::<reqwest::Body>::from(response).into_parts();
+    let headers = parts.headers;
+    if !status.is_success() {
+        let excerpt = read_excerpt(&mut body, deadline).await;
+        return Err(Failed {
+            error: AttemptError::Status {
+                status: status.as_u16(),
+            },
+            status: Some(status.as_u16()),
+            headers,
+            excerpt,
+        });
+    }
+    if !stream {
+        return Ok(Committed {
+            status,
+            headers,
+            replay: Vec::new(),
+            body,
+        });
+    }
+    match await_first_event(&mut body, &headers, deadline, out_of_time).await {
+        Ok(replay) => Ok(Committed {
+            status,
+            headers,
+            replay,
+            body,
+        }),
+        Err(early) => Err(Failed {
+            error: early.error,
+            status: Some(status.as_u16()),
+            headers,
+            excerpt: early.excerpt,
+        }),
+    }
+}
+
+/// The HTTP request of an attempt. Refuses plain `http://` to anything but a `.internal`
+/// host (the plugin's rule, checked again here), and other schemes. Streams are requested
+/// uncompressed.
+fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, AttemptError> {
+    let url = reqwest::Url::parse(&attempt.url)
+        .map_err(|err| AttemptError::Protocol(format!("the plan's URL is invalid: {err}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            if !is_internal_host(host) {
+                return Err(AttemptError::PlainHttpRefused {
+                    host: host.to_owned(),
+                });
+            }
+        }
+        other => {
+            return Err(AttemptError::Protocol(format!(
+                "unsupported URL scheme {other:?}"
+            )));
+        }
+    }
+    let method = Method::from_bytes(attempt.method.as_bytes())
+        .map_err(|_| AttemptError::Protocol("the plan's method is invalid".into()))?;
+    let mut headers = HeaderMap::with_capacity(attempt.headers.len());
+    for (name, value) in &attempt.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            AttemptError::Protocol(format!("invalid header name {name:?} in the plan"))
+        })?;
+        // The value is not quoted: it may be a credential.
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            AttemptError::Protocol(format!("invalid value of header {name} in the plan"))
+        })?;
+        // Sensitive values never show in Debug output and stay out of the HTTP/2 header
+        // compression table.
+        if CREDENTIAL_HEADERS.contains(&name.as_str()) {
+            value.set_sensitive(true);
+        }
+        headers.append(name, value);
+    }
+    strip_hop_by_hop(&mut headers);
+    // The client derives these from the URL and the body.
+    headers.remove(http::header::HOST);
+    headers.remove(http::header::CONTENT_LENGTH);
+    if stream {
+        // The first event must be readable to decide the commit, and the error event a
+        // broken stream ends with is plain text: ask for an uncompressed stream.
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
+    let mut request = reqwest::Request::new(method, url);
+    *request.headers_mut() = headers;
+    if !attempt.body.is_empty() {
+        *request.body_mut() = Some(reqwest::Body::from(Bytes::copy_from_slice(&attempt.body)));
+    }
+    Ok(request)
+}
+
+/// Reads up to [`EXCERPT_LIMIT`] bytes of a failed response, bounded in time.
+pub(crate) async fn read_excerpt(body: &mut reqwest::Body, deadline: Instant) -> Vec<u8> {
+    let deadline = deadline.min(Instant::now() + EXCERPT_READ_LIMIT);
+    let mut excerpt = Vec::new();
+    while excerpt.len() < EXCERPT_LIMIT {
+        match timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    let room = EXCERPT_LIMIT - excerpt.len();
+                    excerpt.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            _ => break,
+        }
+    }
+    excerpt
+}
