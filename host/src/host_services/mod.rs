@@ -4,6 +4,7 @@
 //! every loaded policy, so all instances see the same counters and numbers, and a policy
 //! reload keeps them.
 
+mod metrics_sink;
 pub mod plugin_log;
 pub mod rate_limiter;
 pub mod secrets;

@@ -185,6 +185,23 @@ impl TargetMetrics {
         inner.generation += 1;
     }
 
+    /// Counts a response that had committed to the client (and was recorded as a success)
+    /// but then broke. The window keeps counts, not identities, so the most recent success
+    /// sample of the target becomes an error: the totals are exact as long as the broken
+    /// attempt is still inside the window, which it nearly always is (streams are shorter
+    /// than the window). Nothing happens for a target with no success in the window.
+    pub fn record_broken_stream(&self, key: &TargetKey) {
+        let mut inner = self.lock();
+        let Some(series) = inner.series.get_mut(key) else {
+            return;
+        };
+        let Some(sample) = series.samples.iter_mut().rev().find(|(_, _, error)| !*error) else {
+            return;
+        };
+        sample.2 = true;
+        inner.generation += 1;
+    }
+
     /// Statistics of every target seen, sorted by (provider, model, key id).
     pub fn snapshot(&self) -> Arc<Vec<TargetStats>> {
         self.snapshot_at(Instant::now()).0
@@ -369,6 +386,25 @@ mod tests {
         let (snap, _) = m2.snapshot_at(t0);
         assert_eq!(snap[0].requests, 10);
         assert_eq!(snap[0].latency_p50_ms, 44.0);
+    }
+
+    #[test]
+    fn a_broken_stream_turns_one_success_into_an_error() {
+        let m = TargetMetrics::default();
+        let t0 = Instant::now();
+        m.record_at(&key("a"), sample(10, false), t0);
+        m.record_at(&key("a"), sample(20, true), t0);
+        let (_, g1) = m.snapshot_at(t0);
+        m.record_broken_stream(&key("a"));
+        let (snap, g2) = m.snapshot_at(t0);
+        assert_ne!(g1, g2);
+        assert_eq!((snap[0].requests, snap[0].errors), (2, 2));
+        // No success left to flip, and unknown targets, change nothing.
+        m.record_broken_stream(&key("a"));
+        m.record_broken_stream(&key("unknown"));
+        let (snap, g3) = m.snapshot_at(t0);
+        assert_eq!(g2, g3);
+        assert_eq!(snap.len(), 1);
     }
 
     #[test]
