@@ -28,7 +28,11 @@ impl TargetMetricsSink for HostServices {
         latency: Duration,
         headers: &HeaderMap,
     ) {
-        let quota = Quota::from_headers(headers.iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))));
+        let quota = Quota::from_headers(
+            headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))),
+        );
         self.metrics.record(
             &target(provider, model, key_id),
             AttemptSample {
@@ -40,7 +44,8 @@ impl TargetMetricsSink for HostServices {
     }
 
     fn record_broken_stream(&self, provider: &str, model: &str, key_id: &str) {
-        self.metrics.record_broken_stream(&target(provider, model, key_id));
+        self.metrics
+            .record_broken_stream(&target(provider, model, key_id));
     }
 }
 
@@ -55,8 +60,24 @@ mod tests {
         let sink: std::sync::Arc<dyn TargetMetricsSink> = services.clone();
         let mut headers = HeaderMap::new();
         headers.insert("x-ratelimit-remaining-requests", "7".parse().unwrap());
-        sink.record("openai", "gpt", "k1", Some(200), true, Duration::from_millis(30), &headers);
-        sink.record("openai", "gpt", "k1", Some(500), false, Duration::from_millis(10), &HeaderMap::new());
+        sink.record(
+            "openai",
+            "gpt",
+            "k1",
+            Some(200),
+            true,
+            Duration::from_millis(30),
+            &headers,
+        );
+        sink.record(
+            "openai",
+            "gpt",
+            "k1",
+            Some(500),
+            false,
+            Duration::from_millis(10),
+            &HeaderMap::new(),
+        );
         sink.record_broken_stream("openai", "gpt", "k1");
         let snap = services.metrics.snapshot();
         assert_eq!(snap.len(), 1);

@@ -195,7 +195,12 @@ impl TargetMetrics {
         let Some(series) = inner.series.get_mut(key) else {
             return;
         };
-        let Some(sample) = series.samples.iter_mut().rev().find(|(_, _, error)| !*error) else {
+        let Some(sample) = series
+            .samples
+            .iter_mut()
+            .rev()
+            .find(|(_, _, error)| !*error)
+        else {
             return;
         };
         sample.2 = true;
@@ -268,7 +273,11 @@ fn compute(key: &TargetKey, series: &Series) -> TargetStats {
         key: key.clone(),
         requests,
         errors,
-        error_rate: if requests == 0 { 0.0 } else { errors as f64 / requests as f64 },
+        error_rate: if requests == 0 {
+            0.0
+        } else {
+            errors as f64 / requests as f64
+        },
         latency_p50_ms: percentile(&lat, 50),
         latency_p95_ms: percentile(&lat, 95),
         quota: series.quota,
@@ -318,8 +327,16 @@ mod tests {
         assert_eq!(s.requests, 100);
         assert_eq!(s.errors, 10);
         assert!((s.error_rate - 0.1).abs() < 1e-9);
-        assert!((s.latency_p50_ms - 50.0).abs() < 1e-9, "{}", s.latency_p50_ms);
-        assert!((s.latency_p95_ms - 95.0).abs() < 1e-9, "{}", s.latency_p95_ms);
+        assert!(
+            (s.latency_p50_ms - 50.0).abs() < 1e-9,
+            "{}",
+            s.latency_p50_ms
+        );
+        assert!(
+            (s.latency_p95_ms - 95.0).abs() < 1e-9,
+            "{}",
+            s.latency_p95_ms
+        );
     }
 
     #[test]
@@ -371,11 +388,18 @@ mod tests {
             m.record_at(&key("a"), sample(i, false), t0);
         }
         for (i, name) in ["b", "c", "d"].into_iter().enumerate() {
-            m.record_at(&key(name), sample(1, false), t0 + Duration::from_millis(i as u64 + 1));
+            m.record_at(
+                &key(name),
+                sample(1, false),
+                t0 + Duration::from_millis(i as u64 + 1),
+            );
         }
         let (snap, _) = m.snapshot_at(t0 + Duration::from_millis(10));
         assert_eq!(snap.len(), 3);
-        assert!(snap.iter().all(|s| s.key.model != "a"), "least recently recorded target dropped");
+        assert!(
+            snap.iter().all(|s| s.key.model != "a"),
+            "least recently recorded target dropped"
+        );
         let m2 = TargetMetrics::new(TargetMetricsConfig {
             max_samples: 10,
             ..TargetMetricsConfig::default()
@@ -418,13 +442,23 @@ mod tests {
         assert_eq!(q.remaining_tokens, Some(9000));
         let m = TargetMetrics::default();
         let t0 = Instant::now();
-        m.record_at(&key("a"), AttemptSample { quota: q, ..sample(5, false) }, t0);
+        m.record_at(
+            &key("a"),
+            AttemptSample {
+                quota: q,
+                ..sample(5, false)
+            },
+            t0,
+        );
         // A later attempt without quota headers keeps the earlier numbers.
         m.record_at(&key("a"), sample(5, false), t0);
         m.record_at(
             &key("a"),
             AttemptSample {
-                quota: Quota { remaining_requests: Some(41), remaining_tokens: None },
+                quota: Quota {
+                    remaining_requests: Some(41),
+                    remaining_tokens: None,
+                },
                 ..sample(5, false)
             },
             t0,

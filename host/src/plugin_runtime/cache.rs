@@ -43,7 +43,11 @@ pub(crate) fn cache_dir(setting: &ArtifactCache) -> Option<PathBuf> {
         ArtifactCache::Default => std::env::var_os("XDG_CACHE_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            })
             .map(|base| base.join("edge")),
     }
 }
@@ -85,13 +89,17 @@ pub(crate) fn load_component(
         match deserialize(engine, &path) {
             Ok(c) => return Ok((c, CacheOutcome::Hit(path))),
             // Unreadable or from another build: compile and overwrite it below.
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unusable plugin artifact"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring unusable plugin artifact")
+            }
         }
     }
     let artifact = engine
         .precompile_component(wasm)
         .map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))?;
-    match write_atomically(&dir, &path, &artifact).and_then(|()| deserialize(engine, &path).map_err(std::io::Error::other)) {
+    match write_atomically(&dir, &path, &artifact)
+        .and_then(|()| deserialize(engine, &path).map_err(std::io::Error::other))
+    {
         Ok(c) => Ok((c, CacheOutcome::Stored(path))),
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot use the plugin artifact cache; compiling without it");
@@ -101,7 +109,8 @@ pub(crate) fn load_component(
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, PluginError> {
-    Component::new(engine, wasm).map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))
+    Component::new(engine, wasm)
+        .map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))
 }
 
 #[allow(unsafe_code)]

@@ -47,7 +47,9 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         Self {
             cache: ArtifactCache::Default,
             memory_limit_bytes: 64 << 20,
@@ -65,6 +67,8 @@ impl RuntimeConfig {
     /// Epoch ticks that make up `d` (at least one).
     pub(crate) fn ticks(&self, d: Duration) -> u64 {
         let tick = self.epoch_tick.as_nanos().max(1);
-        u64::try_from(d.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+        u64::try_from(d.as_nanos().div_ceil(tick))
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 }

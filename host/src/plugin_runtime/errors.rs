@@ -68,7 +68,12 @@ mod tests {
     #[test]
     fn codes_are_stable_and_all_500() {
         let all = [
-            (PluginError::Trap { message: "x".into() }, "plugin_trap"),
+            (
+                PluginError::Trap {
+                    message: "x".into(),
+                },
+                "plugin_trap",
+            ),
             (PluginError::DeadlineExceeded, "plugin_deadline_exceeded"),
             (PluginError::MemoryExhausted, "plugin_memory_exhausted"),
             (PluginError::Load("x".into()), "plugin_load_failed"),

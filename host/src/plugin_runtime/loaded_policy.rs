@@ -83,7 +83,10 @@ impl LoadedPolicy {
 
     /// Runs the `on_http_request` rules for a request whose head (and body, when the
     /// summary says `needs-body`) arrived.
-    pub fn on_http_request(&self, req: &types::Request) -> Result<types::RequestOutcome, PluginError> {
+    pub fn on_http_request(
+        &self,
+        req: &types::Request,
+    ) -> Result<types::RequestOutcome, PluginError> {
         self.with_instance(|g, s| g.call_on_http_request(s, req))
     }
 
@@ -123,7 +126,10 @@ impl LoadedPolicy {
     /// deadline, and returns it to the pool unless the call failed.
     fn with_instance<R>(
         &self,
-        f: impl FnOnce(&super::bindings::Gateway, &mut wasmtime::Store<super::instance_state::InstanceState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(
+            &super::bindings::Gateway,
+            &mut wasmtime::Store<super::instance_state::InstanceState>,
+        ) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let inner = &*self.inner;
         let mut inst = match inner.pool.take() {
@@ -152,7 +158,10 @@ impl LoadedPolicy {
         match inner.rt.run_load(&mut inst, &inner.text, &inner.options)? {
             Ok(_) => Ok(inst),
             Err(diags) => {
-                let first = diags.first().map(|d| d.message.as_str()).unwrap_or("no diagnostics");
+                let first = diags
+                    .first()
+                    .map(|d| d.message.as_str())
+                    .unwrap_or("no diagnostics");
                 Err(PluginError::Load(format!(
                     "a new plugin instance rejected the policy that loaded before ({} problem(s); first: {first})",
                     diags.len()

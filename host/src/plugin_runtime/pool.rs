@@ -60,7 +60,10 @@ impl InstancePool {
 
     /// An idle instance, if any.
     pub(crate) fn take(&self) -> Option<Pooled> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
     }
 
     /// Counts an instance created for this pool.
@@ -98,7 +101,11 @@ impl InstancePool {
             created: self.created.load(Ordering::Relaxed),
             discarded: self.discarded.load(Ordering::Relaxed),
             recycled: self.recycled.load(Ordering::Relaxed),
-            idle: self.idle.lock().unwrap_or_else(PoisonError::into_inner).len(),
+            idle: self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
         }
     }
 }
