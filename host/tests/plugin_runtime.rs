@@ -46,6 +46,8 @@ fn test_config() -> RuntimeConfig {
     RuntimeConfig {
         cache: ArtifactCache::Off,
         max_instances: 16,
+        // Instance counts must be deterministic in most tests; the warmer has its own.
+        warm_instances: 0,
         ..RuntimeConfig::default()
     }
 }
@@ -298,6 +300,53 @@ fn instances_are_reused_then_recycled_after_n_calls() {
     assert_eq!(stats.recycled, 2);
     assert_eq!(stats.created, 3);
     assert_eq!(stats.idle, 1);
+}
+
+/// Polls `cond` for up to 20 s (the warmer works in the background).
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn warmer_keeps_instances_ready_and_replaces_lost_ones() {
+    let cfg = RuntimeConfig {
+        warm_instances: 3,
+        recycle_after_calls: 2,
+        ..test_config()
+    };
+    let rt = runtime_with(cfg, HostServices::default());
+    let policy = load(&rt);
+    eventually("3 warm instances after load", || {
+        policy.pool_stats().idle == 3
+    });
+    assert_eq!(policy.pool_stats().created, 3);
+
+    // A trap costs an instance; the warmer replaces it without a request waiting for it.
+    policy.on_http_request(&request("/panic")).unwrap_err();
+    eventually("a replacement after the trap", || {
+        policy.pool_stats().idle == 3
+    });
+    assert_eq!(policy.pool_stats().created, 4);
+
+    // Same after recycling.
+    for _ in 0..2 {
+        assert_serves(&policy);
+    }
+    eventually("a replacement after recycling", || {
+        policy.pool_stats().idle == 3
+    });
+    let stats = policy.pool_stats();
+    assert_eq!((stats.recycled, stats.created), (1, 5));
+    // The next request lands on a fresh (warmed) instance that has served nothing yet.
+    let (_, _, calls) = answer(policy.on_http_request(&request("/")).unwrap());
+    assert_eq!(calls, 1);
 }
 
 #[test]

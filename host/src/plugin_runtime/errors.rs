@@ -48,7 +48,9 @@ impl PluginError {
     pub fn client_message(&self) -> &'static str {
         match self {
             PluginError::Trap { .. } => "the policy plugin failed while handling this request",
-            PluginError::DeadlineExceeded => "the policy plugin ran past its time limit on this request",
+            PluginError::DeadlineExceeded => {
+                "the policy plugin ran past its time limit on this request"
+            }
             PluginError::MemoryExhausted => "the policy plugin ran out of memory on this request",
             PluginError::Load(_) => "the policy plugin is not available",
         }

@@ -37,6 +37,16 @@ pub struct PoolStats {
     pub idle: usize,
 }
 
+/// What became of an instance handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Returned {
+    Kept,
+    /// Dropped: it reached the recycle limit.
+    Recycled,
+    /// Dropped: enough instances are idle already.
+    PoolFull,
+}
+
 pub(crate) struct InstancePool {
     idle: Mutex<Vec<Pooled>>,
     max_idle: usize,
@@ -78,11 +88,11 @@ impl InstancePool {
 
     /// Hands an instance back after a successful call: kept unless it reached the recycle
     /// limit or the pool is full. Dropping happens outside the lock.
-    pub(crate) fn give_back(&self, inst: Pooled) {
+    pub(crate) fn give_back(&self, inst: Pooled) -> Returned {
         if inst.calls >= self.recycle_after {
             self.recycled.fetch_add(1, Ordering::Relaxed);
             drop(inst);
-            return;
+            return Returned::Recycled;
         }
         let rejected = {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -93,7 +103,13 @@ impl InstancePool {
                 Some(inst)
             }
         };
-        drop(rejected);
+        match rejected {
+            None => Returned::Kept,
+            Some(inst) => {
+                drop(inst);
+                Returned::PoolFull
+            }
+        }
     }
 
     pub(crate) fn stats(&self) -> PoolStats {

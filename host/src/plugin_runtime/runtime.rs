@@ -19,6 +19,7 @@ use super::guest_io::{NonBlockingTable, panic_summary, shadow_blocking_io};
 use super::instance_state::InstanceState;
 use super::loaded_policy::LoadedPolicy;
 use super::pool::Pooled;
+use super::warmer::Warmer;
 use crate::host_services::HostServices;
 
 /// Shared by the runtime handle and every policy loaded from it.
@@ -29,6 +30,7 @@ pub(crate) struct RuntimeShared {
     pub(crate) call_ticks: u64,
     pub(crate) load_ticks: u64,
     cache: CacheOutcome,
+    pub(crate) warmer: Warmer,
     // Declared last so it stops after everything that uses the engine is gone.
     _ticker: EpochTicker,
 }
@@ -83,6 +85,7 @@ impl PluginRuntime {
             services,
             pre,
             cache,
+            warmer: Warmer::start()?,
             _ticker: ticker,
         };
         Ok(Self {
