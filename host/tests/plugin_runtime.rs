@@ -411,6 +411,17 @@ fn response_phase_and_failover_exports() {
     };
     let (status, body, _) = answer(policy.resume(&[], &request("/"), &outcome).unwrap());
     assert_eq!((status, body.as_str()), (502, "attempts=1"));
+    let Decision::Upstream(up) = policy
+        .on_http_request(&request("/upstream/a?b=1"))
+        .unwrap()
+        .decision
+    else {
+        panic!("expected an upstream decision")
+    };
+    assert_eq!(
+        (up.method.as_str(), up.path_and_query.as_str()),
+        ("GET", "/upstream/a?b=1")
+    );
 }
 
 #[test]
