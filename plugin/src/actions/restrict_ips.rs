@@ -8,6 +8,7 @@ use cel::Value;
 use ipnet::IpNet;
 
 use super::{Compiler, Effect, RunCtx, json_response};
+use crate::ai_gateway::ERROR_CODE_HEADER;
 use crate::cel_env::Template;
 use crate::cel_env::convert::{string_map, string_value};
 use crate::cel_env::functions::parse_cidr;
@@ -99,7 +100,7 @@ impl RestrictIps {
             result.push((
                 "error".to_string(),
                 string_map([
-                    ("code".to_string(), string_value("IP_RESTRICTED")),
+                    ("code".to_string(), string_value(IP_RESTRICTED)),
                     (
                         "message".to_string(),
                         string_value(&format!("client IP {ip} is not allowed")),
@@ -109,14 +110,21 @@ impl RestrictIps {
         }
         ctx.set_result("restrict_ips", string_map(result));
         if denied && self.enforce {
-            return Ok(Effect::Respond(json_response(
+            let mut response = json_response(
                 403,
-                &serde_json::json!({"error": {"message": "client IP is not allowed", "type": "ip_restricted"}}),
-            )));
+                &serde_json::json!({"error": {"message": "client IP is not allowed", "type": "forbidden", "code": IP_RESTRICTED}}),
+            );
+            response
+                .headers
+                .push((ERROR_CODE_HEADER.to_string(), IP_RESTRICTED.to_string()));
+            return Ok(Effect::Respond(response));
         }
         Ok(Effect::Continue)
     }
 }
+
+/// Error code in the results and the response header.
+const IP_RESTRICTED: &str = "ip_restricted";
 
 enum Verdict {
     Allow(Option<IpNet>),
@@ -157,7 +165,7 @@ fn compile_list(node: &Node, path: &str, c: &mut Compiler<'_>) -> Option<Vec<Cid
 fn expand(
     entries: &[CidrEntry],
     ctx: &RunCtx<'_, '_>,
-    act: &crate::cel_env::Activation<'_>,
+    act: &crate::cel_env::Activation<'_, '_>,
 ) -> Result<Vec<IpNet>, String> {
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {

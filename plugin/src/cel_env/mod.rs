@@ -49,7 +49,7 @@ impl Evaluator {
     }
 
     /// Runs `expr` against a request's variables. The error text names the failure.
-    pub fn eval(&self, expr: &Expr, act: &Activation<'_>) -> Result<Value, String> {
+    pub fn eval(&self, expr: &Expr, act: &Activation<'_, '_>) -> Result<Value, String> {
         let root: &Context<'_, '_> = &self.root;
         let mut ctx = root.new_inner_scope();
         ctx.set_variable_resolver(act);
@@ -57,7 +57,7 @@ impl Evaluator {
     }
 
     /// Runs a rule expression, which must produce a boolean.
-    pub fn eval_bool(&self, expr: &Expr, act: &Activation<'_>) -> Result<bool, String> {
+    pub fn eval_bool(&self, expr: &Expr, act: &Activation<'_, '_>) -> Result<bool, String> {
         match self.eval(expr, act)? {
             Value::Bool(b) => Ok(b),
             other => Err(format!(
@@ -67,11 +67,11 @@ impl Evaluator {
         }
     }
 
-    pub fn render(&self, t: &Template, act: &Activation<'_>) -> Result<Value, String> {
+    pub fn render(&self, t: &Template, act: &Activation<'_, '_>) -> Result<Value, String> {
         t.render(|e| self.eval(e, act))
     }
 
-    pub fn render_string(&self, t: &Template, act: &Activation<'_>) -> Result<String, String> {
+    pub fn render_string(&self, t: &Template, act: &Activation<'_, '_>) -> Result<String, String> {
         t.render_string(|e| self.eval(e, act))
     }
 }

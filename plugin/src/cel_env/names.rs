@@ -100,13 +100,25 @@ pub const CUSTOM: &[&str] = &[
     "rand.double",
     "hash.sha256",
     "sha256",
+    "hash.sha512",
+    "basic_auth.encode",
+    "isPrivateIp",
     "secrets.get",
 ];
 
 /// Namespaces whose members are functions (`json.decode(x)` is a call, not a field of a
 /// variable named `json`).
 pub const NAMESPACES: &[&str] = &[
-    "json", "base64", "rand", "hash", "secrets", "strings", "lists", "math", "optional",
+    "basic_auth",
+    "json",
+    "base64",
+    "rand",
+    "hash",
+    "secrets",
+    "strings",
+    "lists",
+    "math",
+    "optional",
 ];
 
 /// Functions whose result changes between calls with the same input.
@@ -158,6 +170,7 @@ const URL_FIELDS: &[&str] = &[
     "scheme",
     "uri",
 ];
+const TS_FIELDS: &[&str] = &["header_received", "body_received"];
 const CONN_FIELDS: &[&str] = &[
     "client_ip",
     "client_port",
@@ -195,17 +208,22 @@ pub fn check_variable(path: &[&str], scope: Scope) -> Result<(), String> {
     if !fields.contains(first) {
         return Err(format!("unknown variable `{root}.{first}`"));
     }
+    let Some(second) = rest.get(1) else {
+        return Ok(());
+    };
     let sub: Option<&[&str]> = match (*root, *first) {
         ("req", "url") => Some(URL_FIELDS),
+        ("req", "ts") => Some(TS_FIELDS),
         ("conn", "tls") => Some(TLS_FIELDS),
+        // Maps keyed by header or parameter name.
+        ("req" | "res", "headers") | ("req", "query_params") => return Ok(()),
+        // Everything else is a scalar or a list: it has no fields.
         _ => None,
     };
-    if let (Some(sub), Some(second)) = (sub, rest.get(1))
-        && !sub.contains(second)
-    {
-        return Err(format!("unknown variable `{root}.{first}.{second}`"));
+    match sub {
+        Some(fields) if fields.contains(second) => Ok(()),
+        _ => Err(format!("unknown variable `{root}.{first}.{second}`")),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -221,6 +239,9 @@ mod tests {
             Err("unknown variable `req.methd`".to_string())
         );
         assert!(check_variable(&["res", "status_code"], Scope::Request).is_err());
+        assert!(check_variable(&["req", "user_agent", "name"], Scope::Request).is_err());
+        assert!(check_variable(&["req", "headers", "x-a"], Scope::Request).is_ok());
+        assert!(check_variable(&["req", "url", "query_params", "a"], Scope::Request).is_ok());
         assert!(check_variable(&["res", "status_code"], Scope::Response).is_ok());
         assert_eq!(
             check_variable(&["foo"], Scope::Request),

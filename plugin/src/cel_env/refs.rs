@@ -146,8 +146,8 @@ impl Refs {
             "rand.double" => 0,
             "getReqHeader" | "hasReqHeader" | "getQueryParam" | "hasQueryParam"
             | "getResHeader" | "hasResHeader" | "json.decode" | "json.encode" | "base64.encode"
-            | "base64.decode" | "hash.sha256" => 1,
-            "rand.int" | "secrets.get" | "inCidrRange" | "inCidrRanges" => 2,
+            | "base64.decode" | "hash.sha256" | "hash.sha512" => 1,
+            "rand.int" | "secrets.get" | "inCidrRange" | "inCidrRanges" | "basic_auth.encode" => 2,
             _ => return,
         };
         if got != want {

@@ -81,6 +81,8 @@ fn request_variables() {
     is_true("req.url.path.startsWith('/v1') && req.headers['x-team'][0] == 'blue'");
     is_true("'x-team' in req.headers");
     is_true("req.method == req['method']");
+    is_true("req.ts.header_received == timestamp('2023-11-14T22:13:20Z')");
+    is_true("req.content_encoding == [] && req.location == ''");
 }
 
 #[test]
@@ -115,6 +117,9 @@ fn encoding_hashing_and_random_functions() {
     is_true("rand.int(1, 3) >= 1 && rand.int(1, 3) <= 3");
     is_true("rand.double() >= 0.0 && rand.double() < 1.0");
     is_true("secrets.get('vault', 'token') == 's3cret'");
+    is_true("basic_auth.encode('u', 'p') == 'dTpw'");
+    is_true("hash.sha512('abc').startsWith('ddaf35a193617aba')");
+    is_true("conn.client_ip.isPrivateIp() && !'8.8.8.8'.isPrivateIp() && '::1'.isPrivateIp()");
 }
 
 #[test]
@@ -216,4 +221,82 @@ fn whole_interpolation_keeps_type_and_embedded_becomes_string() {
     );
     assert_eq!(ev.render_string(&embedded, &act).unwrap(), "n=2, l=[1]");
     assert_eq!(ev.render_string(&plain, &act).unwrap(), "no exprs");
+}
+
+mod cost {
+    use super::*;
+    #[test]
+    #[ignore = "measurement"]
+    fn expr_costs() {
+        use std::time::Instant;
+        let host = MemoryHost::new();
+        let req = request();
+        let endpoint = EndpointInfo::default();
+        for src in [
+            "true",
+            "req.method == 'POST'",
+            "req.url.path.startsWith('/v1')",
+            "req.method in ['GET', 'POST']",
+            "inCidrRange(conn.client_ip, '10.0.0.0/8')",
+            "hasReqHeader('x-team')",
+            "getReqHeader('x-team')[0].lower().contains('bot')",
+            "req.headers['x-team'][0] == 'blue'",
+            "req.id",
+        ] {
+            let mut env = CelEnv::new(false).unwrap();
+            let expr = env.compile(src, Scope::Request, &host).unwrap();
+            let ev = env.evaluator();
+            let n = 20_000u32;
+            let start = Instant::now();
+            for _ in 0..n {
+                let data = RequestData::new(&req, &endpoint, None);
+                let bindings = Bindings::default();
+                let act = Activation {
+                    data: &data,
+                    bindings: &bindings,
+                };
+                std::hint::black_box(ev.eval(&expr, &act).unwrap());
+            }
+            println!("{:>60}: {:?}", src, start.elapsed() / n);
+        }
+    }
+}
+
+#[test]
+fn tls_facts_and_query_helpers() {
+    let host = MemoryHost::new();
+    let mut env = CelEnv::new(false).unwrap();
+    let expr = env
+        .compile(
+            "conn.tls.version == 'TLSv1.3' && conn.tls.sni == 'api.example.com' && conn.tls.negotiated_alpn == null && hasQueryParam('b') && !hasQueryParam('B') && getQueryParam('b') == ['two']",
+            Scope::Request,
+            &host,
+        )
+        .unwrap();
+    let mut req = request();
+    req.conn.tls = Some(crate::model::TlsInfo {
+        version: "TLSv1.3".into(),
+        cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+        sni: Some("api.example.com".into()),
+        negotiated_alpn: None,
+    });
+    let endpoint = EndpointInfo::default();
+    let data = RequestData::new(&req, &endpoint, None);
+    let bindings = Bindings::default();
+    let act = Activation {
+        data: &data,
+        bindings: &bindings,
+    };
+    assert_eq!(
+        env.evaluator().eval(&expr, &act).unwrap(),
+        Value::Bool(true)
+    );
+    // The whole `req` map, as an ai-gateway strategy reads it.
+    let whole = act.value("req").unwrap();
+    let json = convert::cel_to_json(&whole).unwrap();
+    assert_eq!(json["url"]["path"], "/v1/chat");
+    assert_eq!(
+        json["headers"]["x-team"],
+        serde_json::json!(["blue", "red"])
+    );
 }

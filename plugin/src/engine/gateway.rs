@@ -52,13 +52,13 @@ impl LoadEnv for GatewayLoadEnv<'_> {
 }
 
 /// [`RequestEnv`] for one request: the engine's templates and the request's variables.
-pub struct GatewayRequestEnv<'a> {
+pub struct GatewayRequestEnv<'a, 'd> {
     pub ev: &'a Evaluator,
     pub templates: &'a [Template],
-    pub act: Activation<'a>,
+    pub act: Activation<'a, 'd>,
 }
 
-impl RequestEnv for GatewayRequestEnv<'_> {
+impl RequestEnv for GatewayRequestEnv<'_, '_> {
     fn render(&self, id: TemplateId) -> Result<serde_json::Value, String> {
         let template = usize::try_from(id.0)
             .ok()

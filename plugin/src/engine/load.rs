@@ -116,6 +116,25 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
     let mut exprs = Vec::with_capacity(doc.expressions.len());
     for e in &doc.expressions {
         match c.expr_source(&e.source, &e.path) {
+            // A rule expression must be a boolean; one that reads nothing per request is
+            // checked now.
+            Some(x) if x.refs.is_constant() => match c.cel.eval_static_expr(&x) {
+                Ok(cel::Value::Bool(_)) => exprs.push(x),
+                Ok(other) => {
+                    c.error(
+                        &e.path,
+                        format!(
+                            "expression `{}` produces {other:?}, not a boolean",
+                            e.source
+                        ),
+                    );
+                    ok = false;
+                }
+                Err(message) => {
+                    c.error(&e.path, message);
+                    ok = false;
+                }
+            },
             Some(x) => exprs.push(x),
             None => ok = false,
         }

@@ -419,3 +419,37 @@ fn check_only_turns_missing_secrets_into_warnings() {
     assert_eq!(p.summary().warnings.len(), 1);
     assert_eq!(p.summary().warnings[0].severity, Severity::Warning);
 }
+
+#[test]
+fn compact_form_may_carry_name_and_expressions() {
+    let yaml = "on_http_request:\n  - name: block posts\n    expressions: [\"req.method == 'POST'\"]\n    type: deny\n  - type: custom-response\n    config: {status_code: 200, body: ok}\n";
+    let p = load_ok(yaml);
+    let host = MemoryHost::new();
+    assert_eq!(
+        respond(&p.on_http_request(&request("POST", "/"), &host)).status,
+        403
+    );
+    assert_eq!(
+        respond(&p.on_http_request(&request("GET", "/"), &host)).status,
+        200
+    );
+    let diags = load_err("on_http_request:\n  - type: deny\n    nmae: x\n");
+    assert_eq!(
+        brief(&diags),
+        vec![
+            "3:5 on_http_request[0].nmae | unknown field `nmae` in action; expected `type` or `config`"
+        ]
+    );
+}
+
+#[test]
+fn constant_rule_expressions_must_be_booleans() {
+    let diags =
+        load_err("on_http_request:\n  - expressions: [\"'yes'\"]\n    actions: [{type: deny}]\n");
+    assert_eq!(
+        brief(&diags),
+        vec![
+            "2:19 on_http_request[0].expressions[0] | expression `'yes'` produces String(\"yes\"), not a boolean"
+        ]
+    );
+}

@@ -115,13 +115,19 @@ fn parse_rule(
         );
         return None;
     };
-    // Compact form: an action written straight into the phase list.
+    // Compact form: an action written straight into the phase list. It may carry the
+    // rule's `name` and `expressions` too.
     if node.get("type").is_some() && node.get("actions").is_none() {
-        let action = parse_action(node, path, index, diags)?;
+        let name = node.get("name").and_then(Node::as_str).map(str::to_string);
+        let expressions = node
+            .get("expressions")
+            .map(|e| parse_expressions(e, &join_key(path, "expressions"), index, diags))
+            .unwrap_or_default();
+        let action = parse_action(node, path, index, diags, true)?;
         return Some(RuleDoc {
-            name: None,
+            name,
             path: path.to_string(),
-            expressions: Vec::new(),
+            expressions,
             actions: vec![action],
         });
     }
@@ -235,15 +241,18 @@ fn parse_actions(
     items
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| parse_action(item, &format!("{path}[{i}]"), index, diags))
+        .filter_map(|(i, item)| parse_action(item, &format!("{path}[{i}]"), index, diags, false))
         .collect()
 }
 
+/// `compact`: the action is also its rule, so the rule's `name` and `expressions` are
+/// accepted beside `type` and `config` (and parsed by the caller).
 fn parse_action(
     node: &Node,
     path: &str,
     index: &PathIndex,
     diags: &mut Diagnostics,
+    compact: bool,
 ) -> Option<ActionDoc> {
     let Some(entries) = node.as_map() else {
         diags.error(
@@ -275,6 +284,7 @@ fn parse_action(
                     format!("`config` must be a map, found {}", value.kind()),
                 ),
             },
+            "name" | "expressions" if compact => {}
             other => diags.key_error(
                 index,
                 &field,
