@@ -328,6 +328,19 @@ fn warmer_keeps_instances_ready_and_replaces_lost_ones() {
     });
     assert_eq!(policy.pool_stats().created, 3);
 
+    // A check-only load (`edge check`) is never warmed.
+    let checked = rt
+        .load_policy(
+            "x",
+            LoadOptions {
+                check_only: true,
+                ..options()
+            },
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(checked.pool_stats().created, 1);
+
     // A trap costs an instance; the warmer replaces it without a request waiting for it.
     policy.on_http_request(&request("/panic")).unwrap_err();
     eventually("a replacement after the trap", || {

@@ -60,7 +60,10 @@ impl LoadedPolicy {
                 pool,
             }),
         };
-        policy.request_warm_up();
+        // `edge check` loads a policy only to see its diagnostics; nothing will be served.
+        if !policy.inner.options.check_only {
+            policy.request_warm_up();
+        }
         policy
     }
 
