@@ -38,12 +38,8 @@ pub struct EdgeHandler<P> {
 }
 
 impl<P: PolicyDecider> RequestHandler for EdgeHandler<P> {
-    fn handle(
-        self: Arc<Self>,
-        conn: Arc<ConnInfo>,
-        req: Request<Incoming>,
-    ) -> impl Future<Output = Response<ResponseBody>> + Send + 'static {
-        async move { self.handle_request(&conn, req).await }
+    async fn handle(self: Arc<Self>, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Response<ResponseBody> {
+        self.handle_request(&conn, req).await
     }
 }
 
