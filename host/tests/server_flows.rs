@@ -20,7 +20,7 @@ use edge::plugin_runtime::bindings::types::{
     Response as WitResponse, ResponseDecision, ResponseHead, UpstreamRequest,
 };
 use edge::policy_state::DiagnosticView;
-use edge::server::decider::{FailoverDecider, PlanFuture, PlanRun, PlanRunner, PluginCallError, PolicyDecider};
+use edge::server::decider::{FailoverClassifier, PlanFuture, PlanResult, PlanRunner, PluginCallError, PolicyDecider};
 use edge::server::policy_loader::{LoadRejection, Loaded, PolicyLoader};
 use edge::server::{RunningEdge, ServeConfig, start_with};
 use http_body_util::{BodyExt, Full};
@@ -148,7 +148,7 @@ impl PolicyLoader for ScriptedLoader {
 struct FailingPlans;
 
 impl PlanRunner for FailingPlans {
-    fn run<'a>(&'a self, _plan: &'a Plan, classifier: &'a dyn FailoverDecider) -> PlanFuture<'a> {
+    fn run<'a>(&'a self, _plan: &'a Plan, classifier: &'a dyn FailoverClassifier) -> PlanFuture<'a> {
         Box::pin(async move {
             let failed = AttemptResult {
                 index: 0,
@@ -168,7 +168,7 @@ impl PlanRunner for FailingPlans {
                 FailoverAction::NextKey => "next_key",
                 _ => "fail_fast",
             };
-            PlanRun::Failed(GatewayOutcome {
+            PlanResult::Failed(GatewayOutcome {
                 served: None,
                 attempts: vec![AttemptResult { retry_action: retry_action.into(), ..failed }],
                 timed_out: false,
