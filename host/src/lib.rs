@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod check;
 pub mod cli;
 pub mod demo;
 pub mod gateway;
@@ -12,6 +13,7 @@ pub mod plugin_runtime;
 pub mod policy_state;
 pub mod reload;
 pub mod server;
+pub mod tls;
 
 /// The gateway plugin component built by `build.rs` for wasm32-wasip2.
 pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("GATEWAY_PLUGIN_WASM"));
