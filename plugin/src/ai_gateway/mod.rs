@@ -1,1 +1,132 @@
-//! The `ai-gateway` action.
+//! The `ai-gateway` action: providers, model selection, failover rules, error bodies.
+//!
+//! The plugin decides and the host moves bytes. The engine calls, in this order:
+//! - at load: [`AiGateway::compile`];
+//! - per request: [`AiGateway::plan`] → answer now, or a [`crate::model::Plan`] of ordered
+//!   attempts the host runs;
+//! - per failed attempt of a plan with `custom_failover`: [`AiGateway::classify_failure`];
+//! - when the attempt loop ended without serving the client: [`AiGateway::finish`].
+//!
+//! Files: `config` (what a policy may write), `validate` + `compile` (load-time checks and
+//! the merged [`universe`]), `catalog` (built-in providers/models, data files),
+//! `strategy` + `strategy_functions` (CEL selection), `resolve` (the client's
+//! `model`/`models`), `select` (strategies → models to try), `body` and `upstream` (what
+//! each attempt sends), `failover` (rules), `outcome` (errors and result variables after
+//! the attempts), `errors` (codes and bodies), `models_list` (`GET /v1/models`).
+
+pub mod body;
+pub mod catalog;
+mod compile;
+pub mod config;
+mod continuation;
+pub mod env;
+pub mod errors;
+pub mod failover;
+mod models_list;
+mod outcome;
+mod plan;
+mod resolve;
+mod select;
+pub mod strategy;
+pub mod strategy_functions;
+pub mod surface;
+pub mod templates;
+pub mod universe;
+pub mod upstream;
+pub mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Mutex;
+
+use crate::host_api::HostApi;
+use crate::model::{AttemptResult, Diagnostic, FailoverAction, GatewayOutcome, Request};
+
+pub use env::{Finish, GatewayStep, LoadEnv, REQUEST_VARIABLES, RequestEnv, TemplateId};
+pub use errors::{ERROR_CODE_HEADER, GatewayError};
+
+/// Response header carrying the request id on every answer (also on errors).
+pub const REQUEST_ID_HEADER: &str = "x-aigw-request-id";
+/// Response header with the number of upstream attempts made (set on gateway errors
+/// after attempts; the host sets it on served responses).
+pub const ATTEMPTS_HEADER: &str = "x-aigw-attempts";
+
+/// Longest `Retry-After` honoured by retrying the same attempt (design answer 4).
+pub const MAX_RETRY_AFTER_MS: u64 = 5_000;
+/// Hard cap on upstream calls per client request (design answer 4).
+pub const MAX_ATTEMPTS: u32 = 10;
+
+/// Knobs of the action after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub max_input_tokens: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+    pub on_error_continue: bool,
+    pub per_request_timeout_ms: u64,
+    pub total_timeout_ms: u64,
+    pub stream_idle_timeout_ms: u64,
+    pub only_allow_configured_models: bool,
+}
+
+/// A compiled `ai-gateway` action. Built once per policy load; shared by every request.
+pub struct AiGateway {
+    pub settings: Settings,
+    headers: Vec<(String, templates::Template)>,
+    query_params: Vec<(String, templates::Template)>,
+    body: templates::BodyTemplate,
+    pub universe: universe::Universe,
+    model_strategies: Vec<strategy::Strategy>,
+    key_strategies: Vec<strategy::Strategy>,
+    failover_rule: Option<strategy::Strategy>,
+    /// Root CEL contexts (functions + static `ai`): [OpenAI, Anthropic].
+    roots: [cel::Context<'static, 'static>; 2],
+    /// The static `ai` values of `roots`, reused to add pass-through models.
+    ai_static: [cel::Value; 2],
+    /// Results of request-independent model strategies, per format.
+    static_results: Vec<[Option<Result<cel::Value, String>>; 2]>,
+    /// `ai` with metrics, per format, for the metrics generation it was built from.
+    metrics_cache: Mutex<Option<(u64, [cel::Value; 2])>>,
+    /// Load warnings (e.g. unresolved secrets under `edge check`).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl std::fmt::Debug for AiGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AiGateway")
+            .field("settings", &self.settings)
+            .field("providers", &self.universe.providers.len())
+            .field("models", &self.universe.models.len())
+            .field("model_strategies", &self.model_strategies)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AiGateway {
+    /// Validates and compiles the action's `config` object. Runs at policy load. Errors
+    /// list every problem found, each with a path relative to `config` (e.g.
+    /// `providers[1].base_url`) and line/column 0 for the engine to fill in. Warnings are
+    /// kept in [`AiGateway::warnings`].
+    pub fn compile(config: &serde_json::Value, env: &mut dyn LoadEnv) -> Result<AiGateway, Vec<Diagnostic>> {
+        compile::compile(config, env)
+    }
+
+    /// Decides one request: the ordered attempts, or an immediate answer (`GET /v1/models`
+    /// or a gateway error). Pure apart from the host's metrics snapshot.
+    pub fn plan(&self, req: &Request, env: &dyn RequestEnv, host: &dyn HostApi) -> GatewayStep {
+        plan::plan(self, req, env, host)
+    }
+
+    /// After a failed attempt of a plan with `custom_failover`: the policy's failover rule
+    /// decides what the host does next. Falls back to the default rules when the rule
+    /// fails to evaluate.
+    pub fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> FailoverAction {
+        failover::classify(self.failover_rule.as_ref(), &self.roots[0], continuation, failed)
+    }
+
+    /// After the attempt loop ended without serving the client: the error response, the
+    /// `actions.ngrok.ai_gateway` variables, and whether to continue (`on_error`).
+    pub fn finish(&self, continuation: &[u8], outcome: &GatewayOutcome) -> Finish {
+        outcome::finish(self, continuation, outcome)
+    }
+}

@@ -1,0 +1,176 @@
+//! The client's JSON body, parsed only one level deep: top-level keys with their values
+//! kept as raw JSON text, except the few the gateway reads (`model`, `models`, `stream`,
+//! the output-token limits). Message arrays are never parsed, however large.
+//!
+//! Token estimate for `max_input_tokens` (documented in docs/ai-gateway.md): the byte
+//! length of the raw JSON of the prompt-bearing fields (`messages`, `prompt`, `input`,
+//! `system`, `instructions`, `tools`) divided by 4, rounded up. Four bytes per token is
+//! the usual English average for tiktoken's encodings and errs on the side of counting
+//! more tokens for JSON punctuation; exact counting belongs in the host.
+
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value as Json};
+
+use super::errors::GatewayError;
+use super::surface::Surface;
+
+/// Top-level body fields whose size counts toward the input-token estimate.
+const PROMPT_FIELDS: &[&str] = &["messages", "prompt", "input", "system", "instructions", "tools"];
+
+/// Keys that limit output length, capped by `max_output_tokens`.
+const OUTPUT_LIMIT_FIELDS: &[&str] = &["max_tokens", "max_completion_tokens", "max_output_tokens"];
+
+/// The client's body, top level only.
+#[derive(Debug)]
+pub struct ClientBody<'a> {
+    /// Every top-level field in client order, values as raw JSON.
+    pub fields: Vec<(String, &'a RawValue)>,
+    pub model: Option<String>,
+    pub models: Vec<String>,
+    pub stream: bool,
+}
+
+struct OrderedRaw<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedRaw<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedRaw<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+                    out.push((k, v));
+                }
+                Ok(OrderedRaw(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'a> ClientBody<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<ClientBody<'a>, GatewayError> {
+        if bytes.is_empty() {
+            return Err(GatewayError::InvalidBody("the body is empty; expected a JSON object".to_owned()));
+        }
+        let OrderedRaw(fields) = serde_json::from_slice(bytes)
+            .map_err(|e| GatewayError::InvalidBody(format!("not a JSON object: {e}")))?;
+        let mut body = ClientBody { fields, model: None, models: Vec::new(), stream: false };
+        for (k, raw) in &body.fields {
+            match k.as_str() {
+                "model" => match serde_json::from_str::<Json>(raw.get()) {
+                    Ok(Json::String(s)) => body.model = Some(s),
+                    Ok(Json::Null) => {}
+                    _ => return Err(GatewayError::InvalidBody("'model' must be a string".to_owned())),
+                },
+                "models" => match serde_json::from_str::<Json>(raw.get()) {
+                    Ok(Json::Array(items)) => {
+                        for item in items {
+                            match item {
+                                Json::String(s) => body.models.push(s),
+                                _ => return Err(GatewayError::InvalidBody("'models' must be an array of strings".to_owned())),
+                            }
+                        }
+                    }
+                    Ok(Json::Null) => {}
+                    _ => return Err(GatewayError::InvalidBody("'models' must be an array of strings".to_owned())),
+                },
+                "stream" => body.stream = raw.get().trim() == "true",
+                _ => {}
+            }
+        }
+        Ok(body)
+    }
+
+    /// The documented input-token estimate (see the module doc).
+    pub fn estimated_input_tokens(&self) -> u64 {
+        let bytes: usize = self
+            .fields
+            .iter()
+            .filter(|(k, _)| PROMPT_FIELDS.contains(&k.as_str()))
+            .map(|(_, v)| v.get().len())
+            .sum();
+        (bytes as u64).div_ceil(4)
+    }
+}
+
+/// What differs between the upstream bodies of one request's attempts.
+pub struct BodyEdits<'a> {
+    pub model: &'a str,
+    /// Rendered `body` config: set at top level, overriding the client.
+    pub merge: &'a Map<String, Json>,
+    pub max_output_tokens: Option<u64>,
+    pub surface: Surface,
+    /// Provider surface allowlist (non-empty = keep only these keys, and `model`).
+    pub allow: Option<&'a [String]>,
+    /// Model denylist.
+    pub deny: &'a [String],
+}
+
+/// The upstream body: `model` swapped in, `models` dropped, config merged, parameters
+/// stripped, output limit capped. Raw values are copied byte for byte.
+pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
+    let keep = |k: &str| -> bool {
+        if k == "model" {
+            return true;
+        }
+        if e.allow.is_some_and(|a| !a.iter().any(|x| x == k)) {
+            return false;
+        }
+        !e.deny.iter().any(|x| x == k)
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(client.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + 64);
+    out.push(b'{');
+    let mut first = true;
+    let mut put = |out: &mut Vec<u8>, k: &str, v: &str| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(Json::String(k.to_owned()).to_string().as_bytes());
+        out.push(b':');
+        out.extend_from_slice(v.as_bytes());
+    };
+    put(&mut out, "model", &Json::String(e.model.to_owned()).to_string());
+    let mut limit_seen = false;
+    for (k, raw) in &client.fields {
+        if k == "model" || k == "models" || e.merge.contains_key(k) || !keep(k) {
+            continue;
+        }
+        if OUTPUT_LIMIT_FIELDS.contains(&k.as_str())
+            && let Some(cap) = e.max_output_tokens
+        {
+            limit_seen = true;
+            let capped = match raw.get().trim().parse::<u64>() {
+                Ok(n) if n <= cap => n,
+                _ => cap,
+            };
+            put(&mut out, k, &capped.to_string());
+            continue;
+        }
+        put(&mut out, k, raw.get());
+    }
+    for (k, v) in e.merge {
+        if keep(k) {
+            if OUTPUT_LIMIT_FIELDS.contains(&k.as_str()) {
+                limit_seen = true;
+            }
+            put(&mut out, k, &v.to_string());
+        }
+    }
+    if !limit_seen
+        && let (Some(cap), Some(field)) = (e.max_output_tokens, e.surface.output_limit_field())
+        && keep(field)
+    {
+        put(&mut out, field, &cap.to_string());
+    }
+    out.push(b'}');
+    out
+}

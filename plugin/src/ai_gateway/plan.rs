@@ -1,0 +1,230 @@
+//! `AiGateway::plan`: one request in, an immediate answer or the ordered attempts out.
+//!
+//! Order of work (cheapest rejection first): path and method → body (top level only) →
+//! input-token estimate → model names → strategies → keys → one attempt per model/key
+//! pair (keys before models, at most `MAX_ATTEMPTS`).
+
+use std::time::Instant;
+
+use serde_json::{Value as Json, json};
+
+use super::body::{BodyEdits, ClientBody, upstream_body};
+use super::continuation::{AttemptInfo, Continuation};
+use super::errors::GatewayError;
+use super::models_list::models_list;
+use super::resolve::{Cand, resolve};
+use super::surface::{Surface, format_name};
+use super::upstream::{base_headers, client_key, key_hint, upstream_url, with_credential};
+use super::{AiGateway, Finish, GatewayStep, MAX_ATTEMPTS, MAX_RETRY_AFTER_MS, REQUEST_ID_HEADER, RequestEnv};
+use crate::host_api::HostApi;
+use crate::model::{ApiFormat, Attempt, Headers, Plan, Request};
+
+/// Request headers whose values are credentials: shown only as "[redacted]" in results.
+const SECRET_HEADERS: &[&str] = &["authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"];
+
+pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &dyn HostApi) -> GatewayStep {
+    let started = Instant::now();
+    let id_header: Headers = vec![(REQUEST_ID_HEADER.to_owned(), req.id.clone())];
+    let mut ctx = ErrCtx { gw, format: Surface::format_for_path(&req.path), client: client_record(req, None), records: Vec::new(), id_header: &id_header };
+
+    let Some(surface) = Surface::from_path(&req.path) else {
+        return ctx.fail(GatewayError::UnsupportedPath(format!("{} is not an AI gateway path; use /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages or /v1/models", req.path)));
+    };
+    let format = surface.format();
+    if surface == Surface::Models {
+        if req.method != "GET" {
+            return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
+        }
+        return GatewayStep::Respond(Finish { response: models_list(gw, &id_header), results: json!({"status": "success"}), on_error_continue: false });
+    }
+    if req.method != "POST" {
+        return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
+    }
+    let body = match ClientBody::parse(&req.body) {
+        Ok(b) => b,
+        Err(e) => return ctx.fail(e),
+    };
+    ctx.client = client_record(req, Some(&body));
+    let input_tokens = body.estimated_input_tokens();
+    if let Some(max) = gw.settings.max_input_tokens
+        && input_tokens > max
+    {
+        return ctx.fail(GatewayError::InputTooLarge { tokens: input_tokens, max });
+    }
+
+    let names: Vec<String> = body.model.iter().cloned().chain(body.models.iter().cloned()).collect();
+    let resolved = resolve(&gw.universe, format, &names, gw.settings.only_allow_configured_models);
+    ctx.client["rejected_models"] = json!(resolved.rejected.iter().map(|(m, r)| json!({"model": m, "reason": r})).collect::<Vec<_>>());
+    if resolved.requested && resolved.candidates.is_empty() {
+        let reasons: Vec<String> = resolved.rejected.iter().map(|(m, r)| format!("{m}: {r}")).collect();
+        return ctx.fail(if resolved.wrong_format && resolved.rejected.iter().all(|(_, r)| r.contains("API format")) {
+            GatewayError::FormatUnsupported(format_name(format))
+        } else {
+            GatewayError::NoMatchingModels(reasons.join("; "))
+        });
+    }
+    if !resolved.requested && gw.universe.allowed(format).is_empty() {
+        return ctx.fail(GatewayError::FormatUnsupported(format_name(format)));
+    }
+
+    let selection = match gw.select_models(format, &resolved, env, host) {
+        Ok(s) => s,
+        Err((e, records)) => {
+            ctx.records = records;
+            return ctx.fail(e);
+        }
+    };
+    ctx.records = selection.records.clone();
+
+    // Per-request renders of the config templates.
+    let config_headers: Result<Vec<(String, String)>, String> = gw.headers.iter().map(|(k, t)| t.render_string(env).map(|v| (k.clone(), v))).collect();
+    let query: Result<Vec<(String, String)>, String> = gw.query_params.iter().map(|(k, t)| t.render_string(env).map(|v| (k.clone(), v))).collect();
+    let merge = gw.body.render(env);
+    let (config_headers, query, merge) = match (config_headers, query, merge) {
+        (Ok(h), Ok(q), Ok(m)) => (h, q, m),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ctx.fail(GatewayError::Interpolation(e)),
+    };
+    let headers = base_headers(&req.headers, &config_headers, format);
+    let client_credential = client_key(&req.headers);
+
+    let mut attempts = Vec::new();
+    let mut infos = Vec::new();
+    let mut key_records = Vec::new();
+    let mut missing_key: Option<String> = None;
+    for (group, cand) in selection.models.iter().enumerate() {
+        if attempts.len() >= MAX_ATTEMPTS as usize {
+            break;
+        }
+        let pi = gw.cand_provider(*cand, &resolved);
+        let Some(provider) = gw.universe.providers.get(pi) else { continue };
+        let (_, model_id) = gw.cand_parts(*cand, &resolved);
+        let (author, deny) = match cand {
+            Cand::Known(i) => gw.universe.models.get(*i).map(|m| (m.author_id.clone(), m.unsupported_params.clone())).unwrap_or_default(),
+            Cand::Pass(_) => (String::new(), Vec::new()),
+        };
+        let (keys, record) = match gw.select_keys(&provider.keys, &provider.id, env, host) {
+            Ok(k) => k,
+            Err((e, records)) => {
+                ctx.records.push(json!({"provider": provider.id, "api_key_selection": records}));
+                return ctx.fail(e);
+            }
+        };
+        // (header value, key id for logs/metrics, what results show)
+        let creds: Vec<(Option<&str>, String, String)> = if provider.keys.is_empty() {
+            match &client_credential {
+                Some(k) => vec![(Some(k.as_str()), String::new(), key_hint(k))],
+                None if provider.custom => vec![(None, String::new(), String::new())],
+                None => {
+                    missing_key.get_or_insert_with(|| provider.id.clone());
+                    continue;
+                }
+            }
+        } else {
+            keys.iter().map(|k| (Some(k.value.as_str()), k.id.clone(), k.id.clone())).collect()
+        };
+        key_records.push(json!({"model": model_id, "provider": provider.id, "api_key_selection": record}));
+        let allow = provider
+            .param_allowlists
+            .iter()
+            .find(|(f, s, _)| *f == format && s == surface.name())
+            .map(|(_, _, a)| a.as_slice());
+        let body_bytes = upstream_body(&body, &BodyEdits { model: &model_id, merge: &merge, max_output_tokens: gw.settings.max_output_tokens, surface, allow, deny: &deny });
+        let url = upstream_url(&provider.base_url, surface, &req.path, &req.query, &provider.path_overrides, &query);
+        for (value, key_id, shown) in creds {
+            if attempts.len() >= MAX_ATTEMPTS as usize {
+                break;
+            }
+            infos.push(AttemptInfo { url: url.clone(), provider: provider.id.clone(), model: model_id.clone(), author: author.clone(), api_key: shown, group: group as u32 });
+            attempts.push(Attempt {
+                url: url.clone(),
+                method: "POST".to_owned(),
+                headers: with_credential(headers.clone(), value, format),
+                body: body_bytes.clone(),
+                provider: provider.id.clone(),
+                model: model_id.clone(),
+                key_id,
+                model_group: group as u32,
+                timeout_ms: gw.settings.per_request_timeout_ms,
+            });
+        }
+    }
+    if attempts.is_empty() {
+        return ctx.fail(GatewayError::NoApiKey(missing_key.unwrap_or_default()));
+    }
+
+    let continuation = Continuation {
+        format: format_name(format).to_owned(),
+        request_id: req.id.clone(),
+        on_error_continue: gw.settings.on_error_continue,
+        total_timeout_ms: gw.settings.total_timeout_ms,
+        max_retry_after_ms: MAX_RETRY_AFTER_MS,
+        client: ctx.client.clone(),
+        input_tokens,
+        gateway_latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(0),
+        model_selection: ctx.records.clone(),
+        attempts: infos,
+        key_selection: key_records,
+    };
+    GatewayStep::Forward(Plan {
+        attempts,
+        format,
+        stream: body.stream,
+        total_timeout_ms: gw.settings.total_timeout_ms,
+        max_attempts: MAX_ATTEMPTS,
+        stream_idle_timeout_ms: gw.settings.stream_idle_timeout_ms,
+        max_retry_after_ms: MAX_RETRY_AFTER_MS,
+        custom_failover: gw.failover_rule.is_some(),
+        response_headers: id_header.clone(),
+        continuation: continuation.encode(),
+    })
+}
+
+/// What an early error needs to build its answer and result variables.
+struct ErrCtx<'a> {
+    gw: &'a AiGateway,
+    format: ApiFormat,
+    client: Json,
+    records: Vec<Json>,
+    id_header: &'a Headers,
+}
+
+impl ErrCtx<'_> {
+    fn fail(&self, e: GatewayError) -> GatewayStep {
+        let results = json!({
+            "status": "error",
+            "error": {"code": e.code(), "ngrok_code": e.ngrok_code(), "message": e.to_string()},
+            "client": self.client,
+            "model_selection": self.records,
+            "models_tried": [],
+        });
+        GatewayStep::Respond(Finish {
+            response: e.response(self.format, self.id_header),
+            results,
+            on_error_continue: self.gw.settings.on_error_continue,
+        })
+    }
+}
+
+/// `actions.ngrok.ai_gateway.client`: what the client asked, credentials redacted.
+fn client_record(req: &Request, body: Option<&ClientBody<'_>>) -> Json {
+    let headers: serde_json::Map<String, Json> = req
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let shown = if SECRET_HEADERS.contains(&k.as_str()) { "[redacted]".to_owned() } else { v.clone() };
+            (k.clone(), json!([shown]))
+        })
+        .collect();
+    let user_agent = req.headers.iter().find(|(k, _)| k == "user-agent").map(|(_, v)| v.clone()).unwrap_or_default();
+    json!({
+        "method": req.method,
+        "path": req.path,
+        "request_headers": headers,
+        "user_agent": user_agent,
+        "model": body.and_then(|b| b.model.clone()).unwrap_or_default(),
+        "models": body.map(|b| b.models.clone()).unwrap_or_default(),
+        "api_key_hash": client_key(&req.headers).map(|k| key_hint(&k)).unwrap_or_default(),
+        "rejected_models": [],
+    })
+}
+

@@ -1,0 +1,135 @@
+//! The client's `model` / `models` turned into candidates (spec 4.1, 4.2): `provider:model`
+//! split on the first `:` when the prefix names a provider, catalog/config lookup by id or
+//! alias (case-insensitive), `ngrok/auto` (or no model) for automatic selection, unknown
+//! models passed through only behind a known provider prefix, and every rejected name
+//! recorded with its reason.
+
+use serde_json::Value as Json;
+
+use super::config::ModelConfig;
+use super::surface::format_name;
+use super::universe::{Universe, model_json};
+use crate::model::ApiFormat;
+
+/// The name a client uses to ask for automatic selection.
+pub const AUTO_MODEL: &str = "ngrok/auto";
+
+/// A model candidate: a model of the universe, or a pass-through model of this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cand {
+    Known(usize),
+    Pass(usize),
+}
+
+/// A model the client named behind a known provider that the catalog does not list.
+#[derive(Debug, Clone)]
+pub struct PassThrough {
+    pub provider: usize,
+    pub id: String,
+    pub cel: Json,
+}
+
+/// The outcome of resolving the client's model names.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// The client named at least one model (strategies then only filter).
+    pub requested: bool,
+    /// Candidates in client order, without repeats.
+    pub candidates: Vec<Cand>,
+    pub pass: Vec<PassThrough>,
+    /// `client.rejected_models`: (model, reason).
+    pub rejected: Vec<(String, String)>,
+    /// Some name matched only models of the other API format.
+    pub wrong_format: bool,
+}
+
+pub fn resolve(u: &Universe, format: ApiFormat, names: &[String], only_configured_models: bool) -> Resolved {
+    let mut r = Resolved::default();
+    for name in names {
+        let name = name.trim();
+        if name.is_empty() || name.eq_ignore_ascii_case(AUTO_MODEL) {
+            continue;
+        }
+        r.requested = true;
+        let before = r.candidates.len();
+        if let Some(reason) = resolve_one(u, format, name, only_configured_models, &mut r)
+            && r.candidates.len() == before
+        {
+            r.rejected.push((name.to_owned(), reason));
+        }
+    }
+    r
+}
+
+fn push(r: &mut Resolved, c: Cand) {
+    if !r.candidates.contains(&c) {
+        r.candidates.push(c);
+    }
+}
+
+/// Adds the candidates of one name; returns the rejection reason when none fit.
+fn resolve_one(u: &Universe, format: ApiFormat, name: &str, only_configured: bool, r: &mut Resolved) -> Option<String> {
+    if let Some((prefix, model)) = name.split_once(':') {
+        let providers: Vec<usize> = (0..u.providers.len()).filter(|&i| u.providers.get(i).is_some_and(|p| p.answers_to(prefix))).collect();
+        if !providers.is_empty() {
+            return resolve_prefixed(u, format, &providers, model, only_configured, r);
+        }
+    }
+    // Bare name (or a prefix that names no provider: the whole string is a model id).
+    let matches: Vec<usize> = u.models.iter().enumerate().filter(|(_, m)| m.answers_to(name)).map(|(i, _)| i).collect();
+    if matches.is_empty() {
+        return Some(format!("client supplied model (\"{name}\") did not match any known models and a provider could not be parsed"));
+    }
+    let mut reason = None;
+    for i in matches {
+        let Some(m) = u.models.get(i) else { continue };
+        if let Some(e) = &m.excluded {
+            reason = Some(e.clone());
+        } else if !u.provider_allowed(m.provider, format) {
+            r.wrong_format = true;
+            reason = Some(format!("model '{}' is not served in the {} API format", m.id, format_name(format)));
+        } else {
+            push(r, Cand::Known(i));
+        }
+    }
+    reason
+}
+
+fn resolve_prefixed(u: &Universe, format: ApiFormat, providers: &[usize], model: &str, only_configured: bool, r: &mut Resolved) -> Option<String> {
+    let mut reason = None;
+    for &pi in providers {
+        let Some(p) = u.providers.get(pi) else { continue };
+        if let Some(e) = &p.excluded {
+            reason = Some(e.clone());
+            continue;
+        }
+        if !p.formats.contains(&format) {
+            r.wrong_format = true;
+            reason = Some(format!("provider '{}' does not serve the {} API format", p.id, format_name(format)));
+            continue;
+        }
+        let found = u.models.iter().enumerate().find(|(_, m)| m.provider == pi && m.answers_to(model));
+        match found {
+            Some((i, m)) => match &m.excluded {
+                Some(e) => reason = Some(e.clone()),
+                None => push(r, Cand::Known(i)),
+            },
+            None if only_configured => {
+                reason = Some(format!("model '{model}' is not configured for provider '{}' (only_allow_configured_models)", p.id));
+            }
+            None => {
+                // Known provider, unknown model: passed through as written (spec 4.1).
+                let idx = match r.pass.iter().position(|x| x.provider == pi && x.id == model) {
+                    Some(i) => i,
+                    None => {
+                        let cfg = ModelConfig { id: model.to_owned(), ..ModelConfig::default() };
+                        r.pass.push(PassThrough { provider: pi, id: model.to_owned(), cel: model_json(p, model, &[], "", false, false, &cfg) });
+                        r.pass.len() - 1
+                    }
+                };
+                push(r, Cand::Pass(idx));
+            }
+        }
+    }
+    reason
+}

@@ -1,0 +1,257 @@
+//! What a compiled expression reads and calls, found by walking its syntax tree once at load.
+//!
+//! The engine uses this to reject unknown names before any request arrives, to resolve
+//! `secrets.get` at load time, to know whether the policy reads request bodies, and to skip
+//! building values no expression reads.
+
+use std::collections::BTreeSet;
+
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+
+use super::names;
+
+/// The names one expression uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refs {
+    /// Functions called, namespaced ones written `ns.name` (operators excluded).
+    pub functions: BTreeSet<String>,
+    /// Variable paths read, e.g. `["req", "url", "path"]` (as far as the path is a plain
+    /// chain of field selections).
+    pub variables: BTreeSet<Vec<String>>,
+    /// `secrets.get(vault, name)` calls with literal arguments.
+    pub secrets: BTreeSet<(String, String)>,
+    /// Problems found while walking (a call with the wrong number of arguments, a
+    /// `secrets.get` whose arguments are not string literals).
+    pub problems: Vec<String>,
+}
+
+impl Refs {
+    /// Collects the references of `expr`.
+    pub fn of(expr: &IdedExpr) -> Refs {
+        let mut refs = Refs::default();
+        let mut bound = Vec::new();
+        refs.walk(expr, &mut bound);
+        refs
+    }
+
+    /// True when some variable path starts with `prefix` (e.g. `["req", "body"]`).
+    pub fn reads(&self, prefix: &[&str]) -> bool {
+        self.variables.iter().any(|path| {
+            path.len() >= prefix.len() && path.iter().zip(prefix).all(|(a, b)| a == b)
+        })
+    }
+
+    /// True when the expression reads no variable at all (it can be evaluated at load).
+    pub fn is_constant(&self) -> bool {
+        self.variables.is_empty()
+            && !self
+                .functions
+                .iter()
+                .any(|f| names::NONDETERMINISTIC.contains(&f.as_str()) || needs_request(f))
+    }
+
+    fn walk(&mut self, e: &IdedExpr, bound: &mut Vec<String>) {
+        match &e.expr {
+            Expr::Ident(name) => {
+                if !bound.contains(name) {
+                    self.variables.insert(vec![name.clone()]);
+                }
+            }
+            Expr::Select(select) => {
+                if let Some(path) = qualified_path(e) {
+                    if !path.first().is_some_and(|root| bound.contains(root)) {
+                        self.variables.insert(path);
+                    }
+                } else {
+                    self.walk(&select.operand, bound);
+                }
+            }
+            Expr::Call(call) => {
+                let namespaced = call.target.as_deref().and_then(|target| {
+                    let path = qualified_path(target)?;
+                    let root = path.first()?;
+                    (path.len() == 1
+                        && names::NAMESPACES.contains(&root.as_str())
+                        && !bound.contains(root))
+                    .then(|| format!("{root}.{}", call.func_name))
+                });
+                match namespaced {
+                    Some(name) => {
+                        self.check_arity(&name, call.args.len());
+                        if name == "secrets.get" {
+                            self.collect_secret(&call.args);
+                        }
+                        self.functions.insert(name);
+                    }
+                    None => {
+                        if !names::is_operator(&call.func_name) {
+                            if call.target.is_none() {
+                                self.check_arity(&call.func_name, call.args.len());
+                            }
+                            self.functions.insert(call.func_name.clone());
+                        }
+                        if let Some(target) = &call.target {
+                            self.walk(target, bound);
+                        }
+                    }
+                }
+                for arg in &call.args {
+                    self.walk(arg, bound);
+                }
+            }
+            Expr::Comprehension(comp) => {
+                self.walk(&comp.iter_range, bound);
+                self.walk(&comp.accu_init, bound);
+                let depth = bound.len();
+                bound.push(comp.iter_var.clone());
+                if let Some(second) = &comp.iter_var2 {
+                    bound.push(second.clone());
+                }
+                bound.push(comp.accu_var.clone());
+                self.walk(&comp.loop_cond, bound);
+                self.walk(&comp.loop_step, bound);
+                self.walk(&comp.result, bound);
+                bound.truncate(depth);
+            }
+            Expr::List(list) => {
+                for item in &list.elements {
+                    self.walk(item, bound);
+                }
+            }
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    if let EntryExpr::MapEntry(kv) = &entry.expr {
+                        self.walk(&kv.key, bound);
+                        self.walk(&kv.value, bound);
+                    }
+                }
+            }
+            Expr::Struct(st) => {
+                for entry in &st.entries {
+                    match &entry.expr {
+                        EntryExpr::StructField(field) => self.walk(&field.value, bound),
+                        EntryExpr::MapEntry(kv) => {
+                            self.walk(&kv.key, bound);
+                            self.walk(&kv.value, bound);
+                        }
+                    }
+                }
+            }
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+
+    fn check_arity(&mut self, name: &str, got: usize) {
+        let want = match name {
+            "rand.double" => 0,
+            "getReqHeader" | "hasReqHeader" | "getQueryParam" | "hasQueryParam"
+            | "getResHeader" | "hasResHeader" | "json.decode" | "json.encode"
+            | "base64.encode" | "base64.decode" | "hash.sha256" => 1,
+            "rand.int" | "secrets.get" | "inCidrRange" | "inCidrRanges" => 2,
+            _ => return,
+        };
+        if got != want {
+            self.problems.push(format!(
+                "`{name}` takes {want} argument{}, found {got}",
+                if want == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
+    fn collect_secret(&mut self, args: &[IdedExpr]) {
+        let literal = |e: &IdedExpr| match &e.expr {
+            Expr::Literal(cel::common::ast::LiteralValue::String(s)) => Some(s.inner().to_string()),
+            _ => None,
+        };
+        match args {
+            [vault, name] => match (literal(vault), literal(name)) {
+                (Some(vault), Some(name)) => {
+                    self.secrets.insert((vault, name));
+                }
+                _ => self.problems.push(
+                    "`secrets.get` needs string literals: secrets are resolved when the policy loads"
+                        .to_string(),
+                ),
+            },
+            _ => {} // arity already reported
+        }
+    }
+}
+
+/// Functions that read the request through the resolver.
+fn needs_request(name: &str) -> bool {
+    matches!(
+        name,
+        "getReqHeader" | "hasReqHeader" | "getQueryParam" | "hasQueryParam" | "getResHeader"
+            | "hasResHeader"
+    )
+}
+
+/// `a.b.c` as `["a", "b", "c"]` when `e` is a plain chain of field selections on an
+/// identifier; `has(a.b)` tests count as reading `a.b`.
+fn qualified_path(e: &IdedExpr) -> Option<Vec<String>> {
+    let mut rev = Vec::new();
+    let mut cur = e;
+    loop {
+        match &cur.expr {
+            Expr::Ident(name) => {
+                rev.push(name.clone());
+                rev.reverse();
+                return Some(rev);
+            }
+            Expr::Select(select) => {
+                rev.push(select.field.clone());
+                cur = &select.operand;
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn refs(src: &str) -> Refs {
+        let env = cel::Env::stdlib();
+        let program = env.compile(src).unwrap();
+        Refs::of(program.expression())
+    }
+
+    fn paths(r: &Refs) -> Vec<String> {
+        r.variables.iter().map(|p| p.join(".")).collect()
+    }
+
+    #[test]
+    fn qualified_variables_and_functions_are_found() {
+        let r = refs("req.url.path.startsWith('/v1') && size(req.headers['x']) > 0");
+        assert_eq!(paths(&r), vec!["req.headers", "req.url.path"]);
+        assert!(r.functions.contains("startsWith"));
+        assert!(r.functions.contains("size"));
+        assert!(!r.functions.iter().any(|f| f.starts_with('_')));
+    }
+
+    #[test]
+    fn comprehension_variables_are_not_free() {
+        let r = refs("[1, 2].exists(x, x > vars.min)");
+        assert_eq!(paths(&r), vec!["vars.min"]);
+    }
+
+    #[test]
+    fn namespaced_calls_are_functions_not_variables() {
+        let r = refs("json.decode(req.body).model == secrets.get('v', 'n')");
+        assert!(r.functions.contains("json.decode"));
+        assert!(r.functions.contains("secrets.get"));
+        assert_eq!(paths(&r), vec!["req.body"]);
+        assert!(r.secrets.contains(&("v".to_string(), "n".to_string())));
+    }
+
+    #[test]
+    fn wrong_arity_and_non_literal_secrets_are_problems() {
+        assert_eq!(refs("rand.int(1)").problems.len(), 1);
+        assert_eq!(refs("secrets.get(vars.a, 'n')").problems.len(), 1);
+        assert!(refs("1 + 2 == 3").is_constant());
+        assert!(!refs("rand.double() < 0.5").is_constant());
+    }
+}

@@ -1,0 +1,126 @@
+//! The `ai-gateway` action inside the engine: its load-time and per-request environments
+//! (the seam in `ai_gateway::env`), and the continuation that lets a plan's attempts run
+//! in the host and come back (`classify_failure`, `resume`) without the plugin keeping
+//! state between calls.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use super::run::Position;
+use crate::ai_gateway::{LoadEnv, RequestEnv, TemplateId};
+use crate::cel_env::convert::{cel_to_json, json_to_cel};
+use crate::cel_env::{Activation, Bindings, CelEnv, Evaluator, Scope, Template};
+use crate::host_api::HostApi;
+use crate::model::Headers;
+
+/// [`LoadEnv`] over the engine's CEL environment. Templates compiled for the action are
+/// kept by the engine; their ids index `templates`.
+pub struct GatewayLoadEnv<'a> {
+    pub cel: &'a mut CelEnv,
+    pub host: &'a dyn HostApi,
+    pub templates: &'a mut Vec<Template>,
+    /// Warnings the CEL environment raised (missing secrets under `edge check`).
+    pub warnings: Vec<String>,
+}
+
+impl LoadEnv for GatewayLoadEnv<'_> {
+    fn compile_template(&mut self, text: &str) -> Result<TemplateId, String> {
+        let compiled = self.cel.compile_template(text, Scope::Request, self.host);
+        self.warnings.extend(self.cel.take_warnings());
+        let template = compiled?;
+        let id = u32::try_from(self.templates.len()).map_err(|_| "too many templates".to_string())?;
+        self.templates.push(template);
+        Ok(TemplateId(id))
+    }
+
+    fn eval_static(&mut self, text: &str) -> Result<String, String> {
+        let compiled = self.cel.compile_template(text, Scope::Request, self.host);
+        self.warnings.extend(self.cel.take_warnings());
+        self.cel.render_static(&compiled?)
+    }
+
+    fn host(&self) -> &dyn HostApi {
+        self.host
+    }
+
+    fn check_only(&self) -> bool {
+        self.cel.check_only()
+    }
+}
+
+/// [`RequestEnv`] for one request: the engine's templates and the request's variables.
+pub struct GatewayRequestEnv<'a> {
+    pub ev: &'a Evaluator,
+    pub templates: &'a [Template],
+    pub act: Activation<'a>,
+}
+
+impl RequestEnv for GatewayRequestEnv<'_> {
+    fn render(&self, id: TemplateId) -> Result<serde_json::Value, String> {
+        let template = usize::try_from(id.0)
+            .ok()
+            .and_then(|i| self.templates.get(i))
+            .ok_or_else(|| format!("unknown template {}", id.0))?;
+        cel_to_json(&self.ev.render(template, &self.act)?)
+    }
+
+    fn variable(&self, name: &str) -> Option<cel::Value> {
+        self.act.value(name)
+    }
+}
+
+/// The engine's continuation around the action's own: where the phase stopped, what it
+/// had bound and edited so far, and the action's bytes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineContinuation {
+    pub position: Position,
+    pub vars: BTreeMap<String, serde_json::Value>,
+    pub actions: BTreeMap<String, serde_json::Value>,
+    /// The upstream request's headers after the edits made before the action.
+    pub headers: Headers,
+    /// The action's continuation, base64.
+    pub gateway: String,
+}
+
+impl EngineContinuation {
+    pub fn new(position: Position, bindings: &Bindings, headers: &Headers, gateway: &[u8]) -> EngineContinuation {
+        let to_json = |m: &BTreeMap<String, cel::Value>| {
+            m.iter()
+                .filter_map(|(k, v)| cel_to_json(v).ok().map(|j| (k.clone(), j)))
+                .collect()
+        };
+        EngineContinuation {
+            position,
+            vars: to_json(&bindings.vars),
+            actions: to_json(&bindings.actions),
+            headers: headers.clone(),
+            gateway: base64::engine::general_purpose::STANDARD.encode(gateway),
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<EngineContinuation> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    pub fn gateway_bytes(&self) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.gateway)
+            .unwrap_or_default()
+    }
+
+    pub fn bindings(&self) -> Bindings {
+        let from_json = |m: &BTreeMap<String, serde_json::Value>| {
+            m.iter().map(|(k, v)| (k.clone(), json_to_cel(v))).collect()
+        };
+        Bindings {
+            vars: from_json(&self.vars),
+            actions: from_json(&self.actions),
+        }
+    }
+}
