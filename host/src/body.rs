@@ -1,8 +1,10 @@
-//! The one response-body type every path of the edge produces: buffered answers, bodies
-//! proxied from the upstream, and SSE streams relayed chunk by chunk.
+//! Bodies: the one response-body type every path of the edge produces (buffered answers,
+//! bodies proxied from the upstream, SSE streams relayed chunk by chunk), and the bounded
+//! reading of client request bodies.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody, LengthLimitError};
+use hyper::body::Incoming;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ResponseBody = BoxBody<Bytes, BoxError>;
@@ -10,4 +12,74 @@ pub type ResponseBody = BoxBody<Bytes, BoxError>;
 /// A body already fully in memory.
 pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
     Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+}
+
+/// Why a request body could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the request body could not be read: {0}")]
+    Read(String),
+}
+
+/// True when the declared `content-length` already exceeds `limit`, so the edge can answer
+/// 413 before reading anything.
+pub fn declared_too_large(headers: &http::HeaderMap, limit: u64) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|len| len > limit)
+}
+
+/// Reads the whole body, failing with [`BodyError::TooLarge`] as soon as more than `limit`
+/// bytes arrived. Called only when the policy reads bodies or a decision needs them.
+pub async fn read_bounded(body: Incoming, limit: u64) -> Result<Bytes, BodyError> {
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    match Limited::new(body, limit_usize).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) => Err(classify(err.as_ref(), limit)),
+    }
+}
+
+/// The body as a stream for the upstream, still bounded by `limit` (the upstream call
+/// fails, and the client gets 413, if the client sends more).
+pub fn bounded_stream(body: Incoming, limit: u64) -> Limited<Incoming> {
+    Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+}
+
+/// True when `err` (or any error it wraps) is the body limit being hit.
+pub fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+fn classify(err: &(dyn std::error::Error + Send + Sync + 'static), limit: u64) -> BodyError {
+    if is_length_limit(err) {
+        BodyError::TooLarge { limit }
+    } else {
+        BodyError::Read(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn declared_length_over_limit_is_detected() {
+        let mut h = http::HeaderMap::new();
+        assert!(!declared_too_large(&h, 10));
+        h.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("11"));
+        assert!(declared_too_large(&h, 10));
+        assert!(!declared_too_large(&h, 11));
+    }
 }

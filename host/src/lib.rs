@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod check;
 pub mod cli;
 pub mod gateway;
 pub mod host_services;
@@ -11,6 +12,7 @@ pub mod plugin_runtime;
 pub mod policy_state;
 pub mod reload;
 pub mod server;
+pub mod tls;
 
 /// The gateway plugin component built by `build.rs` for wasm32-wasip2.
 pub static EMBEDDED_PLUGIN: &[u8] = include_bytes!(env!("GATEWAY_PLUGIN_WASM"));

@@ -1,0 +1,72 @@
+//! What the request path needs from a loaded policy and from the attempt loop, as two
+//! small traits. The real implementations are the wasm plugin runtime's `LoadedPolicy`
+//! and the gateway's attempt loop (see `adapters.rs`); keeping the request path behind
+//! these traits lets its flows be tested without either.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use http::Response;
+
+use crate::body::ResponseBody;
+use crate::plugin_runtime::bindings::types::{
+    AttemptResult, FailoverAction, GatewayOutcome, Plan, Request, RequestOutcome, ResponseDecision, ResponseHead,
+};
+
+/// A failed plugin call, reduced to what the client and the metrics need.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PluginCallError {
+    /// Stable code, e.g. "plugin_trap", "plugin_deadline_exceeded".
+    pub code: &'static str,
+    /// Human-readable cause, without request data.
+    pub message: String,
+}
+
+/// The policy as the request path calls it. Each call is synchronous and short (the plugin
+/// never waits for I/O); an error affects only the request that made the call.
+pub trait PolicyDecider: Send + Sync + 'static {
+    /// The policy reads request bodies, so the host must buffer them before deciding.
+    fn needs_body(&self) -> bool;
+    /// The policy has `on_http_response` rules, so the host must run the response phase.
+    fn has_response_rules(&self) -> bool;
+    /// Runs the `on_http_request` rules once the head (and, if needed, the body) arrived.
+    fn on_http_request(&self, req: &Request) -> Result<RequestOutcome, PluginCallError>;
+    /// Runs the `on_http_response` rules on a served response head.
+    fn on_http_response(
+        &self,
+        state: &[u8],
+        req: &Request,
+        head: &ResponseHead,
+    ) -> Result<ResponseDecision, PluginCallError>;
+    /// Asks the policy's own failover rule what to do after a failed attempt.
+    fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> Result<FailoverAction, PluginCallError>;
+    /// Hands a plan's failed outcome back: the error answer, or with `on_error: continue`
+    /// the decision of the remaining rules.
+    fn resume(
+        &self,
+        continuation: &[u8],
+        req: &Request,
+        outcome: &GatewayOutcome,
+    ) -> Result<RequestOutcome, PluginCallError>;
+}
+
+/// Decides what happens after a failed attempt of a plan whose `custom_failover` is set.
+pub trait FailoverDecider: Send + Sync {
+    fn classify(&self, failed: &AttemptResult) -> FailoverAction;
+}
+
+/// How the attempt loop ended.
+pub enum PlanRun {
+    /// An attempt served the client; the body may still be streaming.
+    Served { response: Response<ResponseBody>, outcome: GatewayOutcome },
+    /// Nothing was served; the outcome goes back to the policy through `resume`.
+    Failed(GatewayOutcome),
+}
+
+pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = PlanRun> + Send + 'a>>;
+
+/// Runs the attempts of an `ai-gateway` plan.
+pub trait PlanRunner: Send + Sync + 'static {
+    fn run<'a>(&'a self, plan: &'a Plan, classifier: &'a dyn FailoverDecider) -> PlanFuture<'a>;
+}

@@ -1,0 +1,232 @@
+//! The request path of the public listener: read the head (and the body when needed), ask
+//! the policy, carry out its decision, run the response phase, log and count.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response};
+use hyper::body::Incoming;
+
+use super::access_log::AccessRecord;
+use super::connection::ConnInfo;
+use super::decider::{FailoverDecider, PlanRun, PlanRunner, PluginCallError, PolicyDecider};
+use super::errors::EdgeError;
+use super::listener::RequestHandler;
+use super::request::{new_request_id, to_wit};
+use super::response::{from_wit, head_of, replace_headers};
+use super::upstream::{ForwardedFor, OutgoingBody, Upstream};
+use crate::body::{ResponseBody, declared_too_large, read_bounded};
+use crate::metrics::EdgeMetrics;
+use crate::plugin_runtime::bindings::types::{self, AttemptResult, Decision, FailoverAction};
+use crate::policy_state::PolicyState;
+
+/// Header echoing the request id on every answer.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// `resume` may answer with another plan (`on_error: continue` into a second
+/// `ai-gateway`); this caps the chain so a policy cannot loop a request forever.
+const MAX_DECISION_ROUNDS: usize = 8;
+
+/// Shared state of the public listener.
+pub struct EdgeHandler<P> {
+    pub policy: Arc<PolicyState<P>>,
+    pub metrics: Arc<EdgeMetrics>,
+    pub upstream: Option<Upstream>,
+    pub plans: Arc<dyn PlanRunner>,
+    pub max_body_bytes: u64,
+}
+
+impl<P: PolicyDecider> RequestHandler for EdgeHandler<P> {
+    fn handle(
+        self: Arc<Self>,
+        conn: Arc<ConnInfo>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response<ResponseBody>> + Send + 'static {
+        async move { self.handle_request(&conn, req).await }
+    }
+}
+
+/// Where the client's body is while a request is handled.
+enum ClientBody {
+    Unread(Incoming),
+    Read(Bytes),
+    /// Streamed to the upstream already.
+    Gone,
+}
+
+impl<P: PolicyDecider> EdgeHandler<P> {
+    async fn handle_request(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<ResponseBody> {
+        let started = Instant::now();
+        let received = SystemTime::now();
+        let _in_flight = self.metrics.in_flight();
+        let id = new_request_id();
+        let mut rec = AccessRecord {
+            id: id.clone(),
+            method: req.method().as_str().to_owned(),
+            path: req.uri().path().to_owned(),
+            client: conn.client.to_string(),
+            ..AccessRecord::default()
+        };
+        let mut res = match self.serve(conn, req, &id, received, &mut rec).await {
+            Ok(res) => res,
+            Err(err) => {
+                rec.decision = "error";
+                rec.error_code = Some(err.code());
+                if err.status().is_server_error() {
+                    tracing::warn!(request_id = %id, code = err.code(), error = %err, "request failed");
+                }
+                err.to_response()
+            }
+        };
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert(REQUEST_ID_HEADER, v);
+        }
+        let elapsed = started.elapsed();
+        self.metrics.record_request(rec.decision, res.status().as_u16(), elapsed);
+        rec.emit(res.status().as_u16(), elapsed);
+        res
+    }
+
+    async fn serve(
+        &self,
+        conn: &ConnInfo,
+        req: Request<Incoming>,
+        id: &str,
+        received: SystemTime,
+        rec: &mut AccessRecord,
+    ) -> Result<Response<ResponseBody>, EdgeError> {
+        let policy = self.policy.current().ok_or(EdgeError::NoPolicy)?;
+        let (parts, incoming) = req.into_parts();
+        if declared_too_large(&parts.headers, self.max_body_bytes) {
+            return Err(EdgeError::BodyTooLarge { limit: self.max_body_bytes });
+        }
+        let mut body = ClientBody::Unread(incoming);
+        let mut wit_body = Vec::new();
+        if policy.needs_body() {
+            let bytes = take_bytes(&mut body, self.max_body_bytes).await?;
+            wit_body = bytes.to_vec();
+            body = ClientBody::Read(bytes);
+        }
+        let wreq = to_wit(&parts, conn, id, received, wit_body);
+        let outcome = self.call(rec, "on_http_request", || policy.on_http_request(&wreq))?;
+        let state = outcome.state;
+        let mut decision = outcome.decision;
+        for _ in 0..MAX_DECISION_ROUNDS {
+            match decision {
+                Decision::Respond(r) => {
+                    rec.decision = "respond";
+                    return from_wit(r);
+                }
+                Decision::Upstream(u) => {
+                    rec.decision = "upstream";
+                    let upstream = self.upstream.as_ref().ok_or(EdgeError::NoUpstream)?;
+                    let out = match u.body.clone() {
+                        Some(b) => OutgoingBody::Buffered(Bytes::from(b)),
+                        None => match std::mem::replace(&mut body, ClientBody::Gone) {
+                            ClientBody::Unread(inc) => {
+                                OutgoingBody::Streaming(crate::body::bounded_stream(inc, self.max_body_bytes))
+                            }
+                            ClientBody::Read(b) => OutgoingBody::Buffered(b),
+                            ClientBody::Gone => OutgoingBody::Buffered(Bytes::new()),
+                        },
+                    };
+                    let fwd = ForwardedFor { client_ip: conn.client.ip(), scheme: conn.scheme(), authority: &wreq.authority };
+                    let res = upstream.forward(&u, out, &fwd).await?;
+                    return self.response_phase(&*policy, &state, &wreq, res, rec);
+                }
+                Decision::Forward(plan) => {
+                    rec.decision = "forward";
+                    let classifier = PolicyClassifier { policy: &*policy, continuation: &plan.continuation };
+                    match self.plans.run(&plan, &classifier).await {
+                        PlanRun::Served { response, outcome } => {
+                            self.count_attempts(&outcome, rec);
+                            return self.response_phase(&*policy, &state, &wreq, response, rec);
+                        }
+                        PlanRun::Failed(outcome) => {
+                            self.count_attempts(&outcome, rec);
+                            let next = self.call(rec, "resume", || policy.resume(&plan.continuation, &wreq, &outcome))?;
+                            decision = next.decision;
+                        }
+                    }
+                }
+            }
+        }
+        Err(EdgeError::ResumeLoop)
+    }
+
+    /// Runs `on_http_response` when the policy has response rules; otherwise returns the
+    /// response untouched.
+    fn response_phase(
+        &self,
+        policy: &P,
+        state: &[u8],
+        wreq: &types::Request,
+        mut res: Response<ResponseBody>,
+        rec: &mut AccessRecord,
+    ) -> Result<Response<ResponseBody>, EdgeError> {
+        if !policy.has_response_rules() {
+            return Ok(res);
+        }
+        let head = head_of(&res);
+        match self.call(rec, "on_http_response", || policy.on_http_response(state, wreq, &head))? {
+            types::ResponseDecision::Headers(list) => {
+                replace_headers(&mut res, &list);
+                Ok(res)
+            }
+            types::ResponseDecision::Replace(r) => from_wit(r),
+        }
+    }
+
+    /// Times one plugin call and turns its failure into this request's 500.
+    fn call<T>(
+        &self,
+        rec: &mut AccessRecord,
+        export: &'static str,
+        f: impl FnOnce() -> Result<T, PluginCallError>,
+    ) -> Result<T, EdgeError> {
+        let t = Instant::now();
+        let result = f();
+        let elapsed = t.elapsed();
+        rec.plugin_time += elapsed;
+        self.metrics.record_plugin_call(export, elapsed);
+        result.map_err(|e| {
+            self.metrics.record_plugin_error(e.code);
+            EdgeError::Plugin { code: e.code, message: e.message }
+        })
+    }
+
+    fn count_attempts(&self, outcome: &types::GatewayOutcome, rec: &mut AccessRecord) {
+        for a in &outcome.attempts {
+            self.metrics.record_attempt(&a.provider, &a.retry_action);
+        }
+        rec.add_attempts(outcome);
+    }
+}
+
+async fn take_bytes(body: &mut ClientBody, limit: u64) -> Result<Bytes, EdgeError> {
+    match std::mem::replace(body, ClientBody::Gone) {
+        ClientBody::Unread(inc) => Ok(read_bounded(inc, limit).await?),
+        ClientBody::Read(b) => Ok(b),
+        ClientBody::Gone => Ok(Bytes::new()),
+    }
+}
+
+/// Wires a plan's custom failover rule to the policy's `classify_failure`. A plugin
+/// failure here stops the loop (the safe choice: no further upstream calls).
+struct PolicyClassifier<'a, P> {
+    policy: &'a P,
+    continuation: &'a [u8],
+}
+
+impl<P: PolicyDecider> FailoverDecider for PolicyClassifier<'_, P> {
+    fn classify(&self, failed: &AttemptResult) -> FailoverAction {
+        match self.policy.classify_failure(self.continuation, failed) {
+            Ok(action) => action,
+            Err(err) => {
+                tracing::warn!(code = err.code, error = %err, "failover rule failed; stopping the attempt loop");
+                FailoverAction::Stop
+            }
+        }
+    }
+}
