@@ -54,5 +54,5 @@ async fn loop_hog_and_panic_fail_alone_while_other_requests_succeed() {
     assert_eq!(c.get(&e.url("/after")).await.unwrap().status, 200);
 
     let m = c.get(&e.admin_url("/metrics")).await.unwrap().text();
-    assert!(m.contains("edge_plugin_traps_total"), "{m}");
+    assert!(m.contains("edge_plugin_errors_total"), "{m}");
 }

@@ -89,7 +89,7 @@ on_http_request:
         config:
           headers:
             x-client-ip: "${conn.client_ip}"
-            x-path-upper: "${req.url.path.upperAscii()}"
+            x-path-upper: "${req.url.path.upper()}"
       - type: remove-headers
         config:
           headers: [x-secret]
