@@ -1,0 +1,10 @@
+//! Tests of the `ai-gateway` action against an in-memory engine and host.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod diagnostics;
+mod failover_finish;
+mod plans;
+mod policies;
+mod strategies;
