@@ -5,6 +5,7 @@ pub mod admin;
 pub mod body;
 pub mod check;
 pub mod cli;
+pub mod demo;
 pub mod gateway;
 pub mod host_services;
 pub mod metrics;

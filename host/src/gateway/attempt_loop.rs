@@ -1,0 +1,304 @@
+//! The attempt loop: runs a plan's attempts in order until one serves the client.
+//!
+//! Called by the server when the plugin decides `forward(plan)`. Bounds: each attempt's own
+//! deadline, the plan's total deadline (which includes Retry-After waits), the attempt cap
+//! (retries included), and never the same provider/model/key twice except for a deliberate
+//! retry of the same target. After a failure the next step comes from the Retry-After check
+//! and the default rules, or from the plugin's classifier when the plan asks for custom
+//! failover. Once an attempt commits there is no failover: its bytes are already the
+//! client's.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+use http_body_util::BodyExt;
+use tokio::time::Instant;
+
+use crate::body::ResponseBody;
+use crate::plugin_runtime::bindings::types::{
+    AttemptResult, FailoverAction, GatewayOutcome, Plan,
+};
+
+use super::attempt::{Committed, Failed, run_attempt};
+use super::attempt_error::{AttemptError, millis};
+use super::context::GatewayContext;
+use super::defaults::{
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_TOTAL_TIMEOUT,
+    MAX_SAME_RETRIES, or_default,
+};
+use super::failover_rules::{FailoverClassifier, default_action};
+use super::plan_result::PlanResult;
+use super::relay_body::{BrokenEnd, RelayBody};
+use super::response_headers::{client_headers, to_pairs};
+use super::retry_after::retry_after;
+
+/// Runs `plan` and returns either the committed response or the record of every failure.
+/// `classifier` is asked only when `plan.custom_failover` is set.
+pub async fn execute_plan(
+    ctx: &GatewayContext,
+    plan: &Plan,
+    classifier: &dyn FailoverClassifier,
+) -> PlanResult {
+    let mut run = LoopState::new(plan);
+    let mut next = run.next_candidate(plan, 0);
+    while let Some(index) = next {
+        let Some(attempt) = plan.attempts.get(index) else { break };
+        let now = Instant::now();
+        if now >= run.total_deadline {
+            run.timed_out = true;
+            break;
+        }
+        run.tried.insert(target_of(plan, index));
+        let attempt_deadline = now + or_default(attempt.timeout_ms, DEFAULT_ATTEMPT_TIMEOUT);
+        let outcome =
+            run_attempt(&ctx.client, attempt, plan.stream, attempt_deadline, run.total_deadline)
+                .await;
+        let duration = now.elapsed();
+        match outcome {
+            Ok(committed) => return serve(ctx, plan, run, index, committed, duration),
+            Err(failed) => next = run.after_failure(ctx, plan, classifier, index, failed, duration).await,
+        }
+    }
+    PlanResult::Failed(run.finish(None))
+}
+
+/// The provider/model/key triple an attempt targets.
+type Target = (String, String, String);
+
+fn target_of(plan: &Plan, index: usize) -> Target {
+    plan.attempts
+        .get(index)
+        .map(|a| (a.provider.clone(), a.model.clone(), a.key_id.clone()))
+        .unwrap_or_default()
+}
+
+/// Bookkeeping of one run of the loop.
+struct LoopState {
+    started: Instant,
+    total_deadline: Instant,
+    max_calls: usize,
+    results: Vec<AttemptResult>,
+    tried: HashSet<Target>,
+    abandoned_groups: HashSet<u32>,
+    same_retries: u32,
+    timed_out: bool,
+}
+
+impl LoopState {
+    fn new(plan: &Plan) -> Self {
+        let started = Instant::now();
+        let max_calls = match usize::try_from(plan.max_attempts) {
+            Ok(0) | Err(_) => DEFAULT_MAX_ATTEMPTS,
+            Ok(n) => n,
+        };
+        Self {
+            started,
+            total_deadline: started + or_default(plan.total_timeout_ms, DEFAULT_TOTAL_TIMEOUT),
+            max_calls,
+            results: Vec::new(),
+            tried: HashSet::new(),
+            abandoned_groups: HashSet::new(),
+            same_retries: 0,
+            timed_out: false,
+        }
+    }
+
+    /// The first attempt at or after `from` whose model is still in play and whose
+    /// provider/model/key has not been tried.
+    fn next_candidate(&self, plan: &Plan, from: usize) -> Option<usize> {
+        (from..plan.attempts.len()).find(|&i| {
+            plan.attempts.get(i).is_some_and(|a| {
+                !self.abandoned_groups.contains(&a.model_group)
+                    && !self.tried.contains(&(a.provider.clone(), a.model.clone(), a.key_id.clone()))
+            })
+        })
+    }
+
+    /// Records a failed attempt, decides what comes next (waiting for Retry-After when that
+    /// is the decision) and returns the index of the next attempt to run.
+    async fn after_failure(
+        &mut self,
+        ctx: &GatewayContext,
+        plan: &Plan,
+        classifier: &dyn FailoverClassifier,
+        index: usize,
+        failed: Failed,
+        duration: Duration,
+    ) -> Option<usize> {
+        let attempt = plan.attempts.get(index)?;
+        ctx.sink.record(
+            &attempt.provider,
+            &attempt.model,
+            &attempt.key_id,
+            failed.status,
+            false,
+            duration,
+            &failed.headers,
+        );
+        let mut result = AttemptResult {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            provider: attempt.provider.clone(),
+            model: attempt.model.clone(),
+            key_id: attempt.key_id.clone(),
+            status: failed.status,
+            failure: Some(failed.error.kind()),
+            message: failed.error.to_string(),
+            headers: to_pairs(&failed.headers),
+            body_excerpt: failed.excerpt,
+            duration_ms: millis(duration),
+            retry_action: String::new(),
+        };
+        let wait = retry_after(&failed.headers, SystemTime::now());
+        let (action, label) = self.decide(plan, classifier, &result, &failed.error, wait);
+        result.retry_action = label.to_owned();
+        tracing::debug!(
+            provider = %result.provider,
+            model = %result.model,
+            key_id = %result.key_id,
+            status = ?result.status,
+            error = %result.message,
+            next = label,
+            "upstream attempt failed"
+        );
+        self.results.push(result);
+        match action {
+            Step::RetrySame(wait) => {
+                self.same_retries += 1;
+                tokio::time::sleep_until((Instant::now() + wait).min(self.total_deadline)).await;
+                Some(index)
+            }
+            Step::Go(next) => next,
+        }
+    }
+
+    /// The step after a failure and its `retry_action` label.
+    fn decide(
+        &mut self,
+        plan: &Plan,
+        classifier: &dyn FailoverClassifier,
+        result: &AttemptResult,
+        error: &AttemptError,
+        retry_after: Option<Duration>,
+    ) -> (Step, &'static str) {
+        if matches!(error, AttemptError::TotalTimeout) {
+            self.timed_out = true;
+            return (Step::Go(None), "exhausted");
+        }
+        let calls_left = self.results.len() + 1 < self.max_calls;
+        let can_wait = |wait: Duration| {
+            calls_left
+                && self.same_retries < MAX_SAME_RETRIES
+                && wait <= Duration::from_millis(plan.max_retry_after_ms)
+                && Instant::now() + wait < self.total_deadline
+        };
+        let action = if plan.custom_failover {
+            match classifier.classify(result) {
+                // The policy asked to retry the same target: honour it within the same
+                // limits as the default rule, otherwise move on to the next attempt.
+                FailoverAction::RetrySame if !can_wait(retry_after.unwrap_or(Duration::ZERO)) => {
+                    FailoverAction::NextKey
+                }
+                other => other,
+            }
+        } else if matches!(result.status, Some(429 | 503)) && retry_after.is_some_and(can_wait) {
+            FailoverAction::RetrySame
+        } else {
+            default_action(result.failure, result.status)
+        };
+        let index = usize::try_from(result.index).unwrap_or(usize::MAX);
+        let group = plan.attempts.get(index).map(|a| a.model_group);
+        let (next, label) = match action {
+            FailoverAction::RetrySame => {
+                return (Step::RetrySame(retry_after.unwrap_or(Duration::ZERO)), "retry_same");
+            }
+            FailoverAction::Stop => return (Step::Go(None), "fail_fast"),
+            FailoverAction::NextKey => (self.next_candidate(plan, index + 1), "next_key"),
+            FailoverAction::NextModel => {
+                if let Some(group) = group {
+                    self.abandoned_groups.insert(group);
+                }
+                (self.next_candidate(plan, index + 1), "next_model")
+            }
+        };
+        match next {
+            Some(next) if calls_left => (Step::Go(Some(next)), label),
+            _ => (Step::Go(None), "exhausted"),
+        }
+    }
+
+    /// The outcome handed to the server (and, on failure, to the plugin's `resume`).
+    fn finish(self, served: Option<u16>) -> GatewayOutcome {
+        GatewayOutcome {
+            served,
+            attempts: self.results,
+            timed_out: self.timed_out,
+            duration_ms: millis(self.started.elapsed()),
+        }
+    }
+}
+
+/// What the loop does after a failure.
+enum Step {
+    /// Wait this long, then run the same attempt again.
+    RetrySame(Duration),
+    /// Run this attempt next, or stop.
+    Go(Option<usize>),
+}
+
+/// Builds the client's response from the committed attempt.
+fn serve(
+    ctx: &GatewayContext,
+    plan: &Plan,
+    mut run: LoopState,
+    index: usize,
+    committed: Committed,
+    duration: Duration,
+) -> PlanResult {
+    let Some(attempt) = plan.attempts.get(index) else {
+        return PlanResult::Failed(run.finish(None));
+    };
+    let status = committed.status.as_u16();
+    ctx.sink.record(
+        &attempt.provider,
+        &attempt.model,
+        &attempt.key_id,
+        Some(status),
+        true,
+        duration,
+        &committed.headers,
+    );
+    run.results.push(AttemptResult {
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        provider: attempt.provider.clone(),
+        model: attempt.model.clone(),
+        key_id: attempt.key_id.clone(),
+        status: Some(status),
+        failure: None,
+        message: String::new(),
+        headers: Vec::new(),
+        body_excerpt: Vec::new(),
+        duration_ms: millis(duration),
+        retry_action: "succeeded".to_owned(),
+    });
+    let headers = client_headers(
+        committed.headers,
+        &plan.response_headers,
+        run.results.len(),
+        &attempt.provider,
+        &attempt.model,
+        plan.stream,
+    );
+    let broken_end = if plan.stream {
+        BrokenEnd::SseErrorEvent(plan.format)
+    } else {
+        BrokenEnd::Abort
+    };
+    let idle = or_default(plan.stream_idle_timeout_ms, DEFAULT_IDLE_TIMEOUT);
+    let body: ResponseBody =
+        RelayBody::new(committed.replay, committed.body, Some(idle), broken_end).boxed();
+    let mut response = http::Response::new(body);
+    *response.status_mut() = committed.status;
+    *response.headers_mut() = headers;
+    let outcome = run.finish(Some(status));
+    PlanResult::Served { response, outcome }
+}

@@ -1,0 +1,52 @@
+//! Everything the attempt loop needs that outlives one request: the pooled upstream client,
+//! the `.internal` table it resolves through, and the metrics sink.
+
+use std::sync::Arc;
+
+use super::config::GatewayConfig;
+use super::internal_hosts::InternalHosts;
+use super::metrics_sink::TargetMetricsSink;
+use super::upstream_client::{ClientBuildError, build_upstream_client};
+
+/// Built once at startup (and again when settings that shape the client change); shared by
+/// every request. Cloning is cheap.
+#[derive(Clone)]
+pub struct GatewayContext {
+    pub(crate) client: reqwest::Client,
+    internal_hosts: InternalHosts,
+    pub(crate) sink: Arc<dyn TargetMetricsSink>,
+}
+
+impl GatewayContext {
+    /// Builds the upstream client from `config`; `sink` receives one record per attempt.
+    pub fn new(
+        config: &GatewayConfig,
+        sink: Arc<dyn TargetMetricsSink>,
+    ) -> Result<Self, ClientBuildError> {
+        let internal_hosts = InternalHosts::new(&config.internal_hosts);
+        let client = build_upstream_client(config, &internal_hosts)?;
+        Ok(Self {
+            client,
+            internal_hosts,
+            sink,
+        })
+    }
+
+    /// The live `.internal` table: hosts added here are used by the next new connection.
+    pub fn internal_hosts(&self) -> &InternalHosts {
+        &self.internal_hosts
+    }
+
+    /// The pooled upstream client (also usable for the endpoint's own upstream).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+impl std::fmt::Debug for GatewayContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayContext")
+            .field("internal_hosts", &self.internal_hosts)
+            .finish_non_exhaustive()
+    }
+}
