@@ -1,2 +1,28 @@
-//! The wasm plugin runtime: one engine, compiled-component cache, instance pool.
+//! The wasm plugin runtime: one engine, a cache of compiled components, and pools of
+//! reusable plugin instances with a deadline and a memory limit on every call.
+//!
+//! Start with [`PluginRuntime::new`] (once per process), then
+//! [`PluginRuntime::load_policy`] for each policy load; the resulting [`LoadedPolicy`] is what
+//! the server calls per request. Errors carry their HTTP status and a stable code
+//! ([`PluginError`]).
+
 pub mod bindings;
+mod cache;
+mod config;
+mod engine;
+mod errors;
+mod guest_io;
+mod host_imports;
+mod instance_state;
+mod limits;
+mod loaded_policy;
+mod pool;
+mod runtime;
+
+pub use bindings::types;
+pub use cache::CacheOutcome;
+pub use config::{ArtifactCache, RuntimeConfig};
+pub use errors::{LoadError, PluginError};
+pub use loaded_policy::LoadedPolicy;
+pub use pool::PoolStats;
+pub use runtime::PluginRuntime;

@@ -1,0 +1,132 @@
+//! Cache of precompiled plugin components, so a restart loads machine code in about a
+//! millisecond instead of compiling the plugin again (over a second for a 2 MB component).
+//!
+//! An artifact is named `<engine hash>-<sha256 of the wasm>.cwasm`: the engine hash
+//! (`Engine::precompile_compatibility_hash`) changes with the wasmtime version and every
+//! compilation setting, so an artifact is only ever loaded by an engine that could have
+//! produced it. Artifacts are written to a temporary file and renamed into place, so a
+//! crash or a concurrent start never leaves a torn artifact under the final name.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::config::ArtifactCache;
+use super::errors::PluginError;
+
+/// How the component was obtained; lets tests and `/policy` see whether a start compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Loaded a precompiled artifact from this file; nothing was compiled.
+    Hit(PathBuf),
+    /// Compiled, and stored the artifact at this path for the next start.
+    Stored(PathBuf),
+    /// Compiled; the cache is off, or the artifact could not be written (logged).
+    Compiled,
+}
+
+impl CacheOutcome {
+    /// True when this start compiled the plugin.
+    pub fn compiled(&self) -> bool {
+        !matches!(self, CacheOutcome::Hit(_))
+    }
+}
+
+/// The directory artifacts go to, if any.
+pub(crate) fn cache_dir(setting: &ArtifactCache) -> Option<PathBuf> {
+    match setting {
+        ArtifactCache::Off => None,
+        ArtifactCache::Dir(d) => Some(d.clone()),
+        ArtifactCache::Default => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))
+            .map(|base| base.join("edge")),
+    }
+}
+
+/// Feeds `Hash` output into SHA-256, giving a hash that is stable across processes (std's
+/// `DefaultHasher` makes no such promise).
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(&self) -> u64 {
+        0 // unused: the digest is read with `finalize`
+    }
+}
+
+/// The file an artifact of `wasm` for `engine` is stored under.
+pub(crate) fn artifact_name(engine: &Engine, wasm: &[u8]) -> String {
+    let mut h = Sha256Hasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut h);
+    let engine_hash = hex::encode(h.0.finalize());
+    let wasm_hash = hex::encode(Sha256::digest(wasm));
+    format!("{}-{}.cwasm", &engine_hash[..16], wasm_hash)
+}
+
+/// Loads the component for `wasm`: from the cache when a matching artifact exists,
+/// otherwise by compiling it (and storing the artifact when the cache is on).
+pub(crate) fn load_component(
+    engine: &Engine,
+    wasm: &[u8],
+    setting: &ArtifactCache,
+) -> Result<(Component, CacheOutcome), PluginError> {
+    let Some(dir) = cache_dir(setting) else {
+        return Ok((compile(engine, wasm)?, CacheOutcome::Compiled));
+    };
+    let path = dir.join(artifact_name(engine, wasm));
+    if path.is_file() {
+        match deserialize(engine, &path) {
+            Ok(c) => return Ok((c, CacheOutcome::Hit(path))),
+            // Unreadable or from another build: compile and overwrite it below.
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unusable plugin artifact"),
+        }
+    }
+    let artifact = engine
+        .precompile_component(wasm)
+        .map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))?;
+    match write_atomically(&dir, &path, &artifact).and_then(|()| deserialize(engine, &path).map_err(std::io::Error::other)) {
+        Ok(c) => Ok((c, CacheOutcome::Stored(path))),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot use the plugin artifact cache; compiling without it");
+            Ok((compile(engine, wasm)?, CacheOutcome::Compiled))
+        }
+    }
+}
+
+fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, PluginError> {
+    Component::new(engine, wasm).map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))
+}
+
+#[allow(unsafe_code)]
+fn deserialize(engine: &Engine, path: &Path) -> Result<Component, String> {
+    // SAFETY: `deserialize_file` maps the file and runs its machine code without
+    // re-validating it, so the file must be an artifact wasmtime produced and nobody may
+    // change it while mapped. Both hold: the only writer is `load_component`, which writes
+    // `Engine::precompile_component` output to a private temporary file and renames it into
+    // place (a rename never modifies a mapped file), and wasmtime itself rejects artifacts
+    // of another version or configuration by checking the header against this engine. The
+    // cache directory must be writable only by the edge's user (it is under the user's own
+    // cache home by default), because an attacker who can write it can run code as the edge.
+    unsafe { Component::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(".tmp-{}-{nanos}.cwasm", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,163 @@
+//! [`LoadedPolicy`]: one policy loaded into the plugin, with the pool of instances that
+//! serve it. What the server calls for every request.
+//!
+//! All calls are synchronous and short (tens of µs); they may run on any thread, including
+//! tokio workers, and any number at once — each call takes its own instance. A call that
+//! fails answers its request with the returned [`PluginError`]; the instance is discarded
+//! and the next call gets a healthy one.
+
+use std::sync::Arc;
+
+use super::bindings::types;
+use super::errors::PluginError;
+use super::pool::{InstancePool, PoolStats, Pooled};
+use super::runtime::RuntimeShared;
+
+/// A loaded policy. Cheap to clone; in-flight requests keep the policy they started with
+/// alive after a reload swaps in a new one.
+#[derive(Clone)]
+pub struct LoadedPolicy {
+    inner: Arc<PolicyInner>,
+}
+
+struct PolicyInner {
+    rt: Arc<RuntimeShared>,
+    /// Kept so every new instance can `load` the same text.
+    text: String,
+    options: types::LoadOptions,
+    summary: types::LoadSummary,
+    pool: InstancePool,
+}
+
+impl std::fmt::Debug for LoadedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPolicy")
+            .field("file", &self.inner.options.file_name)
+            .field("summary", &self.inner.summary)
+            .field("pool", &self.inner.pool.stats())
+            .finish()
+    }
+}
+
+impl LoadedPolicy {
+    pub(crate) fn new(
+        rt: Arc<RuntimeShared>,
+        text: String,
+        options: types::LoadOptions,
+        summary: types::LoadSummary,
+        first: Pooled,
+    ) -> Self {
+        let pool = InstancePool::new(rt.cfg.max_idle_instances.max(1), rt.cfg.recycle_after_calls);
+        pool.note_created();
+        pool.give_back(first);
+        Self {
+            inner: Arc::new(PolicyInner {
+                rt,
+                text,
+                options,
+                summary,
+                pool,
+            }),
+        }
+    }
+
+    /// What the policy needs from the host (body buffering, response phase) and its warnings.
+    pub fn summary(&self) -> &types::LoadSummary {
+        &self.inner.summary
+    }
+
+    /// The policy text this was loaded from.
+    pub fn text(&self) -> &str {
+        &self.inner.text
+    }
+
+    /// The options it was loaded with.
+    pub fn options(&self) -> &types::LoadOptions {
+        &self.inner.options
+    }
+
+    /// Counters of the instance pool.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.inner.pool.stats()
+    }
+
+    /// Runs the `on_http_request` rules for a request whose head (and body, when the
+    /// summary says `needs-body`) arrived.
+    pub fn on_http_request(&self, req: &types::Request) -> Result<types::RequestOutcome, PluginError> {
+        self.with_instance(|g, s| g.call_on_http_request(s, req))
+    }
+
+    /// Runs the `on_http_response` rules; only when `summary().has_response_rules`.
+    /// `state` is the `RequestOutcome::state` of the same request.
+    pub fn on_http_response(
+        &self,
+        state: &[u8],
+        req: &types::Request,
+        head: &types::ResponseHead,
+    ) -> Result<types::ResponseDecision, PluginError> {
+        self.with_instance(|g, s| g.call_on_http_response(s, state, req, head))
+    }
+
+    /// Asks the policy's failover rule what to do after a failed attempt of a plan with
+    /// `custom-failover` set.
+    pub fn classify_failure(
+        &self,
+        continuation: &[u8],
+        failed: &types::AttemptResult,
+    ) -> Result<types::FailoverAction, PluginError> {
+        self.with_instance(|g, s| g.call_classify_failure(s, continuation, failed))
+    }
+
+    /// Hands the end of an unsuccessful attempt loop back to the plugin, which answers with
+    /// the error response or (with `on_error: continue`) the remaining rules' decision.
+    pub fn resume(
+        &self,
+        continuation: &[u8],
+        req: &types::Request,
+        outcome: &types::GatewayOutcome,
+    ) -> Result<types::RequestOutcome, PluginError> {
+        self.with_instance(|g, s| g.call_resume(s, continuation, req, outcome))
+    }
+
+    /// Takes an idle instance (or makes and loads a new one), runs `f` on it under the call
+    /// deadline, and returns it to the pool unless the call failed.
+    fn with_instance<R>(
+        &self,
+        f: impl FnOnce(&super::bindings::Gateway, &mut wasmtime::Store<super::instance_state::InstanceState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let inner = &*self.inner;
+        let mut inst = match inner.pool.take() {
+            Some(i) => i,
+            None => self.fresh_instance()?,
+        };
+        match inner.rt.call(&mut inst, inner.rt.call_ticks, f) {
+            Ok(r) => {
+                inner.pool.give_back(inst);
+                Ok(r)
+            }
+            Err(e) => {
+                inner.pool.note_discarded();
+                drop(inst);
+                Err(e)
+            }
+        }
+    }
+
+    /// A new instance with this policy loaded. The text loaded before, so a failure here is
+    /// the plugin's fault (nondeterminism, a trap, a secret that disappeared), not the user's.
+    fn fresh_instance(&self) -> Result<Pooled, PluginError> {
+        let inner = &*self.inner;
+        let mut inst = inner.rt.new_instance()?;
+        inner.pool.note_created();
+        match inner.rt.run_load(&mut inst, &inner.text, &inner.options)? {
+            Ok(_) => Ok(inst),
+            Err(diags) => {
+                let first = diags.first().map(|d| d.message.as_str()).unwrap_or("no diagnostics");
+                Err(PluginError::Load(format!(
+                    "a new plugin instance rejected the policy that loaded before ({} problem(s); first: {first})",
+                    diags.len()
+                )))
+            }
+        }
+    }
+}

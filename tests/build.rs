@@ -1,0 +1,11 @@
+//! Builds the hostile plugin fixture (`tests/fixtures/hostile-plugin`) for wasm32-wasip2 as
+//! part of the ordinary test build and exports its path as `HOSTILE_PLUGIN_WASM`, so the
+//! end-to-end tests can point the edge at it with `--plugin` (or read it with
+//! `env!("HOSTILE_PLUGIN_WASM")`). Reruns when the fixture or the WIT contract change.
+
+fn main() {
+    let root = build_support::workspace_root();
+    build_support::rerun_if_changed(&root, &["tests/fixtures/hostile-plugin", "wit", "Cargo.lock"]);
+    let wasm = build_support::build_component(&root, "hostile-plugin");
+    println!("cargo:rustc-env=HOSTILE_PLUGIN_WASM={}", wasm.display());
+}
