@@ -12,13 +12,21 @@ use gateway_support::*;
 use serde_json::{Value, json};
 
 fn demo_attempt(path: &str, body: Value, anthropic: bool, model: &str, group: u32) -> Attempt {
-    let mut a = attempt(format!("http://demo.internal{path}"), "demo", model, "demo", group);
+    let mut a = attempt(
+        format!("http://demo.internal{path}"),
+        "demo",
+        model,
+        "demo",
+        group,
+    );
     a.headers = vec![("content-type".into(), "application/json".into())];
     if anthropic {
         a.headers.push(("x-api-key".into(), "demo-key".into()));
-        a.headers.push(("anthropic-version".into(), "2023-06-01".into()));
+        a.headers
+            .push(("anthropic-version".into(), "2023-06-01".into()));
     } else {
-        a.headers.push(("authorization".into(), "Bearer demo-key".into()));
+        a.headers
+            .push(("authorization".into(), "Bearer demo-key".into()));
     }
     a.body = body.to_string().into_bytes();
     a
@@ -31,7 +39,12 @@ async fn start() -> (DemoProvider, edge::gateway::GatewayContext) {
     (demo, ctx)
 }
 
-async fn call(ctx: &edge::gateway::GatewayContext, attempts: Vec<Attempt>, stream: bool, format: ApiFormat) -> (u16, http::HeaderMap, String) {
+async fn call(
+    ctx: &edge::gateway::GatewayContext,
+    attempts: Vec<Attempt>,
+    stream: bool,
+    format: ApiFormat,
+) -> (u16, http::HeaderMap, String) {
     let mut plan = plan(attempts);
     plan.stream = stream;
     plan.format = format;
@@ -48,16 +61,32 @@ async fn call(ctx: &edge::gateway::GatewayContext, attempts: Vec<Attempt>, strea
 fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
         .filter(|e| !e.is_empty())
-        .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned))
+        .filter_map(|e| {
+            e.lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .map(str::to_owned)
+        })
         .collect()
 }
 
 #[tokio::test]
 async fn chat_completion_echoes_the_last_user_message() {
     let (_demo, ctx) = start().await;
-    let body = json!({"model": "demo-chat", "messages": [{"role": "user", "content": "hello there"}]});
-    let (status, headers, text) =
-        call(&ctx, vec![demo_attempt("/v1/chat/completions", body, false, "demo-chat", 0)], false, ApiFormat::Openai).await;
+    let body =
+        json!({"model": "demo-chat", "messages": [{"role": "user", "content": "hello there"}]});
+    let (status, headers, text) = call(
+        &ctx,
+        vec![demo_attempt(
+            "/v1/chat/completions",
+            body,
+            false,
+            "demo-chat",
+            0,
+        )],
+        false,
+        ApiFormat::Openai,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/json");
     let v: Value = serde_json::from_str(&text).unwrap();
@@ -77,18 +106,45 @@ async fn streamed_chat_is_one_chunk_per_word_then_done() {
     let (_demo, ctx) = start().await;
     let body = json!({"model": "demo-chat", "stream": true, "stream_options": {"include_usage": true},
         "messages": [{"role": "user", "content": "hi you"}]});
-    let (_, headers, text) =
-        call(&ctx, vec![demo_attempt("/chat/completions", body, false, "demo-chat", 0)], true, ApiFormat::Openai).await;
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let (_, headers, text) = call(
+        &ctx,
+        vec![demo_attempt(
+            "/chat/completions",
+            body,
+            false,
+            "demo-chat",
+            0,
+        )],
+        true,
+        ApiFormat::Openai,
+    )
+    .await;
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let data = sse_data(&text);
     assert_eq!(data.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
     let content: String = chunks
         .iter()
-        .filter_map(|c| c["choices"].get(0).and_then(|ch| ch["delta"]["content"].as_str()))
+        .filter_map(|c| {
+            c["choices"]
+                .get(0)
+                .and_then(|ch| ch["delta"]["content"].as_str())
+        })
         .collect();
     assert_eq!(content, "echo: hi you");
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk")
+    );
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
     assert_eq!(chunks.last().unwrap()["usage"]["total_tokens"], 5);
 }
@@ -98,7 +154,13 @@ async fn completions_embeddings_responses_and_models() {
     let (_demo, ctx) = start().await;
     let (_, _, text) = call(
         &ctx,
-        vec![demo_attempt("/v1/completions", json!({"model": "demo-chat", "prompt": "abc"}), false, "demo-chat", 0)],
+        vec![demo_attempt(
+            "/v1/completions",
+            json!({"model": "demo-chat", "prompt": "abc"}),
+            false,
+            "demo-chat",
+            0,
+        )],
         false,
         ApiFormat::Openai,
     )
@@ -108,8 +170,19 @@ async fn completions_embeddings_responses_and_models() {
     assert_eq!(v["choices"][0]["text"], "echo: abc");
 
     let embed = json!({"model": "demo-embed", "input": ["a", "b", "a"]});
-    let (_, _, text) =
-        call(&ctx, vec![demo_attempt("/v1/embeddings", embed, false, "demo-embed", 0)], false, ApiFormat::Openai).await;
+    let (_, _, text) = call(
+        &ctx,
+        vec![demo_attempt(
+            "/v1/embeddings",
+            embed,
+            false,
+            "demo-embed",
+            0,
+        )],
+        false,
+        ApiFormat::Openai,
+    )
+    .await;
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["object"], "list");
     assert_eq!(v["data"].as_array().unwrap().len(), 3);
@@ -119,14 +192,31 @@ async fn completions_embeddings_responses_and_models() {
     assert_eq!(v["data"][1]["index"], 1);
 
     let embed = json!({"model": "demo-embed", "input": "a", "encoding_format": "base64"});
-    let (_, _, text) =
-        call(&ctx, vec![demo_attempt("/v1/embeddings", embed, false, "demo-embed", 0)], false, ApiFormat::Openai).await;
+    let (_, _, text) = call(
+        &ctx,
+        vec![demo_attempt(
+            "/v1/embeddings",
+            embed,
+            false,
+            "demo-embed",
+            0,
+        )],
+        false,
+        ApiFormat::Openai,
+    )
+    .await;
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["data"][0]["embedding"].as_str().unwrap().len(), 44); // 8 f32 = 32 bytes
 
     let (_, _, text) = call(
         &ctx,
-        vec![demo_attempt("/v1/responses", json!({"model": "demo-chat", "input": "yo"}), false, "demo-chat", 0)],
+        vec![demo_attempt(
+            "/v1/responses",
+            json!({"model": "demo-chat", "input": "yo"}),
+            false,
+            "demo-chat",
+            0,
+        )],
         false,
         ApiFormat::Openai,
     )
@@ -140,7 +230,12 @@ async fn completions_embeddings_responses_and_models() {
     models.body = Vec::new();
     let (_, _, text) = call(&ctx, vec![models], false, ApiFormat::Openai).await;
     let v: Value = serde_json::from_str(&text).unwrap();
-    let ids: Vec<_> = v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<_> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["demo-chat", "demo-embed"]);
 }
 
@@ -148,8 +243,19 @@ async fn completions_embeddings_responses_and_models() {
 async fn anthropic_messages_plain_and_streamed() {
     let (_demo, ctx) = start().await;
     let body = json!({"model": "claude-demo", "max_tokens": 10, "messages": [{"role": "user", "content": [{"type": "text", "text": "ping"}]}]});
-    let (_, _, text) =
-        call(&ctx, vec![demo_attempt("/v1/messages", body.clone(), true, "claude-demo", 0)], false, ApiFormat::Anthropic).await;
+    let (_, _, text) = call(
+        &ctx,
+        vec![demo_attempt(
+            "/v1/messages",
+            body.clone(),
+            true,
+            "claude-demo",
+            0,
+        )],
+        false,
+        ApiFormat::Anthropic,
+    )
+    .await;
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["type"], "message");
     assert_eq!(v["content"][0]["text"], "echo: ping");
@@ -157,8 +263,13 @@ async fn anthropic_messages_plain_and_streamed() {
 
     let mut body = body;
     body["stream"] = json!(true);
-    let (_, _, text) =
-        call(&ctx, vec![demo_attempt("/v1/messages", body, true, "claude-demo", 0)], true, ApiFormat::Anthropic).await;
+    let (_, _, text) = call(
+        &ctx,
+        vec![demo_attempt("/v1/messages", body, true, "claude-demo", 0)],
+        true,
+        ApiFormat::Anthropic,
+    )
+    .await;
     let names: Vec<&str> = text
         .split("\n\n")
         .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("event: ")))
@@ -199,7 +310,9 @@ async fn wrong_key_and_failure_models_answer_errors_and_fail_over() {
     );
     let mut plan = plan(vec![wrong_key, fail, rate, good]);
     plan.max_retry_after_ms = 0; // do not wait for the 429's retry-after: 1
-    let PlanResult::Served { response, outcome } = run(&ctx, &plan).await else { panic!("not served") };
+    let PlanResult::Served { response, outcome } = run(&ctx, &plan).await else {
+        panic!("not served")
+    };
     assert_eq!(
         trail(&outcome.attempts),
         vec![
@@ -214,7 +327,12 @@ async fn wrong_key_and_failure_models_answer_errors_and_fail_over() {
     let excerpt: Value = serde_json::from_slice(&outcome.attempts[2].body_excerpt).unwrap();
     assert_eq!(excerpt["type"], "error");
     assert_eq!(excerpt["error"]["type"], "rate_limit_error");
-    assert!(outcome.attempts[2].headers.iter().any(|(n, v)| n == "retry-after" && v == "1"));
+    assert!(
+        outcome.attempts[2]
+            .headers
+            .iter()
+            .any(|(n, v)| n == "retry-after" && v == "1")
+    );
     let v: Value = serde_json::from_str(&body_text(response).await).unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "echo: ok");
 }

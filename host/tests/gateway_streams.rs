@@ -13,9 +13,9 @@ use gateway_support::*;
 const CHUNK_1: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n";
 const CHUNK_2: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n";
 const DONE: &str = "data: [DONE]\n\n";
-const OPENAI_ERROR_EVENT: &str = "data: {\"error\":{\"message\":\"model overloaded\",\"type\":\"server_error\"}}\n\n";
-const ANTHROPIC_ERROR_EVENT: &str =
-    "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+const OPENAI_ERROR_EVENT: &str =
+    "data: {\"error\":{\"message\":\"model overloaded\",\"type\":\"server_error\"}}\n\n";
+const ANTHROPIC_ERROR_EVENT: &str = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
 
 fn streaming(mut plan: Plan) -> Plan {
     plan.stream = true;
@@ -35,15 +35,27 @@ async fn served(result: PlanResult) -> (http::HeaderMap, String, Vec<AttemptResu
 
 #[tokio::test]
 async fn a_healthy_stream_is_relayed_byte_for_byte() {
-    let a = provider().reply(sse(vec![CHUNK_1, CHUNK_2, DONE], StreamEnd::Clean)).start().await;
+    let a = provider()
+        .reply(sse(vec![CHUNK_1, CHUNK_2, DONE], StreamEnd::Clean))
+        .start()
+        .await;
     let (ctx, _) = context(&[("a.internal", a.addr)], None);
-    let plan = streaming(plan(vec![attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0)]));
+    let plan = streaming(plan(vec![attempt(
+        url(a.addr, "a.internal", "http"),
+        "a",
+        "m1",
+        "k1",
+        0,
+    )]));
     let (headers, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(body, format!("{CHUNK_1}{CHUNK_2}{DONE}"));
     assert_eq!(headers["content-type"], "text/event-stream");
     assert!(headers.get("content-length").is_none());
     assert_eq!(headers["x-aigw-attempts"], "1");
-    assert_eq!(trail(&attempts), vec![t("a", "m1", "k1", Some(200), "succeeded")]);
+    assert_eq!(
+        trail(&attempts),
+        vec![t("a", "m1", "k1", Some(200), "succeeded")]
+    );
 }
 
 #[tokio::test]
@@ -53,14 +65,22 @@ async fn chunks_reach_the_client_as_they_arrive() {
             status: 200,
             content_type: "text/event-stream",
             chunks: vec![CHUNK_1, CHUNK_2, DONE],
-            gap: Duration::from_millis(400),
+            gap: Duration::from_millis(1_000),
             end: StreamEnd::Clean,
         })
         .start()
         .await;
     let (ctx, _) = context(&[("a.internal", a.addr)], None);
-    let plan = streaming(plan(vec![attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0)]));
-    let PlanResult::Served { response, .. } = run(&ctx, &plan).await else { panic!("not served") };
+    let plan = streaming(plan(vec![attempt(
+        url(a.addr, "a.internal", "http"),
+        "a",
+        "m1",
+        "k1",
+        0,
+    )]));
+    let PlanResult::Served { response, .. } = run(&ctx, &plan).await else {
+        panic!("not served")
+    };
     use http_body_util::BodyExt;
     let mut body = response.into_body();
     let started = Instant::now();
@@ -68,15 +88,22 @@ async fn chunks_reach_the_client_as_they_arrive() {
     assert_eq!(&first[..], CHUNK_1.as_bytes());
     let second = body.frame().await.unwrap().unwrap().into_data().unwrap();
     assert_eq!(&second[..], CHUNK_2.as_bytes());
-    // The second chunk came after the provider's gap, not all at the end.
+    // The second chunk came after the provider's gap, not with the end of the stream
+    // (another gap later): nothing is held back.
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(300) && waited < Duration::from_millis(700), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(1_800),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_stream_failing_before_its_first_byte_fails_over() {
     let a = provider().reply(sse(vec![], StreamEnd::Drop)).start().await;
-    let b = provider().reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean)).start().await;
+    let b = provider()
+        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .start()
+        .await;
     let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
     let plan = streaming(plan(vec![
         attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
@@ -88,14 +115,20 @@ async fn a_stream_failing_before_its_first_byte_fails_over() {
     assert_eq!(attempts[0].failure, Some(FailureKind::StreamError));
     assert_eq!(
         trail(&attempts),
-        vec![t("a", "m1", "k1", Some(200), "next_model"), t("b", "m2", "k1", Some(200), "succeeded")]
+        vec![
+            t("a", "m1", "k1", Some(200), "next_model"),
+            t("b", "m2", "k1", Some(200), "succeeded")
+        ]
     );
 }
 
 #[tokio::test]
 async fn an_error_status_on_a_stream_fails_over() {
     let a = provider().reply(status(503)).start().await;
-    let b = provider().reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean)).start().await;
+    let b = provider()
+        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .start()
+        .await;
     let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
     let plan = streaming(plan(vec![
         attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
@@ -105,14 +138,26 @@ async fn an_error_status_on_a_stream_fails_over() {
     assert_eq!(body, format!("{CHUNK_1}{DONE}"));
     assert_eq!(
         trail(&attempts),
-        vec![t("a", "m1", "k1", Some(503), "next_model"), t("b", "m2", "k1", Some(200), "succeeded")]
+        vec![
+            t("a", "m1", "k1", Some(503), "next_model"),
+            t("b", "m2", "k1", Some(200), "succeeded")
+        ]
     );
 }
 
 #[tokio::test]
 async fn an_error_event_first_fails_over_and_the_client_never_sees_it() {
-    let a = provider().reply(sse(vec![": keep-alive\n\n", OPENAI_ERROR_EVENT], StreamEnd::Clean)).start().await;
-    let b = provider().reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean)).start().await;
+    let a = provider()
+        .reply(sse(
+            vec![": keep-alive\n\n", OPENAI_ERROR_EVENT],
+            StreamEnd::Clean,
+        ))
+        .start()
+        .await;
+    let b = provider()
+        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .start()
+        .await;
     let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
     let plan = streaming(plan(vec![
         attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
@@ -121,15 +166,24 @@ async fn an_error_event_first_fails_over_and_the_client_never_sees_it() {
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(body, format!("{CHUNK_1}{DONE}"));
     assert_eq!(attempts[0].failure, Some(FailureKind::StreamError));
-    assert_eq!(attempts[0].message, "stream failed before its first event: model overloaded");
+    assert_eq!(
+        attempts[0].message,
+        "stream failed before its first event: model overloaded"
+    );
     assert!(String::from_utf8_lossy(&attempts[0].body_excerpt).contains("model overloaded"));
 }
 
 #[tokio::test]
 async fn an_anthropic_error_event_first_fails_over() {
-    let a = provider().reply(sse(vec![ANTHROPIC_ERROR_EVENT], StreamEnd::Clean)).start().await;
+    let a = provider()
+        .reply(sse(vec![ANTHROPIC_ERROR_EVENT], StreamEnd::Clean))
+        .start()
+        .await;
     let b = provider()
-        .reply(sse(vec!["event: message_start\ndata: {\"type\":\"message_start\"}\n\n"], StreamEnd::Clean))
+        .reply(sse(
+            vec!["event: message_start\ndata: {\"type\":\"message_start\"}\n\n"],
+            StreamEnd::Clean,
+        ))
         .start()
         .await;
     let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
@@ -140,57 +194,104 @@ async fn an_anthropic_error_event_first_fails_over() {
     plan.format = ApiFormat::Anthropic;
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
     assert!(body.starts_with("event: message_start"));
-    assert_eq!(attempts[0].message, "stream failed before its first event: Overloaded");
+    assert_eq!(
+        attempts[0].message,
+        "stream failed before its first event: Overloaded"
+    );
 }
 
 #[tokio::test]
 async fn a_stream_dropped_midway_ends_with_an_error_event() {
-    let a = provider().reply(sse(vec![CHUNK_1, CHUNK_2], StreamEnd::Drop)).start().await;
-    let b = provider().reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean)).start().await;
-    let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
+    let a = provider()
+        .reply(sse(vec![CHUNK_1, CHUNK_2], StreamEnd::Drop))
+        .start()
+        .await;
+    let b = provider()
+        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .start()
+        .await;
+    let (ctx, sink) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
     let plan = streaming(plan(vec![
         attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
         attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
-    assert_eq!(trail(&attempts), vec![t("a", "m1", "k1", Some(200), "succeeded")]);
-    let tail = body.strip_prefix(&format!("{CHUNK_1}{CHUNK_2}")).expect("relayed chunks first");
+    assert_eq!(
+        trail(&attempts),
+        vec![t("a", "m1", "k1", Some(200), "succeeded")]
+    );
+    assert_eq!(sink.broken(), vec!["a/m1/k1"]);
+    let tail = body
+        .strip_prefix(&format!("{CHUNK_1}{CHUNK_2}"))
+        .expect("relayed chunks first");
     assert!(tail.starts_with("data: {\"error\":"), "{tail}");
     assert!(tail.ends_with("\n\n"));
-    let event: serde_json::Value = serde_json::from_str(tail.trim_start_matches("data: ").trim()).unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(tail.trim_start_matches("data: ").trim()).unwrap();
     assert_eq!(event["error"]["code"], "stream_interrupted");
-    assert!(event["error"]["message"].as_str().unwrap().contains("broke"));
+    assert!(
+        event["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("broke")
+    );
     // No failover after the commit.
     assert_eq!(b.hits(), 0);
 }
 
 #[tokio::test]
 async fn a_stalled_stream_ends_with_an_error_event_after_the_idle_timeout() {
-    let a = provider().reply(sse(vec![CHUNK_1], StreamEnd::Stall)).start().await;
+    let a = provider()
+        .reply(sse(vec![CHUNK_1], StreamEnd::Stall))
+        .start()
+        .await;
     let (ctx, _) = context(&[("a.internal", a.addr)], None);
-    let mut plan = streaming(plan(vec![attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0)]));
+    let mut plan = streaming(plan(vec![attempt(
+        url(a.addr, "a.internal", "http"),
+        "a",
+        "m1",
+        "k1",
+        0,
+    )]));
     plan.stream_idle_timeout_ms = 300;
     plan.format = ApiFormat::Anthropic;
     let started = Instant::now();
     let (_, body, _) = served(run(&ctx, &plan).await).await;
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
     let tail = body.strip_prefix(CHUNK_1).unwrap();
     assert!(tail.starts_with("event: error\ndata: "), "{tail}");
     let event: serde_json::Value =
         serde_json::from_str(tail.trim_start_matches("event: error\ndata: ").trim()).unwrap();
     assert_eq!(event["type"], "error");
-    assert!(event["error"]["message"].as_str().unwrap().contains("300 ms"));
+    assert!(
+        event["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("300 ms")
+    );
 }
 
 #[tokio::test]
 async fn a_stream_stalling_before_its_first_event_times_out_the_attempt() {
-    let a = provider().reply(sse(vec![], StreamEnd::Stall)).start().await;
-    let b = provider().reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean)).start().await;
+    let a = provider()
+        .reply(sse(vec![], StreamEnd::Stall))
+        .start()
+        .await;
+    let b = provider()
+        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .start()
+        .await;
     let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
     let mut first = attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0);
     first.timeout_ms = 300;
-    let plan = streaming(plan(vec![first, attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1)]));
+    let plan = streaming(plan(vec![
+        first,
+        attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
+    ]));
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(body, format!("{CHUNK_1}{DONE}"));
     assert_eq!(attempts[0].failure, Some(FailureKind::Timeout));
@@ -200,7 +301,10 @@ async fn a_stream_stalling_before_its_first_event_times_out_the_attempt() {
 #[tokio::test]
 async fn a_json_answer_to_a_streaming_request_fails_over() {
     let a = provider().reply(ok_json("{\"choices\":[]}")).start().await;
-    let b = provider().reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean)).start().await;
+    let b = provider()
+        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .start()
+        .await;
     let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
     let plan = streaming(plan(vec![
         attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
@@ -208,5 +312,48 @@ async fn a_json_answer_to_a_streaming_request_fails_over() {
     ]));
     let (_, _, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(attempts[0].failure, Some(FailureKind::StreamError));
-    assert!(attempts[0].message.contains("application/json"), "{}", attempts[0].message);
+    assert!(
+        attempts[0].message.contains("application/json"),
+        "{}",
+        attempts[0].message
+    );
+}
+
+#[tokio::test]
+async fn streams_over_https_and_http2_commit_and_end_with_an_error_event_when_broken() {
+    let ca = TestCa::new("stream-ca");
+    let good = provider()
+        .reply(sse(vec![CHUNK_1, CHUNK_2, DONE], StreamEnd::Clean))
+        .tls(&ca, "s.internal")
+        .start()
+        .await;
+    let broken = provider()
+        .reply(sse(vec![CHUNK_1], StreamEnd::Drop))
+        .tls(&ca, "b.internal")
+        .start()
+        .await;
+    let (ctx, _) = context(
+        &[("s.internal", good.addr), ("b.internal", broken.addr)],
+        Some(&ca),
+    );
+    let plan_ok = streaming(plan(vec![attempt(
+        url(good.addr, "s.internal", "https"),
+        "s",
+        "m1",
+        "k1",
+        0,
+    )]));
+    let (_, body, _) = served(run(&ctx, &plan_ok).await).await;
+    assert_eq!(body, format!("{CHUNK_1}{CHUNK_2}{DONE}"));
+    assert_eq!(good.seen()[0].headers["accept-encoding"], "identity");
+    let plan_broken = streaming(plan(vec![attempt(
+        url(broken.addr, "b.internal", "https"),
+        "b",
+        "m1",
+        "k1",
+        0,
+    )]));
+    let (_, body, _) = served(run(&ctx, &plan_broken).await).await;
+    let tail = body.strip_prefix(CHUNK_1).unwrap();
+    assert!(tail.starts_with("data: {\"error\":"), "{tail}");
 }

@@ -11,7 +11,11 @@ use super::text::{echo, last_user_text, short_hash, stream_pieces, word_count};
 
 /// `POST /v1/messages`.
 pub fn messages(body: &Value) -> Response<ResponseBody> {
-    let model = body.get("model").and_then(Value::as_str).unwrap_or("demo-chat").to_owned();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("demo-chat")
+        .to_owned();
     let text = last_user_text(body);
     let reply = echo(&text);
     let id = format!("msg_demo{}", short_hash(&text));
@@ -70,6 +74,9 @@ pub fn messages(body: &Value) -> Response<ResponseBody> {
             "usage": { "output_tokens": output_tokens },
         }),
     ));
-    events.push(named_event("message_stop", &json!({ "type": "message_stop" })));
+    events.push(named_event(
+        "message_stop",
+        &json!({ "type": "message_stop" }),
+    ));
     sse_response(events)
 }

@@ -78,7 +78,10 @@ async fn accept_loop(listener: TcpListener) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(routes::handle);
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(err) = builder.serve_connection(TokioIo::new(stream), service).await {
+            if let Err(err) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!(error = %err, "demo provider: connection ended with an error");
             }
         });

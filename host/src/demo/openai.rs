@@ -22,7 +22,10 @@ const EMBEDDING_DIMENSIONS: usize = 8;
 const MAX_EMBEDDING_DIMENSIONS: usize = 4096;
 
 fn model_of(body: &Value) -> String {
-    body.get("model").and_then(Value::as_str).unwrap_or("demo-chat").to_owned()
+    body.get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("demo-chat")
+        .to_owned()
 }
 
 fn wants_stream(body: &Value) -> bool {
@@ -71,7 +74,10 @@ pub fn chat(body: &Value) -> Response<ResponseBody> {
             "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }],
         }))
     };
-    let mut events = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
+    let mut events = vec![chunk(
+        json!({ "role": "assistant", "content": "" }),
+        Value::Null,
+    )];
     for piece in stream_pieces(&reply) {
         events.push(chunk(json!({ "content": piece }), Value::Null));
     }
@@ -135,14 +141,24 @@ pub fn completions(body: &Value) -> Response<ResponseBody> {
 
 /// `POST /v1/embeddings`: one deterministic unit vector per input.
 pub fn embeddings(body: &Value) -> Response<ResponseBody> {
-    let model = body.get("model").and_then(Value::as_str).unwrap_or("demo-embed").to_owned();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("demo-embed")
+        .to_owned();
     let inputs: Vec<String> = match body.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
         // A list of token ids is one input; a list of strings or token lists is many.
-        Some(Value::Array(items)) if items.iter().all(Value::is_number) => vec![Value::Array(items.clone()).to_string()],
+        Some(Value::Array(items)) if items.iter().all(Value::is_number) => {
+            vec![Value::Array(items.clone()).to_string()]
+        }
         Some(Value::Array(items)) => items
             .iter()
-            .map(|item| item.as_str().map(str::to_owned).unwrap_or_else(|| item.to_string()))
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| item.to_string())
+            })
             .collect(),
         _ => Vec::new(),
     };
@@ -196,7 +212,12 @@ pub fn embedding_of(text: &str, dims: usize) -> Vec<f32> {
         }
         counter += 1;
     }
-    let norm = raw.iter().map(|x| x * x).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+    let norm = raw
+        .iter()
+        .map(|x| x * x)
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::MIN_POSITIVE);
     raw.iter().map(|x| (x / norm) as f32).collect()
 }
 
@@ -252,20 +273,51 @@ pub fn responses(body: &Value) -> Response<ResponseBody> {
             obj.insert("sequence_number".into(), json!(sequence));
         }
         sequence += 1;
-        let name = data.get("type").and_then(Value::as_str).unwrap_or("message").to_owned();
+        let name = data
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("message")
+            .to_owned();
         super::sse::named_event(&name, &data)
     };
-    let mut events = vec![event(json!({ "type": "response.created", "response": response("in_progress", json!([])) }))];
+    let item_id = format!("msg_demo{hash}");
+    let empty_part = json!({ "type": "output_text", "text": "", "annotations": [] });
+    let full_part = json!({ "type": "output_text", "text": reply, "annotations": [] });
+    let mut events = vec![
+        event(
+            json!({ "type": "response.created", "response": response("in_progress", json!([])) }),
+        ),
+        event(json!({
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": { "type": "message", "id": item_id, "status": "in_progress", "role": "assistant", "content": [] },
+        })),
+        event(json!({
+            "type": "response.content_part.added",
+            "item_id": item_id, "output_index": 0, "content_index": 0, "part": empty_part,
+        })),
+    ];
     for piece in stream_pieces(&reply) {
         events.push(event(json!({
             "type": "response.output_text.delta",
-            "item_id": format!("msg_demo{hash}"),
+            "item_id": item_id,
             "output_index": 0,
             "content_index": 0,
             "delta": piece,
             "logprobs": [],
         })));
     }
+    events.push(event(json!({
+        "type": "response.output_text.done",
+        "item_id": item_id, "output_index": 0, "content_index": 0, "text": reply, "logprobs": [],
+    })));
+    events.push(event(json!({
+        "type": "response.content_part.done",
+        "item_id": item_id, "output_index": 0, "content_index": 0, "part": full_part,
+    })));
+    events.push(event(
+        json!({ "type": "response.output_item.done", "output_index": 0, "item": message }),
+    ));
     events.push(event(json!({ "type": "response.completed", "response": response("completed", json!([message])) })));
     sse_response(events)
 }

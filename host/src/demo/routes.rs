@@ -30,10 +30,14 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<ResponseBody>, In
     } else {
         Shape::OpenAi
     };
-    if !authorized(&req, shape) {
+    if !authorized(&req) {
         let message = match shape {
-            Shape::OpenAi => "Incorrect API key provided. The demo provider accepts `Authorization: Bearer demo-key`.",
-            Shape::Anthropic => "invalid x-api-key. The demo provider accepts `x-api-key: demo-key`.",
+            Shape::OpenAi => {
+                "Incorrect API key provided. The demo provider accepts `Authorization: Bearer demo-key`."
+            }
+            Shape::Anthropic => {
+                "invalid x-api-key. The demo provider accepts `x-api-key: demo-key` (or a bearer token demo-key)."
+            }
         };
         return Ok(error_response(shape, 401, message));
     }
@@ -42,15 +46,31 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<ResponseBody>, In
         return Ok(openai::models());
     }
     if method != Method::POST {
-        return Ok(error_response(shape, 404, &format!("no route for {method} {route}")));
+        return Ok(error_response(
+            shape,
+            404,
+            &format!("no route for {method} {route}"),
+        ));
     }
     let bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Ok(error_response(shape, 413, "request body too large or unreadable")),
+        Err(_) => {
+            return Ok(error_response(
+                shape,
+                413,
+                "request body too large or unreadable",
+            ));
+        }
     };
     let body: Value = match serde_json::from_slice(&bytes) {
         Ok(body @ Value::Object(_)) => body,
-        _ => return Ok(error_response(shape, 400, "the request body is not a JSON object")),
+        _ => {
+            return Ok(error_response(
+                shape,
+                400,
+                "the request body is not a JSON object",
+            ));
+        }
     };
     if let Some(status) = body
         .get("model")
@@ -71,19 +91,19 @@ pub async fn handle(req: Request<Incoming>) -> Result<Response<ResponseBody>, In
     Ok(response)
 }
 
-/// The demo-key check: `Authorization: Bearer demo-key` on OpenAI routes, `x-api-key:
-/// demo-key` on `/v1/messages`.
-fn authorized<B>(req: &Request<B>, shape: Shape) -> bool {
+/// The demo-key check: `Authorization: Bearer demo-key` or `x-api-key: demo-key`. Both
+/// are accepted on every route because current Anthropic SDKs send a bearer token too; any
+/// other key (or none) is refused.
+fn authorized<B>(req: &Request<B>) -> bool {
     let headers = req.headers();
-    match shape {
-        Shape::OpenAi => headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|key| key.trim() == DEMO_KEY),
-        Shape::Anthropic => headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|key| key.trim() == DEMO_KEY),
-    }
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|key| key.trim() == DEMO_KEY);
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|key| key.trim() == DEMO_KEY);
+    bearer || api_key
 }

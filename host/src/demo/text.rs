@@ -30,7 +30,11 @@ pub fn content_text(content: &Value) -> String {
             })
             .collect::<Vec<_>>()
             .join(" "),
-        Value::Object(_) => content.get("text").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Value::Object(_) => content
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         _ => String::new(),
     }
 }
@@ -42,8 +46,16 @@ pub fn responses_input(body: &Value) -> String {
         Some(Value::Array(items)) => items
             .iter()
             .rev()
-            .find(|item| item.get("role").and_then(Value::as_str).is_none_or(|r| r == "user"))
-            .map(|item| item.get("content").map(content_text).unwrap_or_else(|| content_text(item)))
+            .find(|item| {
+                item.get("role")
+                    .and_then(Value::as_str)
+                    .is_none_or(|r| r == "user")
+            })
+            .map(|item| {
+                item.get("content")
+                    .map(content_text)
+                    .unwrap_or_else(|| content_text(item))
+            })
             .unwrap_or_default(),
         _ => String::new(),
     }
@@ -104,7 +116,9 @@ mod tests {
         assert_eq!(last_user_text(&body), "hello there");
         assert_eq!(responses_input(&json!({"input": "hi"})), "hi");
         assert_eq!(
-            responses_input(&json!({"input": [{"role": "user", "content": [{"type": "input_text", "text": "yo"}]}]})),
+            responses_input(
+                &json!({"input": [{"role": "user", "content": [{"type": "input_text", "text": "yo"}]}]})
+            ),
             "yo"
         );
     }

@@ -10,11 +10,12 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::plugin_runtime::bindings::types::Attempt;
 
-use super::attempt_error::{AttemptError, body_error, from_reqwest};
+use super::attempt_error::{AttemptError, from_reqwest, millis};
 use super::defaults::{EXCERPT_LIMIT, EXCERPT_READ_LIMIT};
 use super::internal_hosts::is_internal_host;
+use super::redaction::CREDENTIAL_HEADERS;
 use super::response_headers::strip_hop_by_hop;
-use super::sse_events::{FirstEvent, FirstEventProbe};
+use super::stream_commit::await_first_event;
 
 /// A response the loop commits to: its head, the body bytes already read (replayed to the
 /// client first) and the rest of the body.
@@ -44,17 +45,6 @@ impl Failed {
     }
 }
 
-/// Headers whose values are credentials: marked sensitive so they never show in Debug
-/// output and are never added to the HTTP/2 header compression table.
-const CREDENTIAL_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "x-api-key",
-    "api-key",
-    "x-goog-api-key",
-    "cookie",
-];
-
 /// Runs one attempt. `attempt_deadline` bounds this call; `total_deadline` is the plan's,
 /// and decides whether running out of time is reported as this attempt's timeout or as the
 /// total timeout.
@@ -65,18 +55,20 @@ pub(crate) async fn run_attempt(
     attempt_deadline: Instant,
     total_deadline: Instant,
 ) -> Result<Committed, Failed> {
-    let request = build_request(attempt).map_err(Failed::bare)?;
+    let request = build_request(attempt, stream).map_err(Failed::bare)?;
     let deadline = attempt_deadline.min(total_deadline);
+    // The attempt's own budget, for messages (the plan's value may be 0 = the default).
+    let budget_ms = millis(attempt_deadline.saturating_duration_since(Instant::now()));
     let out_of_time = || {
         if total_deadline <= attempt_deadline {
             AttemptError::TotalTimeout
         } else {
-            AttemptError::Timeout(attempt.timeout_ms)
+            AttemptError::Timeout(budget_ms)
         }
     };
     let response = match timeout_at(deadline, client.execute(request)).await {
         Err(_) => return Err(Failed::bare(out_of_time())),
-        Ok(Err(err)) => return Err(Failed::bare(from_reqwest(&err, attempt.timeout_ms))),
+        Ok(Err(err)) => return Err(Failed::bare(from_reqwest(&err, budget_ms))),
         Ok(Ok(response)) => response,
     };
     let status = response.status();
@@ -101,55 +93,26 @@ pub(crate) async fn run_attempt(
             body,
         });
     }
-    let failed = |error: AttemptError, headers: HeaderMap, excerpt: Vec<u8>| Failed {
-        error,
-        status: Some(status.as_u16()),
-        headers,
-        excerpt,
-    };
-    if let Some(kind) = non_sse_content_type(&headers) {
-        let excerpt = read_excerpt(&mut body, deadline).await;
-        let error = AttemptError::StreamError(format!(
-            "the provider answered a streaming request with content-type {kind}"
-        ));
-        return Err(failed(error, headers, excerpt));
-    }
-    let mut probe = FirstEventProbe::default();
-    let mut replay: Vec<Bytes> = Vec::new();
-    loop {
-        let error = match timeout_at(deadline, body.frame()).await {
-            Err(_) => out_of_time(),
-            Ok(None) => AttemptError::StreamError("the stream ended before its first event".into()),
-            Ok(Some(Err(err))) => body_error(&err),
-            Ok(Some(Ok(frame))) => {
-                // Trailers before the first event carry nothing for the client.
-                let Ok(data) = frame.into_data() else { continue };
-                if data.is_empty() {
-                    continue;
-                }
-                let verdict = probe.push(&data);
-                replay.push(data);
-                match verdict {
-                    FirstEvent::Pending => continue,
-                    FirstEvent::Healthy => {
-                        return Ok(Committed {
-                            status,
-                            headers,
-                            replay,
-                            body,
-                        });
-                    }
-                    FirstEvent::Error(message) => AttemptError::StreamError(message),
-                }
-            }
-        };
-        return Err(failed(error, headers, excerpt_of(&replay)));
+    match await_first_event(&mut body, &headers, deadline, out_of_time).await {
+        Ok(replay) => Ok(Committed {
+            status,
+            headers,
+            replay,
+            body,
+        }),
+        Err(early) => Err(Failed {
+            error: early.error,
+            status: Some(status.as_u16()),
+            headers,
+            excerpt: early.excerpt,
+        }),
     }
 }
 
 /// The HTTP request of an attempt. Refuses plain `http://` to anything but a `.internal`
-/// host (the plugin's rule, checked again here), and other schemes.
-fn build_request(attempt: &Attempt) -> Result<reqwest::Request, AttemptError> {
+/// host (the plugin's rule, checked again here), and other schemes. Streams are requested
+/// uncompressed.
+fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, AttemptError> {
     let url = reqwest::Url::parse(&attempt.url)
         .map_err(|err| AttemptError::Protocol(format!("the plan's URL is invalid: {err}")))?;
     match url.scheme() {
@@ -172,12 +135,15 @@ fn build_request(attempt: &Attempt) -> Result<reqwest::Request, AttemptError> {
         .map_err(|_| AttemptError::Protocol("the plan's method is invalid".into()))?;
     let mut headers = HeaderMap::with_capacity(attempt.headers.len());
     for (name, value) in &attempt.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| AttemptError::Protocol(format!("invalid header name {name:?} in the plan")))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            AttemptError::Protocol(format!("invalid header name {name:?} in the plan"))
+        })?;
         // The value is not quoted: it may be a credential.
         let mut value = HeaderValue::from_str(value).map_err(|_| {
             AttemptError::Protocol(format!("invalid value of header {name} in the plan"))
         })?;
+        // Sensitive values never show in Debug output and stay out of the HTTP/2 header
+        // compression table.
         if CREDENTIAL_HEADERS.contains(&name.as_str()) {
             value.set_sensitive(true);
         }
@@ -187,6 +153,14 @@ fn build_request(attempt: &Attempt) -> Result<reqwest::Request, AttemptError> {
     // The client derives these from the URL and the body.
     headers.remove(http::header::HOST);
     headers.remove(http::header::CONTENT_LENGTH);
+    if stream {
+        // The first event must be readable to decide the commit, and the error event a
+        // broken stream ends with is plain text: ask for an uncompressed stream.
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
     let mut request = reqwest::Request::new(method, url);
     *request.headers_mut() = headers;
     if !attempt.body.is_empty() {
@@ -195,21 +169,8 @@ fn build_request(attempt: &Attempt) -> Result<reqwest::Request, AttemptError> {
     Ok(request)
 }
 
-/// `Some(content-type)` when a successful answer to a streaming request is declared as
-/// something other than an event stream. A missing content-type is given the benefit of
-/// the doubt and parsed as SSE.
-fn non_sse_content_type(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(http::header::CONTENT_TYPE)?;
-    let text = value.to_str().unwrap_or("<binary>");
-    let is_sse = text
-        .split(';')
-        .next()
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"));
-    (!is_sse).then(|| text.chars().take(100).collect())
-}
-
 /// Reads up to [`EXCERPT_LIMIT`] bytes of a failed response, bounded in time.
-async fn read_excerpt(body: &mut reqwest::Body, deadline: Instant) -> Vec<u8> {
+pub(crate) async fn read_excerpt(body: &mut reqwest::Body, deadline: Instant) -> Vec<u8> {
     let deadline = deadline.min(Instant::now() + EXCERPT_READ_LIMIT);
     let mut excerpt = Vec::new();
     while excerpt.len() < EXCERPT_LIMIT {
@@ -221,18 +182,6 @@ async fn read_excerpt(body: &mut reqwest::Body, deadline: Instant) -> Vec<u8> {
                 }
             }
             _ => break,
-        }
-    }
-    excerpt
-}
-
-fn excerpt_of(chunks: &[Bytes]) -> Vec<u8> {
-    let mut excerpt = Vec::new();
-    for chunk in chunks {
-        let room = EXCERPT_LIMIT - excerpt.len();
-        excerpt.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if excerpt.len() >= EXCERPT_LIMIT {
-            break;
         }
     }
     excerpt

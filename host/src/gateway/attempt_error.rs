@@ -67,9 +67,7 @@ impl AttemptError {
     /// total timeout leaves no time for anything else.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Status { status } => {
-                matches!(status, 401 | 403 | 408 | 429) || *status >= 500
-            }
+            Self::Status { status } => matches!(status, 401 | 403 | 408 | 429) || *status >= 500,
             Self::TotalTimeout => false,
             _ => true,
         }
@@ -84,7 +82,9 @@ pub fn from_reqwest(err: &reqwest::Error, per_attempt_ms: u64) -> AttemptError {
         return AttemptError::Tls(cause);
     }
     if err.is_dns()
-        || any_in_chain(err, |e| e.is::<ResolveError>() || e.to_string() == "dns error")
+        || any_in_chain(err, |e| {
+            e.is::<ResolveError>() || e.to_string() == "dns error"
+        })
     {
         return AttemptError::Dns(cause);
     }
@@ -141,7 +141,10 @@ fn any_in_chain(err: &reqwest::Error, pred: impl Fn(&(dyn StdError + 'static)) -
         if pred(e) {
             return true;
         }
-        next = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
             Some(inner) => Some(inner as &(dyn StdError + 'static)),
             None => e.source(),
         };

@@ -15,9 +15,7 @@ use http_body_util::BodyExt;
 use tokio::time::Instant;
 
 use crate::body::ResponseBody;
-use crate::plugin_runtime::bindings::types::{
-    AttemptResult, FailoverAction, GatewayOutcome, Plan,
-};
+use crate::plugin_runtime::bindings::types::{AttemptResult, FailoverAction, GatewayOutcome, Plan};
 
 use super::attempt::{Committed, Failed, run_attempt};
 use super::attempt_error::{AttemptError, millis};
@@ -28,7 +26,8 @@ use super::defaults::{
 };
 use super::failover_rules::{FailoverClassifier, default_action};
 use super::plan_result::PlanResult;
-use super::relay_body::{BrokenEnd, RelayBody};
+use super::redaction::{redact, secrets_of};
+use super::relay_body::{BreakReport, BrokenEnd, RelayBody};
 use super::response_headers::{client_headers, to_pairs};
 use super::retry_after::retry_after;
 
@@ -42,7 +41,9 @@ pub async fn execute_plan(
     let mut run = LoopState::new(plan);
     let mut next = run.next_candidate(plan, 0);
     while let Some(index) = next {
-        let Some(attempt) = plan.attempts.get(index) else { break };
+        let Some(attempt) = plan.attempts.get(index) else {
+            break;
+        };
         let now = Instant::now();
         if now >= run.total_deadline {
             run.timed_out = true;
@@ -50,13 +51,22 @@ pub async fn execute_plan(
         }
         run.tried.insert(target_of(plan, index));
         let attempt_deadline = now + or_default(attempt.timeout_ms, DEFAULT_ATTEMPT_TIMEOUT);
-        let outcome =
-            run_attempt(&ctx.client, attempt, plan.stream, attempt_deadline, run.total_deadline)
-                .await;
+        let outcome = run_attempt(
+            &ctx.client,
+            attempt,
+            plan.stream,
+            attempt_deadline,
+            run.total_deadline,
+        )
+        .await;
         let duration = now.elapsed();
         match outcome {
             Ok(committed) => return serve(ctx, plan, run, index, committed, duration),
-            Err(failed) => next = run.after_failure(ctx, plan, classifier, index, failed, duration).await,
+            Err(failed) => {
+                next = run
+                    .after_failure(ctx, plan, classifier, index, failed, duration)
+                    .await
+            }
         }
     }
     PlanResult::Failed(run.finish(None))
@@ -109,7 +119,11 @@ impl LoopState {
         (from..plan.attempts.len()).find(|&i| {
             plan.attempts.get(i).is_some_and(|a| {
                 !self.abandoned_groups.contains(&a.model_group)
-                    && !self.tried.contains(&(a.provider.clone(), a.model.clone(), a.key_id.clone()))
+                    && !self.tried.contains(&(
+                        a.provider.clone(),
+                        a.model.clone(),
+                        a.key_id.clone(),
+                    ))
             })
         })
     }
@@ -135,6 +149,8 @@ impl LoopState {
             duration,
             &failed.headers,
         );
+        let secrets = secrets_of(attempt);
+        let message = redact(failed.error.to_string().as_bytes(), &secrets);
         let mut result = AttemptResult {
             index: u32::try_from(index).unwrap_or(u32::MAX),
             provider: attempt.provider.clone(),
@@ -142,9 +158,9 @@ impl LoopState {
             key_id: attempt.key_id.clone(),
             status: failed.status,
             failure: Some(failed.error.kind()),
-            message: failed.error.to_string(),
+            message: String::from_utf8_lossy(&message).into_owned(),
             headers: to_pairs(&failed.headers),
-            body_excerpt: failed.excerpt,
+            body_excerpt: redact(&failed.excerpt, &secrets),
             duration_ms: millis(duration),
             retry_action: String::new(),
         };
@@ -209,7 +225,10 @@ impl LoopState {
         let group = plan.attempts.get(index).map(|a| a.model_group);
         let (next, label) = match action {
             FailoverAction::RetrySame => {
-                return (Step::RetrySame(retry_after.unwrap_or(Duration::ZERO)), "retry_same");
+                return (
+                    Step::RetrySame(retry_after.unwrap_or(Duration::ZERO)),
+                    "retry_same",
+                );
             }
             FailoverAction::Stop => return (Step::Go(None), "fail_fast"),
             FailoverAction::NextKey => (self.next_candidate(plan, index + 1), "next_key"),
@@ -294,8 +313,16 @@ fn serve(
         BrokenEnd::Abort
     };
     let idle = or_default(plan.stream_idle_timeout_ms, DEFAULT_IDLE_TIMEOUT);
+    let report = BreakReport {
+        sink: ctx.sink.clone(),
+        provider: attempt.provider.clone(),
+        model: attempt.model.clone(),
+        key_id: attempt.key_id.clone(),
+    };
     let body: ResponseBody =
-        RelayBody::new(committed.replay, committed.body, Some(idle), broken_end).boxed();
+        RelayBody::new(committed.replay, committed.body, Some(idle), broken_end)
+            .with_break_report(report)
+            .boxed();
     let mut response = http::Response::new(body);
     *response.status_mut() = committed.status;
     *response.headers_mut() = headers;

@@ -46,7 +46,10 @@ impl std::fmt::Debug for GatewayConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GatewayConfig")
             .field("internal_hosts", &self.internal_hosts)
-            .field("provider_ca_pem", &self.provider_ca_pem.as_ref().map(|p| p.len()))
+            .field(
+                "provider_ca_pem",
+                &self.provider_ca_pem.as_ref().map(|p| p.len()),
+            )
             .field("connect_timeout", &self.connect_timeout)
             .field("pool_idle_timeout", &self.pool_idle_timeout)
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)

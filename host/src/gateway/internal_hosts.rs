@@ -102,7 +102,9 @@ impl Resolve for InternalHosts {
         Box::pin(async move {
             match registered {
                 Some(addrs) => Ok::<Addrs, BoxError>(Box::new(addrs.into_iter())),
-                None => system_lookup(host).await.map_err(|e| Box::new(e) as BoxError),
+                None => system_lookup(host)
+                    .await
+                    .map_err(|e| Box::new(e) as BoxError),
             }
         })
     }

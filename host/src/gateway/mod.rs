@@ -6,10 +6,35 @@
 //! - [`upstream_client`]: the pooled HTTPS client (rustls + ring, HTTP/2, extra CA).
 //! - [`internal_hosts`]: `NAME.internal` → address resolution, falling back to DNS.
 //! - [`attempt_loop`]: [`execute_plan`], the loop with its timeouts, cap and Retry-After.
-//! - [`attempt`]: one call and its commit point (2xx head, and a healthy first SSE event).
+//! - [`attempt`]: one call: request, deadline, head; commits on a 2xx (non-stream).
+//! - [`stream_commit`]: a stream's commit point, its first SSE event.
 //! - [`failover_rules`]: the default rules and the [`FailoverClassifier`] hook.
 //! - [`relay_body`]: the pass-through body with its idle timeout and SSE error ending.
 //! - [`sse_events`]: first-event detection and the error events a broken stream ends with.
+//! - [`redaction`]: keeps the attempt's credentials out of failure records.
+//!
+//! # What the loop does
+//!
+//! | after an attempt that…                       | default rule (no `custom_failover`) | `retry_action` |
+//! |----------------------------------------------|-------------------------------------|----------------|
+//! | committed (2xx; for streams a healthy first event) | serve it, stop                | `succeeded`    |
+//! | got 429 or 503 with `Retry-After` ≤ `max_retry_after_ms` that fits in the total time (at most 2 waits per request) | wait, same attempt again | `retry_same` |
+//! | got 401, 403 or 429                          | next attempt (the next key; the next model once the keys run out) | `next_key` |
+//! | got 408 or 5xx, or failed to connect/resolve/handshake, timed out, spoke broken HTTP, or a stream failed before its first event (incl. an error event first, or a non-SSE answer) | skip the rest of this model group | `next_model` |
+//! | got any other status (400, 404, 422, 3xx…)   | stop                                | `fail_fast`    |
+//! | ran out of the total timeout                 | stop, `timed_out`                   | `exhausted`    |
+//! | failed with nothing left to try, or hit `max_attempts` | stop                      | `exhausted`    |
+//!
+//! A provider/model/key is never called twice except by `retry_same`. With
+//! `custom_failover`, the plugin's classifier replaces the rules (a `retry_same` it asks for
+//! obeys the same wait limits, else it becomes `next_key`). The total timeout bounds the
+//! loop, Retry-After waits included, not a response already committed: a committed stream
+//! runs as long as the provider keeps sending, and ends with an SSE error event in the
+//! plan's format if the provider breaks it or is silent for `stream_idle_timeout_ms`.
+//!
+//! The served response carries the provider's headers (minus hop-by-hop ones and
+//! `alt-svc`), the plan's `response_headers`, and `x-aigw-attempts` (upstream calls made,
+//! retries included), `x-aigw-provider`, `x-aigw-model`.
 
 pub mod attempt;
 pub mod attempt_error;
@@ -21,10 +46,12 @@ pub mod failover_rules;
 pub mod internal_hosts;
 pub mod metrics_sink;
 pub mod plan_result;
+pub mod redaction;
 pub mod relay_body;
 pub mod response_headers;
 pub mod retry_after;
 pub mod sse_events;
+pub mod stream_commit;
 pub mod upstream_client;
 
 pub use attempt_error::AttemptError;

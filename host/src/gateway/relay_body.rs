@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::future::Future as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tokio::time::{Instant, Sleep};
 use crate::body::BoxError;
 use crate::plugin_runtime::bindings::types::ApiFormat;
 
+use super::metrics_sink::TargetMetricsSink;
 use super::sse_events::stream_error_event;
 
 /// How a broken relay ends.
@@ -47,8 +49,17 @@ pin_project_lite::pin_project! {
         #[pin]
         idle: Sleep,
         broken_end: BrokenEnd,
+        on_break: Option<BreakReport>,
         done: bool,
     }
+}
+
+/// Who to tell when a committed response breaks, and which target it came from.
+pub struct BreakReport {
+    pub sink: Arc<dyn TargetMetricsSink>,
+    pub provider: String,
+    pub model: String,
+    pub key_id: String,
 }
 
 impl RelayBody {
@@ -68,8 +79,15 @@ impl RelayBody {
             idle_timeout,
             idle: tokio::time::sleep(first),
             broken_end,
+            on_break: None,
             done: false,
         }
+    }
+
+    /// Reports an early end to `report.sink` (once).
+    pub fn with_break_report(mut self, report: BreakReport) -> Self {
+        self.on_break = Some(report);
+        self
     }
 }
 
@@ -104,7 +122,9 @@ impl Body for RelayBody {
                 *this.done = true;
                 return Poll::Ready(None);
             }
-            Poll::Ready(Some(Err(err))) => RelayError::Upstream(super::attempt_error::root_cause(&err)),
+            Poll::Ready(Some(Err(err))) => {
+                RelayError::Upstream(super::attempt_error::root_cause(&err))
+            }
             Poll::Pending => {
                 let Some(idle) = *this.idle_timeout else {
                     return Poll::Pending;
@@ -117,6 +137,11 @@ impl Body for RelayBody {
         };
         *this.done = true;
         tracing::warn!(error = %failure, "upstream response ended early after commit");
+        if let Some(report) = this.on_break.take() {
+            report
+                .sink
+                .record_broken_stream(&report.provider, &report.model, &report.key_id);
+        }
         match *this.broken_end {
             BrokenEnd::SseErrorEvent(format) => Poll::Ready(Some(Ok(Frame::data(
                 stream_error_event(format, &failure.to_string()),

@@ -58,7 +58,10 @@ pub fn client_headers(
         upstream.remove(http::header::CONTENT_LENGTH);
     }
     append_pairs(&mut upstream, plan_headers);
-    upstream.insert(HeaderName::from_static(ATTEMPTS_HEADER), HeaderValue::from(attempts));
+    upstream.insert(
+        HeaderName::from_static(ATTEMPTS_HEADER),
+        HeaderValue::from(attempts),
+    );
     set_text(&mut upstream, PROVIDER_HEADER, provider);
     set_text(&mut upstream, MODEL_HEADER, model);
     upstream
@@ -114,7 +117,10 @@ mod tests {
         up.insert("x-ratelimit-remaining-requests", "9".parse().unwrap());
         let got = client_headers(
             up,
-            &[("x-team".into(), "a".into()), ("bad name".into(), "x".into())],
+            &[
+                ("x-team".into(), "a".into()),
+                ("bad name".into(), "x".into()),
+            ],
             3,
             "openai",
             "gpt-4o",

@@ -57,7 +57,9 @@ fn scan(bytes: Bytes) -> FirstEvent {
                     None => FirstEvent::Healthy,
                 };
             }
-            Some(Some(Err(err))) => return FirstEvent::Error(format!("malformed event stream: {err}")),
+            Some(Some(Err(err))) => {
+                return FirstEvent::Error(format!("malformed event stream: {err}"));
+            }
             Some(None) | None => return FirstEvent::Pending,
         }
     }
@@ -78,7 +80,17 @@ pub fn error_message(event: Option<&str>, data: Option<&str>) -> Option<String> 
     let message = json
         .as_ref()
         .and_then(|v| v.get("error"))
-        .and_then(|e| e.get("message").and_then(|m| m.as_str()).or_else(|| e.as_str()))
+        .and_then(|e| {
+            e.get("message")
+                .and_then(|m| m.as_str())
+                .or_else(|| e.as_str())
+        })
+        // The Responses API puts `message` at the top of its `error` event.
+        .or_else(|| {
+            json.as_ref()
+                .and_then(|v| v.get("message"))
+                .and_then(|m| m.as_str())
+        })
         .unwrap_or("the provider sent an error event");
     Some(truncate(message, 300))
 }
@@ -137,7 +149,10 @@ mod tests {
     fn keepalives_do_not_commit() {
         let mut probe = FirstEventProbe::default();
         assert_eq!(probe.push(b": ping\n\n"), FirstEvent::Pending);
-        assert_eq!(probe.push(b"event: message_start\ndata: {}\n\n"), FirstEvent::Healthy);
+        assert_eq!(
+            probe.push(b"event: message_start\ndata: {}\n\n"),
+            FirstEvent::Healthy
+        );
     }
 
     #[test]
@@ -155,13 +170,24 @@ mod tests {
             FirstEvent::Error("busy".into())
         );
         let mut probe = FirstEventProbe::default();
-        assert_eq!(probe.push(b"event: error\ndata: oops\n\n"), FirstEvent::Error("the provider sent an error event".into()));
+        assert_eq!(
+            probe.push(b"event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"boom\"}\n\n"),
+            FirstEvent::Error("boom".into())
+        );
+        let mut probe = FirstEventProbe::default();
+        assert_eq!(
+            probe.push(b"event: error\ndata: oops\n\n"),
+            FirstEvent::Error("the provider sent an error event".into())
+        );
     }
 
     #[test]
     fn ordinary_chunks_with_null_error_are_healthy() {
         let mut probe = FirstEventProbe::default();
-        assert_eq!(probe.push(b"data: {\"error\":null,\"choices\":[]}\n\n"), FirstEvent::Healthy);
+        assert_eq!(
+            probe.push(b"data: {\"error\":null,\"choices\":[]}\n\n"),
+            FirstEvent::Healthy
+        );
     }
 
     #[test]
@@ -177,7 +203,8 @@ mod tests {
         let openai = stream_error_event(ApiFormat::Openai, "stalled");
         let text = std::str::from_utf8(&openai).unwrap();
         assert!(text.starts_with("data: ") && text.ends_with("\n\n"));
-        let v: serde_json::Value = serde_json::from_str(text.trim_start_matches("data: ").trim()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(text.trim_start_matches("data: ").trim()).unwrap();
         assert_eq!(v["error"]["message"], "stalled");
         let anthropic = stream_error_event(ApiFormat::Anthropic, "broke");
         let text = std::str::from_utf8(&anthropic).unwrap();

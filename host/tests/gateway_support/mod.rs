@@ -70,7 +70,10 @@ pub fn status(status: u16) -> Reply {
 pub fn status_with(status: u16, name: &'static str, value: &str) -> Reply {
     Reply::Status {
         status,
-        headers: vec![("content-type", "application/json".into()), (name, value.into())],
+        headers: vec![
+            ("content-type", "application/json".into()),
+            (name, value.into()),
+        ],
         body: format!("{{\"error\":{{\"message\":\"scripted {status}\"}}}}"),
     }
 }
@@ -163,21 +166,32 @@ impl ProviderBuilder {
         let (task_hits, task_seen) = (hits.clone(), seen.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let (hits, seen, replies, acceptor) =
-                    (task_hits.clone(), task_seen.clone(), replies.clone(), acceptor.clone());
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (hits, seen, replies, acceptor) = (
+                    task_hits.clone(),
+                    task_seen.clone(),
+                    replies.clone(),
+                    acceptor.clone(),
+                );
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         answer(req, hits.clone(), seen.clone(), replies.clone())
                     });
-                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     match acceptor {
                         Some(acceptor) => {
-                            let Ok(tls) = acceptor.accept(stream).await else { return };
+                            let Ok(tls) = acceptor.accept(stream).await else {
+                                return;
+                            };
                             let _ = builder.serve_connection(TokioIo::new(tls), service).await;
                         }
                         None => {
-                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
                         }
                     }
                 });
@@ -201,8 +215,17 @@ async fn answer(
     let n = hits.fetch_add(1, Ordering::SeqCst);
     let path = req.uri().path().to_owned();
     let headers = req.headers().clone();
-    let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    seen.lock().unwrap().push(Seen { path, headers, body });
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    seen.lock().unwrap().push(Seen {
+        path,
+        headers,
+        body,
+    });
     let reply = replies
         .get(n.min(replies.len().saturating_sub(1)))
         .cloned()
@@ -234,7 +257,8 @@ async fn answer(
                         tokio::time::sleep(gap).await;
                     }
                     if let Some(chunk) = chunks.next() {
-                        let frame = Ok::<_, BoxError>(Frame::data(Bytes::from_static(chunk.as_bytes())));
+                        let frame =
+                            Ok::<_, BoxError>(Frame::data(Bytes::from_static(chunk.as_bytes())));
                         return Some((frame, (chunks, end, true)));
                     }
                     // Let the head (and earlier chunks) reach the client before ending.
@@ -320,11 +344,15 @@ pub struct Record {
 }
 
 #[derive(Default)]
-pub struct RecordingSink(Mutex<Vec<Record>>);
+pub struct RecordingSink(Mutex<Vec<Record>>, Mutex<Vec<String>>);
 
 impl RecordingSink {
     pub fn records(&self) -> Vec<Record> {
         self.0.lock().unwrap().clone()
+    }
+    /// `provider/model/key` of every committed response that broke.
+    pub fn broken(&self) -> Vec<String> {
+        self.1.lock().unwrap().clone()
     }
 }
 
@@ -347,10 +375,20 @@ impl TargetMetricsSink for RecordingSink {
             ok,
         });
     }
+
+    fn record_broken_stream(&self, provider: &str, model: &str, key_id: &str) {
+        self.1
+            .lock()
+            .unwrap()
+            .push(format!("{provider}/{model}/{key_id}"));
+    }
 }
 
 /// A gateway context resolving the given `.internal` names, trusting `ca` if given.
-pub fn context(hosts: &[(&str, SocketAddr)], ca: Option<&TestCa>) -> (GatewayContext, Arc<RecordingSink>) {
+pub fn context(
+    hosts: &[(&str, SocketAddr)],
+    ca: Option<&TestCa>,
+) -> (GatewayContext, Arc<RecordingSink>) {
     let sink = Arc::new(RecordingSink::default());
     let config = GatewayConfig {
         internal_hosts: hosts.iter().map(|(n, a)| ((*n).to_owned(), *a)).collect(),
@@ -402,9 +440,12 @@ pub fn url(addr: SocketAddr, host: &str, scheme: &str) -> String {
 
 /// Runs a plan with the default failover rules.
 pub async fn run(ctx: &GatewayContext, plan: &Plan) -> PlanResult {
-    tokio::time::timeout(Duration::from_secs(30), execute_plan(ctx, plan, &DefaultFailover))
-        .await
-        .expect("the loop must end")
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        execute_plan(ctx, plan, &DefaultFailover),
+    )
+    .await
+    .expect("the loop must end")
 }
 
 /// `(provider, model, key, status, retry_action)` of each attempt, for compact asserts.
@@ -423,8 +464,20 @@ pub fn trail(attempts: &[AttemptResult]) -> Vec<(String, String, String, Option<
         .collect()
 }
 
-pub fn t(provider: &str, model: &str, key: &str, status: Option<u16>, action: &str) -> (String, String, String, Option<u16>, String) {
-    (provider.into(), model.into(), key.into(), status, action.into())
+pub fn t(
+    provider: &str,
+    model: &str,
+    key: &str,
+    status: Option<u16>,
+    action: &str,
+) -> (String, String, String, Option<u16>, String) {
+    (
+        provider.into(),
+        model.into(),
+        key.into(),
+        status,
+        action.into(),
+    )
 }
 
 /// The whole client body as text.

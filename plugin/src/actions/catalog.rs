@@ -18,15 +18,60 @@ const BOTH: &[Phase] = &[Phase::Request, Phase::Response];
 const REQUEST: &[Phase] = &[Phase::Request];
 
 pub const ACTIONS: &[ActionInfo] = &[
-    ActionInfo { kind: "deny", phases: REQUEST, terminating: true, result_name: "deny" },
-    ActionInfo { kind: "custom-response", phases: BOTH, terminating: true, result_name: "custom_response" },
-    ActionInfo { kind: "add-headers", phases: BOTH, terminating: false, result_name: "add_headers" },
-    ActionInfo { kind: "remove-headers", phases: BOTH, terminating: false, result_name: "remove_headers" },
-    ActionInfo { kind: "set-vars", phases: BOTH, terminating: false, result_name: "set_vars" },
-    ActionInfo { kind: "log", phases: BOTH, terminating: false, result_name: "log" },
-    ActionInfo { kind: "restrict-ips", phases: BOTH, terminating: false, result_name: "restrict_ips" },
-    ActionInfo { kind: "rate-limit", phases: REQUEST, terminating: false, result_name: "rate_limit" },
-    ActionInfo { kind: "ai-gateway", phases: REQUEST, terminating: false, result_name: "ai_gateway" },
+    ActionInfo {
+        kind: "deny",
+        phases: REQUEST,
+        terminating: true,
+        result_name: "deny",
+    },
+    ActionInfo {
+        kind: "custom-response",
+        phases: BOTH,
+        terminating: true,
+        result_name: "custom_response",
+    },
+    ActionInfo {
+        kind: "add-headers",
+        phases: BOTH,
+        terminating: false,
+        result_name: "add_headers",
+    },
+    ActionInfo {
+        kind: "remove-headers",
+        phases: BOTH,
+        terminating: false,
+        result_name: "remove_headers",
+    },
+    ActionInfo {
+        kind: "set-vars",
+        phases: BOTH,
+        terminating: false,
+        result_name: "set_vars",
+    },
+    ActionInfo {
+        kind: "log",
+        phases: BOTH,
+        terminating: false,
+        result_name: "log",
+    },
+    ActionInfo {
+        kind: "restrict-ips",
+        phases: BOTH,
+        terminating: false,
+        result_name: "restrict_ips",
+    },
+    ActionInfo {
+        kind: "rate-limit",
+        phases: REQUEST,
+        terminating: false,
+        result_name: "rate_limit",
+    },
+    ActionInfo {
+        kind: "ai-gateway",
+        phases: REQUEST,
+        terminating: false,
+        result_name: "ai_gateway",
+    },
 ];
 
 pub fn info(kind: &str) -> Option<&'static ActionInfo> {
@@ -35,5 +80,9 @@ pub fn info(kind: &str) -> Option<&'static ActionInfo> {
 
 /// The known type names, for "unknown action type" messages.
 pub fn known_kinds() -> String {
-    ACTIONS.iter().map(|a| a.kind).collect::<Vec<_>>().join(", ")
+    ACTIONS
+        .iter()
+        .map(|a| a.kind)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -32,7 +32,13 @@ impl Compiler<'_> {
 
     /// The entries of `config` (a missing config is an empty one), reporting keys outside
     /// `allowed` as unknown fields.
-    pub fn fields<'n>(&mut self, config: Option<&'n Node>, config_path: &str, kind: &str, allowed: &[&str]) -> Vec<(&'n str, &'n Node, String)> {
+    pub fn fields<'n>(
+        &mut self,
+        config: Option<&'n Node>,
+        config_path: &str,
+        kind: &str,
+        allowed: &[&str],
+    ) -> Vec<(&'n str, &'n Node, String)> {
         let Some(entries) = config.and_then(Node::as_map) else {
             return Vec::new();
         };
@@ -62,7 +68,10 @@ impl Compiler<'_> {
             NodeValue::String(s) => s.clone(),
             NodeValue::Bool(b) => b.to_string(),
             _ => {
-                self.error(path, format!("expected a CEL expression string, found {}", node.kind()));
+                self.error(
+                    path,
+                    format!("expected a CEL expression string, found {}", node.kind()),
+                );
                 return None;
             }
         };
@@ -151,7 +160,10 @@ impl Compiler<'_> {
         match node.value {
             NodeValue::Int(i) if range.contains(&i) => Some(i),
             NodeValue::Int(i) => {
-                self.error(path, format!("{i} is out of range ({}..={})", range.start(), range.end()));
+                self.error(
+                    path,
+                    format!("{i} is out of range ({}..={})", range.start(), range.end()),
+                );
                 None
             }
             _ => {
@@ -165,7 +177,10 @@ impl Compiler<'_> {
         if let NodeValue::Bool(b) = node.value {
             Some(b)
         } else {
-            self.error(path, format!("expected true or false, found {}", node.kind()));
+            self.error(
+                path,
+                format!("expected true or false, found {}", node.kind()),
+            );
             None
         }
     }
@@ -180,7 +195,12 @@ impl Compiler<'_> {
     }
 
     /// A humantime duration such as `60s`, `5m` or `1h 30m`, within `range`.
-    pub fn duration(&mut self, node: &Node, path: &str, range: RangeInclusive<Duration>) -> Option<Duration> {
+    pub fn duration(
+        &mut self,
+        node: &Node,
+        path: &str,
+        range: RangeInclusive<Duration>,
+    ) -> Option<Duration> {
         let text = self.string(node, path)?;
         match humantime::parse_duration(text.trim()) {
             Ok(d) if range.contains(&d) => Some(d),
@@ -196,7 +216,10 @@ impl Compiler<'_> {
                 None
             }
             Err(e) => {
-                self.error(path, format!("invalid duration `{text}`: {e} (write e.g. `60s`, `5m`, `1h`)"));
+                self.error(
+                    path,
+                    format!("invalid duration `{text}`: {e} (write e.g. `60s`, `5m`, `1h`)"),
+                );
                 None
             }
         }
@@ -220,7 +243,13 @@ impl Compiler<'_> {
     }
 
     /// Reports a required field that is absent.
-    pub fn require<T>(&mut self, value: Option<T>, config_path: &str, field: &str, kind: &str) -> Option<T> {
+    pub fn require<T>(
+        &mut self,
+        value: Option<T>,
+        config_path: &str,
+        field: &str,
+        kind: &str,
+    ) -> Option<T> {
         if value.is_none() {
             self.error(config_path, format!("`{kind}` requires `config.{field}`"));
         }

@@ -18,7 +18,11 @@ const DEFAULT_STATUS: u16 = 200;
 const MAX_HEADERS: usize = 10;
 
 impl CustomResponse {
-    pub fn compile(config: Option<&Node>, path: &str, c: &mut Compiler<'_>) -> Option<CustomResponse> {
+    pub fn compile(
+        config: Option<&Node>,
+        path: &str,
+        c: &mut Compiler<'_>,
+    ) -> Option<CustomResponse> {
         let mut out = CustomResponse {
             status: DEFAULT_STATUS,
             headers: Vec::new(),
@@ -26,7 +30,12 @@ impl CustomResponse {
         };
         let mut ok = true;
         // `content` is the older name of `body`.
-        for (name, node, field) in c.fields(config, path, "custom-response", &["status_code", "body", "content", "headers"]) {
+        for (name, node, field) in c.fields(
+            config,
+            path,
+            "custom-response",
+            &["status_code", "body", "content", "headers"],
+        ) {
             match name {
                 "status_code" => match c.int(node, &field, 200..=599) {
                     Some(s) => out.status = u16::try_from(s).unwrap_or(DEFAULT_STATUS),
@@ -63,7 +72,10 @@ impl CustomResponse {
             headers.push((name.clone(), ctx.ev.render_string(value, &act)?));
         }
         if !body.is_empty() && !headers.iter().any(|(k, _)| k == "content-type") {
-            headers.push(("content-type".to_string(), infer_content_type(&body).to_string()));
+            headers.push((
+                "content-type".to_string(),
+                infer_content_type(&body).to_string(),
+            ));
         }
         Ok(Effect::Respond(Response {
             status: self.status,
@@ -74,13 +86,26 @@ impl CustomResponse {
 }
 
 /// A `headers` map of name -> `${…}` template; names lower-cased, at most 10.
-pub fn compile_header_map(node: &Node, path: &str, c: &mut Compiler<'_>) -> Option<Vec<(String, Template)>> {
+pub fn compile_header_map(
+    node: &Node,
+    path: &str,
+    c: &mut Compiler<'_>,
+) -> Option<Vec<(String, Template)>> {
     let Some(entries) = node.as_map() else {
-        c.error(path, format!("`headers` must be a map of name to value, found {}", node.kind()));
+        c.error(
+            path,
+            format!(
+                "`headers` must be a map of name to value, found {}",
+                node.kind()
+            ),
+        );
         return None;
     };
     if entries.len() > MAX_HEADERS {
-        c.error(path, format!("at most {MAX_HEADERS} headers, found {}", entries.len()));
+        c.error(
+            path,
+            format!("at most {MAX_HEADERS} headers, found {}", entries.len()),
+        );
         return None;
     }
     let mut out = Vec::with_capacity(entries.len());
@@ -103,9 +128,9 @@ pub fn compile_header_map(node: &Node, path: &str, c: &mut Compiler<'_>) -> Opti
 /// RFC 9110 token characters.
 pub fn is_header_name(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// JSON when the body parses as JSON, HTML when it looks like markup, plain text otherwise.

@@ -30,7 +30,10 @@ impl AddHeaders {
         match headers {
             Some(h) if !h.is_empty() => Some(AddHeaders { headers: h }),
             _ => {
-                c.error(path, "`add-headers` requires `config.headers` with at least one header");
+                c.error(
+                    path,
+                    "`add-headers` requires `config.headers` with at least one header",
+                );
                 None
             }
         }
@@ -61,7 +64,11 @@ pub struct RemoveHeaders {
 }
 
 impl RemoveHeaders {
-    pub fn compile(config: Option<&Node>, path: &str, c: &mut Compiler<'_>) -> Option<RemoveHeaders> {
+    pub fn compile(
+        config: Option<&Node>,
+        path: &str,
+        c: &mut Compiler<'_>,
+    ) -> Option<RemoveHeaders> {
         let mut names = Vec::new();
         let mut seen = false;
         let mut ok = true;
@@ -75,7 +82,10 @@ impl RemoveHeaders {
                 continue;
             };
             if items.len() > MAX_HEADERS {
-                c.error(&field, format!("at most {MAX_HEADERS} headers, found {}", items.len()));
+                c.error(
+                    &field,
+                    format!("at most {MAX_HEADERS} headers, found {}", items.len()),
+                );
                 ok = false;
             }
             for (item, item_path) in items {
@@ -89,7 +99,10 @@ impl RemoveHeaders {
             }
         }
         if ok && (!seen || names.is_empty()) {
-            c.error(path, "`remove-headers` requires `config.headers` with at least one name");
+            c.error(
+                path,
+                "`remove-headers` requires `config.headers` with at least one name",
+            );
             ok = false;
         }
         ok.then_some(RemoveHeaders { names })

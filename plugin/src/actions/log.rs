@@ -21,7 +21,10 @@ impl Log {
                 continue;
             }
             let Some(entries) = node.as_map() else {
-                c.error(&field, format!("`metadata` must be a map, found {}", node.kind()));
+                c.error(
+                    &field,
+                    format!("`metadata` must be a map, found {}", node.kind()),
+                );
                 ok = false;
                 continue;
             };
@@ -41,7 +44,10 @@ impl Log {
         match metadata {
             Some(m) if !m.is_empty() => Some(Log { metadata: m }),
             _ => {
-                c.error(path, "`log` requires `config.metadata` with at least one entry");
+                c.error(
+                    path,
+                    "`log` requires `config.metadata` with at least one entry",
+                );
                 None
             }
         }
@@ -60,7 +66,10 @@ impl Log {
             .map(|(k, v)| Ok((k.clone(), cel_to_string(v)?)))
             .collect::<Result<Vec<_>, String>>()?;
         ctx.host.log(LogLevel::Info, "traffic policy log", &fields);
-        ctx.set_result("log", string_map([("metadata".to_string(), string_map(rendered))]));
+        ctx.set_result(
+            "log",
+            string_map([("metadata".to_string(), string_map(rendered))]),
+        );
         Ok(Effect::Continue)
     }
 }

@@ -56,9 +56,9 @@ pub struct RunCtx<'a, 'd> {
     pub phase: Phase,
 }
 
-impl RunCtx<'_, '_> {
+impl<'d> RunCtx<'_, 'd> {
     /// The variables as they are now (borrowed for one evaluation).
-    pub fn activation(&self) -> Activation<'_> {
+    pub fn activation(&self) -> Activation<'_, 'd> {
         Activation {
             data: self.data,
             bindings: self.bindings,
@@ -91,7 +91,9 @@ impl Action {
             "restrict-ips" => {
                 Action::RestrictIps(restrict_ips::RestrictIps::compile(config, &path, c)?)
             }
-            "rate-limit" => Action::RateLimit(rate_limit::RateLimit::compile(config, &doc.path, &path, c)?),
+            "rate-limit" => {
+                Action::RateLimit(rate_limit::RateLimit::compile(config, &doc.path, &path, c)?)
+            }
             _ => return None,
         })
     }

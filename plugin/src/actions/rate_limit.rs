@@ -8,6 +8,7 @@ use std::time::Duration;
 use cel::Value;
 
 use super::{Compiler, Effect, RunCtx, json_response};
+use crate::ai_gateway::ERROR_CODE_HEADER;
 use crate::cel_env::Expr;
 use crate::cel_env::convert::{cel_to_string, string_map, string_value};
 use crate::policy::yaml_tree::Node;
@@ -27,18 +28,32 @@ pub struct RateLimit {
 const MAX_CAPACITY: i64 = 2_000_000_000;
 const MIN_WINDOW: Duration = Duration::from_secs(1);
 const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+/// Error code in the results and the response header.
+const RATE_LIMITED: &str = "rate_limited";
 /// Separates key parts inside a bucket name (a byte no header or IP contains).
 const KEY_SEPARATOR: char = '\u{1f}';
 
 impl RateLimit {
-    pub fn compile(config: Option<&Node>, action_path: &str, path: &str, c: &mut Compiler<'_>) -> Option<RateLimit> {
+    pub fn compile(
+        config: Option<&Node>,
+        action_path: &str,
+        path: &str,
+        c: &mut Compiler<'_>,
+    ) -> Option<RateLimit> {
         let mut name = None;
         let mut enforce = true;
         let mut capacity = None;
         let mut window = None;
         let mut bucket_key = Vec::new();
         let mut ok = true;
-        let allowed = ["name", "enforce", "algorithm", "capacity", "rate", "bucket_key"];
+        let allowed = [
+            "name",
+            "enforce",
+            "algorithm",
+            "capacity",
+            "rate",
+            "bucket_key",
+        ];
         for (field_name, node, field) in c.fields(config, path, "rate-limit", &allowed) {
             match field_name {
                 "name" => match c.string(node, &field) {
@@ -88,7 +103,10 @@ impl RateLimit {
             ok = false;
         }
         if !has("rate") {
-            c.error(path, "`rate-limit` requires `config.rate` (a duration such as `60s`)");
+            c.error(
+                path,
+                "`rate-limit` requires `config.rate` (a duration such as `60s`)",
+            );
             ok = false;
         }
         if !ok {
@@ -124,7 +142,7 @@ impl RateLimit {
             result.push((
                 "error".to_string(),
                 string_map([
-                    ("code".to_string(), string_value("RATE_LIMITED")),
+                    ("code".to_string(), string_value(RATE_LIMITED)),
                     ("message".to_string(), string_value("rate limit exceeded")),
                 ]),
             ));
@@ -134,9 +152,14 @@ impl RateLimit {
             let retry_after_s = verdict.retry_after_ms.div_ceil(1000).max(1);
             let mut response = json_response(
                 429,
-                &serde_json::json!({"error": {"message": "rate limit exceeded", "type": "rate_limit_exceeded"}}),
+                &serde_json::json!({"error": {"message": "rate limit exceeded", "type": "rate_limit_exceeded", "code": RATE_LIMITED}}),
             );
-            response.headers.push(("retry-after".to_string(), retry_after_s.to_string()));
+            response
+                .headers
+                .push(("retry-after".to_string(), retry_after_s.to_string()));
+            response
+                .headers
+                .push((ERROR_CODE_HEADER.to_string(), RATE_LIMITED.to_string()));
             return Ok(Effect::Respond(response));
         }
         Ok(Effect::Continue)

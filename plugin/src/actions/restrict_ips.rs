@@ -8,6 +8,7 @@ use cel::Value;
 use ipnet::IpNet;
 
 use super::{Compiler, Effect, RunCtx, json_response};
+use crate::ai_gateway::ERROR_CODE_HEADER;
 use crate::cel_env::Template;
 use crate::cel_env::convert::{string_map, string_value};
 use crate::cel_env::functions::parse_cidr;
@@ -30,9 +31,15 @@ pub struct RestrictIps {
 
 impl RestrictIps {
     pub fn compile(config: Option<&Node>, path: &str, c: &mut Compiler<'_>) -> Option<RestrictIps> {
-        let mut out = RestrictIps { enforce: true, allow: Vec::new(), deny: Vec::new() };
+        let mut out = RestrictIps {
+            enforce: true,
+            allow: Vec::new(),
+            deny: Vec::new(),
+        };
         let mut ok = true;
-        for (name, node, field) in c.fields(config, path, "restrict-ips", &["enforce", "allow", "deny"]) {
+        for (name, node, field) in
+            c.fields(config, path, "restrict-ips", &["enforce", "allow", "deny"])
+        {
             match name {
                 "enforce" => match c.bool(node, &field) {
                     Some(b) => out.enforce = b,
@@ -47,7 +54,10 @@ impl RestrictIps {
             }
         }
         if ok && out.allow.is_empty() && out.deny.is_empty() {
-            c.error(path, "`restrict-ips` requires `config.allow` or `config.deny` with at least one CIDR");
+            c.error(
+                path,
+                "`restrict-ips` requires `config.allow` or `config.deny` with at least one CIDR",
+            );
             ok = false;
         }
         ok.then_some(out)
@@ -60,7 +70,10 @@ impl RestrictIps {
         };
         let (deny, allow) = {
             let act = ctx.activation();
-            (expand(&self.deny, ctx, &act)?, expand(&self.allow, ctx, &act)?)
+            (
+                expand(&self.deny, ctx, &act)?,
+                expand(&self.allow, ctx, &act)?,
+            )
         };
         let verdict = if let Some(net) = deny.iter().find(|n| n.contains(&ip)) {
             Verdict::Deny(Some(*net))
@@ -77,28 +90,41 @@ impl RestrictIps {
         };
         let mut result = vec![
             ("action".to_string(), string_value(action)),
-            ("matched_cidr".to_string(), matched.map_or(Value::Null, |n| string_value(&n.to_string()))),
+            (
+                "matched_cidr".to_string(),
+                matched.map_or(Value::Null, |n| string_value(&n.to_string())),
+            ),
         ];
         let denied = action == "deny";
         if denied {
             result.push((
                 "error".to_string(),
                 string_map([
-                    ("code".to_string(), string_value("IP_RESTRICTED")),
-                    ("message".to_string(), string_value(&format!("client IP {ip} is not allowed"))),
+                    ("code".to_string(), string_value(IP_RESTRICTED)),
+                    (
+                        "message".to_string(),
+                        string_value(&format!("client IP {ip} is not allowed")),
+                    ),
                 ]),
             ));
         }
         ctx.set_result("restrict_ips", string_map(result));
         if denied && self.enforce {
-            return Ok(Effect::Respond(json_response(
+            let mut response = json_response(
                 403,
-                &serde_json::json!({"error": {"message": "client IP is not allowed", "type": "ip_restricted"}}),
-            )));
+                &serde_json::json!({"error": {"message": "client IP is not allowed", "type": "forbidden", "code": IP_RESTRICTED}}),
+            );
+            response
+                .headers
+                .push((ERROR_CODE_HEADER.to_string(), IP_RESTRICTED.to_string()));
+            return Ok(Effect::Respond(response));
         }
         Ok(Effect::Continue)
     }
 }
+
+/// Error code in the results and the response header.
+const IP_RESTRICTED: &str = "ip_restricted";
 
 enum Verdict {
     Allow(Option<IpNet>),
@@ -111,7 +137,10 @@ fn compile_list(node: &Node, path: &str, c: &mut Compiler<'_>) -> Option<Vec<Cid
     let mut ok = true;
     for (item, item_path) in items {
         let Some(text) = item.as_str() else {
-            c.error(&item_path, format!("expected a CIDR string, found {}", item.kind()));
+            c.error(
+                &item_path,
+                format!("expected a CIDR string, found {}", item.kind()),
+            );
             ok = false;
             continue;
         };
@@ -119,7 +148,10 @@ fn compile_list(node: &Node, path: &str, c: &mut Compiler<'_>) -> Option<Vec<Cid
             Some(Template::Text(t)) => match parse_cidr(&t) {
                 Some(net) => out.push(CidrEntry::Fixed(net)),
                 None => {
-                    c.error(&item_path, format!("`{t}` is not a CIDR range (e.g. 10.0.0.0/8)"));
+                    c.error(
+                        &item_path,
+                        format!("`{t}` is not a CIDR range (e.g. 10.0.0.0/8)"),
+                    );
                     ok = false;
                 }
             },
@@ -133,7 +165,7 @@ fn compile_list(node: &Node, path: &str, c: &mut Compiler<'_>) -> Option<Vec<Cid
 fn expand(
     entries: &[CidrEntry],
     ctx: &RunCtx<'_, '_>,
-    act: &crate::cel_env::Activation<'_>,
+    act: &crate::cel_env::Activation<'_, '_>,
 ) -> Result<Vec<IpNet>, String> {
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -153,7 +185,9 @@ fn expand(
                     other => return Err(format!("CIDR expression produced {other:?}")),
                 };
                 for text in texts {
-                    out.push(parse_cidr(&text).ok_or_else(|| format!("`{text}` is not a CIDR range"))?);
+                    out.push(
+                        parse_cidr(&text).ok_or_else(|| format!("`{text}` is not a CIDR range"))?,
+                    );
                 }
             }
         }

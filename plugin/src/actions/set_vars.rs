@@ -28,7 +28,13 @@ impl SetVars {
                 match item.as_map() {
                     Some([(key, value)]) => {
                         if !is_identifier(&key.name) {
-                            c.error(&item_path, format!("`{}` is not a valid variable name (letters, digits, `_`)", key.name));
+                            c.error(
+                                &item_path,
+                                format!(
+                                    "`{}` is not a valid variable name (letters, digits, `_`)",
+                                    key.name
+                                ),
+                            );
                             ok = false;
                             continue;
                         }
@@ -39,14 +45,20 @@ impl SetVars {
                         }
                     }
                     _ => {
-                        c.error(&item_path, "each entry of `vars` must be a map with exactly one key");
+                        c.error(
+                            &item_path,
+                            "each entry of `vars` must be a map with exactly one key",
+                        );
                         ok = false;
                     }
                 }
             }
         }
         if ok && (!seen || vars.is_empty()) {
-            c.error(path, "`set-vars` requires `config.vars` with at least one variable");
+            c.error(
+                path,
+                "`set-vars` requires `config.vars` with at least one variable",
+            );
             ok = false;
         }
         ok.then_some(SetVars { vars })

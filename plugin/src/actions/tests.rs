@@ -3,7 +3,9 @@
 
 use crate::engine::memory_host::MemoryHost;
 use crate::engine::{LoadedPolicy, load};
-use crate::model::{Connection, Decision, LoadOptions, LogLevel, Request, RequestOutcome, Response};
+use crate::model::{
+    Connection, Decision, LoadOptions, LogLevel, Request, RequestOutcome, Response,
+};
 
 fn policy(yaml: &str) -> LoadedPolicy {
     load(yaml, &LoadOptions::default(), &MemoryHost::new()).unwrap_or_else(|d| panic!("{d:#?}"))
@@ -12,7 +14,10 @@ fn policy(yaml: &str) -> LoadedPolicy {
 fn errors(yaml: &str) -> Vec<String> {
     match load(yaml, &LoadOptions::default(), &MemoryHost::new()) {
         Ok(_) => panic!("loaded"),
-        Err(d) => d.into_iter().map(|d| format!("{}:{} {}", d.line, d.column, d.message)).collect(),
+        Err(d) => d
+            .into_iter()
+            .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
+            .collect(),
     }
 }
 
@@ -23,7 +28,10 @@ fn req_from(ip: &str) -> Request {
         authority: "example.test".into(),
         path: "/x".into(),
         headers: vec![("x-api-key".into(), "k1".into())],
-        conn: Connection { client_ip: ip.into(), ..Connection::default() },
+        conn: Connection {
+            client_ip: ip.into(),
+            ..Connection::default()
+        },
         ..Request::default()
     }
 }
@@ -60,7 +68,13 @@ on_http_request:
     let out = p.on_http_request(&req_from("9.9.9.9"), &MemoryHost::new());
     let r = response(&out).unwrap();
     assert_eq!(r.status, 201);
-    assert_eq!(r.headers, vec![("content-type".into(), "text/csv".into()), ("x-client".into(), "9.9.9.9".into())]);
+    assert_eq!(
+        r.headers,
+        vec![
+            ("content-type".into(), "text/csv".into()),
+            ("x-client".into(), "9.9.9.9".into())
+        ]
+    );
     assert_eq!(r.body, b"a,b");
 }
 
@@ -108,7 +122,9 @@ on_http_request:
 #[test]
 fn restrict_ips_rejects_bad_cidrs_at_load() {
     assert_eq!(
-        errors("on_http_request:\n  - type: restrict-ips\n    config:\n      allow: [\"10.0.0.0/33\"]\n"),
+        errors(
+            "on_http_request:\n  - type: restrict-ips\n    config:\n      allow: [\"10.0.0.0/33\"]\n"
+        ),
         vec!["4:15 `10.0.0.0/33` is not a CIDR range (e.g. 10.0.0.0/8)"]
     );
 }
@@ -137,7 +153,11 @@ on_http_request:
     let limited = p.on_http_request(&req, &host);
     let r = response(&limited).unwrap();
     assert_eq!(r.status, 429);
-    assert!(r.headers.contains(&("retry-after".into(), "30".into())), "{:?}", r.headers);
+    assert!(
+        r.headers.contains(&("retry-after".into(), "30".into())),
+        "{:?}",
+        r.headers
+    );
 
     // Another key has its own bucket.
     let mut other = req_from("1.1.1.1");
@@ -178,13 +198,18 @@ on_http_request:
     let logs = host.logs();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].level, LogLevel::Info);
-    assert_eq!(logs[0].fields, vec![("path".into(), "/x".into()), ("n".into(), "3".into())]);
+    assert_eq!(
+        logs[0].fields,
+        vec![("path".into(), "/x".into()), ("n".into(), "3".into())]
+    );
 }
 
 #[test]
 fn set_vars_entries_must_have_one_key() {
     assert_eq!(
-        errors("on_http_request:\n  - type: set-vars\n    config:\n      vars:\n        - {a: 1, b: 2}\n"),
+        errors(
+            "on_http_request:\n  - type: set-vars\n    config:\n      vars:\n        - {a: 1, b: 2}\n"
+        ),
         vec!["5:11 each entry of `vars` must be a map with exactly one key"]
     );
 }

@@ -134,11 +134,12 @@ pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
             out.push(b',');
         }
         first = false;
-        out.extend_from_slice(Json::String(k.to_owned()).to_string().as_bytes());
+        // Writing a str to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, k);
         out.push(b':');
         out.extend_from_slice(v.as_bytes());
     };
-    put(&mut out, "model", &Json::String(e.model.to_owned()).to_string());
+    put(&mut out, "model", &serde_json::to_string(e.model).unwrap_or_default());
     let mut limit_seen = false;
     for (k, raw) in &client.fields {
         if k == "model" || k == "models" || e.merge.contains_key(k) || !keep(k) {

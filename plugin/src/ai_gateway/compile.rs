@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::catalog::Catalog;
 use super::config::{ActionConfig, ModelConfig, ProviderConfig};
 use super::env::LoadEnv;
+use super::resolve::Resolved;
 use super::strategy::{Dependence, Strategy, StrategyEnv};
 use super::templates::{BodyTemplate, Template, scalar_text};
 use super::universe::{Model, Provider, ProviderKey, Universe, model_json, to_cel};
@@ -21,6 +22,9 @@ use crate::model::{ApiFormat, Diagnostic, Severity};
 const DEFAULT_PER_REQUEST_TIMEOUT_MS: u64 = 180_000;
 const DEFAULT_TOTAL_TIMEOUT_MS: u64 = 360_000;
 const DEFAULT_STREAM_IDLE_TIMEOUT_MS: u64 = 60_000;
+
+/// A model config with its flags: (config, known, configured).
+type ModelEntry = (ModelConfig, bool, bool);
 
 struct Diags(Vec<Diagnostic>);
 
@@ -135,20 +139,7 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
             return Err(d.0);
         }
     };
-    // Request-independent strategies run now, once per format; their results are reused
-    // for every request that adds no pass-through model.
-    let static_results = model_strategies
-        .iter()
-        .map(|s| {
-            if s.dependence == Dependence::Static {
-                [0, 1].map(|f| roots.get(f).map(|root| s.eval(root, &[], None)))
-            } else {
-                [None, None]
-            }
-        })
-        .collect();
-
-    Ok(AiGateway {
+    let mut gw = AiGateway {
         settings,
         headers,
         query_params,
@@ -159,10 +150,26 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
         failover_rule,
         roots,
         ai_static,
-        static_results,
+        static_selections: Vec::new(),
         metrics_cache: Mutex::new(None),
         warnings: d.0,
-    })
+    };
+    // Request-independent strategies run now, once per format; their digested results are
+    // reused by every request that adds no pass-through model.
+    let none = Resolved::default();
+    let formats = [ApiFormat::OpenAi, ApiFormat::Anthropic];
+    gw.static_selections = gw
+        .model_strategies
+        .iter()
+        .map(|s| {
+            if s.dependence == Dependence::Static {
+                [0, 1].map(|f| Some(gw.digest(&s.source, s.eval(&gw.roots[f], &[], None), formats[f], &none)))
+            } else {
+                [None, None]
+            }
+        })
+        .collect();
+    Ok(gw)
 }
 
 /// `ai` = {models, providers, authors} for one format; `metrics` replaces each model's
@@ -415,7 +422,7 @@ fn provider_from_config(
     catalog: &Catalog,
     env: &mut dyn LoadEnv,
     d: &mut Diags,
-) -> Option<(Provider, Vec<(ModelConfig, bool, bool)>)> {
+) -> Option<(Provider, Vec<ModelEntry>)> {
     let path = format!("providers[{i}]");
     let builtin = catalog.provider(&pc.id).filter(|cp| cp.id.eq_ignore_ascii_case(&pc.id) || pc.base_url.is_none());
     let base_url = match (&pc.base_url, builtin) {

@@ -83,8 +83,9 @@ pub struct AiGateway {
     roots: [cel::Context<'static, 'static>; 2],
     /// The static `ai` values of `roots`, reused to add pass-through models.
     ai_static: [cel::Value; 2],
-    /// Results of request-independent model strategies, per format.
-    static_results: Vec<[Option<Result<cel::Value, String>>; 2]>,
+    /// Results of request-independent model strategies, per format, evaluated and
+    /// digested at load.
+    static_selections: Vec<[Option<select::DigestResult>; 2]>,
     /// `ai` with metrics, per format, for the metrics generation it was built from.
     metrics_cache: Mutex<Option<(u64, [cel::Value; 2])>>,
     /// Load warnings (e.g. unresolved secrets under `edge check`).

@@ -22,6 +22,8 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
     let c = Continuation::decode(continuation).unwrap_or_default();
     let format = if c.format == "anthropic" { ApiFormat::Anthropic } else { ApiFormat::OpenAi };
     let models_tried = models_tried(&c, outcome);
+    let mut model_selection = c.model_selection.clone();
+    gw.expand_records(&mut model_selection, format);
     let headers: Headers = vec![
         (REQUEST_ID_HEADER.to_owned(), c.request_id.clone()),
         (ATTEMPTS_HEADER.to_owned(), outcome.attempts.len().to_string()),
@@ -31,7 +33,7 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
         "input_ngrok_tokens": c.input_tokens,
         "output_ngrok_tokens": 0,
         "gateway_latency_ms": c.gateway_latency_ms,
-        "model_selection": c.model_selection,
+        "model_selection": model_selection,
         "models_tried": models_tried,
         "attempts": outcome.attempts.len(),
         "duration_ms": outcome.duration_ms,
@@ -46,7 +48,6 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
     let error = classify(&c, outcome);
     results["status"] = json!("error");
     results["error"] = json!({"code": error.code(), "ngrok_code": error.ngrok_code(), "message": error.to_string()});
-    let _ = gw;
     Finish { response: error.response(format, &headers), results, on_error_continue: c.on_error_continue }
 }
 

@@ -25,7 +25,7 @@ const SECRET_HEADERS: &[&str] = &["authorization", "x-api-key", "api-key", "cook
 pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &dyn HostApi) -> GatewayStep {
     let started = Instant::now();
     let id_header: Headers = vec![(REQUEST_ID_HEADER.to_owned(), req.id.clone())];
-    let mut ctx = ErrCtx { gw, format: Surface::format_for_path(&req.path), client: client_record(req, None), records: Vec::new(), id_header: &id_header };
+    let mut ctx = ErrCtx { gw, format: Surface::format_for_path(&req.path), client: Json::Null, req, records: Vec::new(), id_header: &id_header };
 
     let Some(surface) = Surface::from_path(&req.path) else {
         return ctx.fail(GatewayError::UnsupportedPath(format!("{} is not an AI gateway path; use /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages or /v1/models", req.path)));
@@ -68,13 +68,15 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
     }
 
     let selection = match gw.select_models(format, &resolved, env, host) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            ctx.records = std::mem::take(&mut s.records);
+            s
+        }
         Err((e, records)) => {
             ctx.records = records;
             return ctx.fail(e);
         }
     };
-    ctx.records = selection.records.clone();
 
     // Per-request renders of the config templates.
     let config_headers: Result<Vec<(String, String)>, String> = gw.headers.iter().map(|(k, t)| t.render_string(env).map(|v| (k.clone(), v))).collect();
@@ -158,10 +160,10 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
         on_error_continue: gw.settings.on_error_continue,
         total_timeout_ms: gw.settings.total_timeout_ms,
         max_retry_after_ms: MAX_RETRY_AFTER_MS,
-        client: ctx.client.clone(),
+        client: std::mem::take(&mut ctx.client),
         input_tokens,
         gateway_latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(0),
-        model_selection: ctx.records.clone(),
+        model_selection: std::mem::take(&mut ctx.records),
         attempts: infos,
         key_selection: key_records,
     };
@@ -182,6 +184,7 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
 /// What an early error needs to build its answer and result variables.
 struct ErrCtx<'a> {
     gw: &'a AiGateway,
+    req: &'a Request,
     format: ApiFormat,
     client: Json,
     records: Vec<Json>,
@@ -190,11 +193,14 @@ struct ErrCtx<'a> {
 
 impl ErrCtx<'_> {
     fn fail(&self, e: GatewayError) -> GatewayStep {
+        let client = if self.client.is_null() { client_record(self.req, None) } else { self.client.clone() };
+        let mut records = self.records.clone();
+        self.gw.expand_records(&mut records, self.format);
         let results = json!({
             "status": "error",
             "error": {"code": e.code(), "ngrok_code": e.ngrok_code(), "message": e.to_string()},
-            "client": self.client,
-            "model_selection": self.records,
+            "client": client,
+            "model_selection": records,
             "models_tried": [],
         });
         GatewayStep::Respond(Finish {

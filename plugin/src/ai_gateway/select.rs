@@ -23,6 +23,22 @@ use super::{AiGateway, RequestEnv};
 use crate::host_api::HostApi;
 use crate::model::{ApiFormat, TargetMetrics};
 
+/// A strategy result after the allowed filter.
+#[derive(Debug, Clone)]
+pub struct Digested {
+    /// `candidates_returned`, as `provider:model`.
+    pub returned: Json,
+    pub allowed: Vec<Cand>,
+    /// `candidates_after_allowed_filter`.
+    pub allowed_names: Json,
+}
+
+/// The keys to try and the `api_key_selection` record, or the error and the record.
+pub type KeySelection<'k> = Result<(Vec<&'k ProviderKey>, Vec<Json>), (GatewayError, Vec<Json>)>;
+
+/// A digested strategy result, or its error and record.
+pub type DigestResult = Result<Digested, (GatewayError, Json)>;
+
 /// The winning list and the per-strategy record (`model_selection[]`).
 pub struct Selection {
     pub models: Vec<Cand>,
@@ -79,6 +95,39 @@ impl AiGateway {
         v
     }
 
+    /// A strategy's value as (names returned, allowed candidates), or the error and its
+    /// record.
+    pub(crate) fn digest(
+        &self,
+        source: &str,
+        result: Result<Value, String>,
+        format: ApiFormat,
+        resolved: &Resolved,
+    ) -> Result<Digested, (GatewayError, Json)> {
+        let value = result.map_err(|e| {
+            (GatewayError::SelectionFailed(format!("{source}: {e}")), json!({"strategy": source, "error": e}))
+        })?;
+        let returned = model_refs(&value).map_err(|got| {
+            (
+                GatewayError::BadStrategyResult { expression: source.to_owned(), got: got.clone() },
+                json!({"strategy": source, "error": format!("returned {got}")}),
+            )
+        })?;
+        let mut allowed: Vec<Cand> = Vec::with_capacity(returned.len());
+        for (p, id) in &returned {
+            if let Some(c) = self.lookup(p, id, format, resolved)
+                && !allowed.contains(&c)
+            {
+                allowed.push(c);
+            }
+        }
+        Ok(Digested {
+            returned: Json::Array(returned.iter().map(|(p, id)| Json::String(format!("{p}:{id}"))).collect()),
+            allowed_names: Json::Array(allowed.iter().map(|c| Json::String(self.cand_name(*c, resolved))).collect()),
+            allowed,
+        })
+    }
+
     pub(crate) fn select_models(
         &self,
         format: ApiFormat,
@@ -87,24 +136,29 @@ impl AiGateway {
         host: &dyn HostApi,
     ) -> Result<Selection, (GatewayError, Vec<Json>)> {
         let f = fidx(format);
-        let allowed: Vec<Cand> = self.universe.allowed(format).iter().map(|&i| Cand::Known(i)).collect();
         if self.model_strategies.is_empty() {
-            let models = if resolved.requested { resolved.candidates.clone() } else { allowed };
+            let models = if resolved.requested {
+                resolved.candidates.clone()
+            } else {
+                self.universe.allowed(format).iter().map(|&i| Cand::Known(i)).collect()
+            };
             return Ok(Selection { models, records: Vec::new() });
         }
         let pass_values: Vec<Value> = resolved.pass.iter().map(|p| super::universe::to_cel(&p.cel)).collect();
         let mut records = Vec::new();
         let mut metrics_ai: Option<Value> = None;
         for (i, s) in self.model_strategies.iter().enumerate() {
+            // Request-independent strategies were evaluated and digested at load.
             let cached = if pass_values.is_empty() && s.dependence == Dependence::Static {
-                self.static_results.get(i).and_then(|r| r[f].clone())
+                self.static_selections.get(i).and_then(|r| r[f].clone())
             } else {
                 None
             };
-            let result = match cached {
-                Some(r) => r,
+            let from_cache = cached.is_some();
+            let digested = match cached {
+                Some(d) => d,
                 None => {
-                    let mut ai = if s.dependence == Dependence::Metrics || s.source.contains("metrics") {
+                    let mut ai = if s.dependence == Dependence::Metrics {
                         metrics_ai.get_or_insert_with(|| self.metrics_ai(host, format)).clone()
                     } else {
                         self.ai_static[f].clone()
@@ -112,46 +166,36 @@ impl AiGateway {
                     if !pass_values.is_empty() {
                         ai = with_extra_models(&ai, &pass_values);
                     }
-                    s.eval(&self.roots[f], &[("ai", ai)], Some(env))
+                    self.digest(&s.source, s.eval(&self.roots[f], &[("ai", ai)], Some(env)), format, resolved)
                 }
             };
-            let value = match result {
-                Ok(v) => v,
-                Err(e) => {
-                    records.push(json!({"strategy": s.source, "error": e}));
-                    return Err((GatewayError::SelectionFailed(format!("{}: {e}", s.source)), records));
+            let d = match digested {
+                Ok(d) => d,
+                Err((e, record)) => {
+                    records.push(record);
+                    return Err((e, records));
                 }
             };
-            let returned = match model_refs(&value) {
-                Ok(r) => r,
-                Err(got) => {
-                    records.push(json!({"strategy": s.source, "error": format!("returned {got}")}));
-                    return Err((GatewayError::BadStrategyResult { expression: s.source.clone(), got }, records));
-                }
+            // A cached result's long lists stay out of the per-request record (and so out
+            // of the continuation); `expand_records` puts them back when results are built.
+            let mut record = if from_cache {
+                json!({"strategy": s.source, "static_index": i})
+            } else {
+                json!({
+                    "strategy": s.source,
+                    "candidates_returned": d.returned,
+                    "candidates_after_allowed_filter": d.allowed_names,
+                })
             };
-            let after_allowed: Vec<Cand> = returned
-                .iter()
-                .filter_map(|(p, id)| self.lookup(p, id, format, resolved))
-                .fold(Vec::new(), |mut acc, c| {
-                    if !acc.contains(&c) {
-                        acc.push(c);
-                    }
-                    acc
-                });
-            let names = |cs: &[Cand]| cs.iter().map(|c| self.cand_name(*c, resolved)).collect::<Vec<_>>();
-            let mut record = json!({
-                "strategy": s.source,
-                "candidates_returned": returned.iter().map(|(p, id)| format!("{p}:{id}")).collect::<Vec<_>>(),
-                "candidates_after_allowed_filter": names(&after_allowed),
-            });
             let to_try = if resolved.requested {
-                let kept: Vec<Cand> = resolved.candidates.iter().copied().filter(|c| after_allowed.contains(c)).collect();
-                record["candidates_after_client_filter"] = json!(names(&kept));
+                let kept: Vec<Cand> = resolved.candidates.iter().copied().filter(|c| d.allowed.contains(c)).collect();
+                record["candidates_after_client_filter"] = json!(kept.iter().map(|c| self.cand_name(*c, resolved)).collect::<Vec<_>>());
+                record["models_to_try"] = record["candidates_after_client_filter"].clone();
                 kept
             } else {
-                after_allowed
+                record["models_to_try"] = if from_cache { Json::String("=candidates_after_allowed_filter".into()) } else { d.allowed_names };
+                d.allowed
             };
-            record["models_to_try"] = json!(names(&to_try));
             records.push(record);
             if !to_try.is_empty() {
                 return Ok(Selection { models: to_try, records });
@@ -163,6 +207,23 @@ impl AiGateway {
             GatewayError::SelectionEmpty("every model_selection strategy returned no models".to_owned())
         };
         Err((err, records))
+    }
+
+    /// Restores the lists a cached strategy's record left out (see `select_models`).
+    pub(crate) fn expand_records(&self, records: &mut [Json], format: ApiFormat) {
+        let f = fidx(format);
+        for r in records.iter_mut() {
+            let Some(i) = r.get("static_index").and_then(Json::as_u64) else { continue };
+            let Some(Some(Ok(d))) = self.static_selections.get(i as usize).map(|x| x[f].as_ref()) else { continue };
+            if let Some(obj) = r.as_object_mut() {
+                obj.remove("static_index");
+                obj.insert("candidates_returned".into(), d.returned.clone());
+                obj.insert("candidates_after_allowed_filter".into(), d.allowed_names.clone());
+                if obj.get("models_to_try").and_then(Json::as_str) == Some("=candidates_after_allowed_filter") {
+                    obj.insert("models_to_try".into(), d.allowed_names.clone());
+                }
+            }
+        }
     }
 
     /// A strategy-returned (provider id, model id) as an allowed candidate of this format.
@@ -185,7 +246,7 @@ impl AiGateway {
         provider: &str,
         env: &dyn RequestEnv,
         host: &dyn HostApi,
-    ) -> Result<(Vec<&'k ProviderKey>, Vec<Json>), (GatewayError, Vec<Json>)> {
+    ) -> KeySelection<'k> {
         if self.key_strategies.is_empty() || keys.is_empty() {
             let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
             let rec = if keys.is_empty() { vec![] } else { vec![json!({"strategy": "ai.keys", "keys_to_try": ids})] };

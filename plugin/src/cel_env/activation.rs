@@ -9,13 +9,18 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use std::collections::HashMap;
+
 use cel::Value;
-use cel::common::types::CelString;
+use cel::common::types::{CelBool, CelList, CelMap, CelMapKey, CelString};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 
 use super::convert::{string_map, string_value};
-use super::functions::{HEADER_PREFIX, QUERY_PREFIX, RES_HEADER_PREFIX};
+use super::functions::{
+    HAS_HEADER_PREFIX, HAS_QUERY_PREFIX, HAS_RES_HEADER_PREFIX, HEADER_PREFIX, QUERY_PREFIX,
+    RES_HEADER_PREFIX,
+};
 use crate::model::{EndpointInfo, Headers, Request, ResponseHead};
 
 /// Request facts and the values built from them, for one phase of one request.
@@ -23,15 +28,20 @@ pub struct RequestData<'a> {
     pub req: &'a Request,
     pub endpoint: &'a EndpointInfo,
     pub res: Option<&'a ResponseHead>,
-    headers: OnceLock<Box<dyn Val>>,
+    // Built on first use; they borrow the request's strings instead of copying them.
+    headers: OnceLock<Box<dyn Val + 'a>>,
     query_pairs: OnceLock<Vec<(String, String)>>,
     query_params: OnceLock<Box<dyn Val>>,
-    res_headers: OnceLock<Box<dyn Val>>,
+    res_headers: OnceLock<Box<dyn Val + 'a>>,
     whole_req: OnceLock<Box<dyn Val>>,
 }
 
 impl<'a> RequestData<'a> {
-    pub fn new(req: &'a Request, endpoint: &'a EndpointInfo, res: Option<&'a ResponseHead>) -> Self {
+    pub fn new(
+        req: &'a Request,
+        endpoint: &'a EndpointInfo,
+        res: Option<&'a ResponseHead>,
+    ) -> Self {
         RequestData {
             req,
             endpoint,
@@ -71,7 +81,10 @@ impl<'a> RequestData<'a> {
     }
 
     fn full_url(&self) -> String {
-        let mut url = format!("{}://{}{}", self.req.scheme, self.req.authority, self.req.path);
+        let mut url = format!(
+            "{}://{}{}",
+            self.req.scheme, self.req.authority, self.req.path
+        );
         if !self.req.query.is_empty() {
             url.push('?');
             url.push_str(&self.req.query);
@@ -112,16 +125,64 @@ impl<'a> RequestData<'a> {
             ("host".to_string(), string_value(self.host())),
             ("headers".to_string(), headers_value(&self.req.headers)),
             ("query_params".to_string(), multimap(self.pairs())),
-            ("content_type".to_string(), string_value(self.header("content-type").unwrap_or(""))),
+            (
+                "content_type".to_string(),
+                string_value(self.header("content-type").unwrap_or("")),
+            ),
             ("content_length".to_string(), self.content_length()),
             ("version".to_string(), string_value(&self.req.version)),
-            ("user_agent".to_string(), string_value(self.header("user-agent").unwrap_or(""))),
-            ("body".to_string(), string_value(&String::from_utf8_lossy(&self.req.body))),
+            (
+                "user_agent".to_string(),
+                string_value(self.header("user-agent").unwrap_or("")),
+            ),
+            (
+                "body".to_string(),
+                string_value(&String::from_utf8_lossy(&self.req.body)),
+            ),
+            (
+                "location".to_string(),
+                string_value(self.header("location").unwrap_or("")),
+            ),
+            ("content_encoding".to_string(), self.content_encoding()),
+            ("ts".to_string(), self.ts_value()),
+        ])
+    }
+
+    /// `Content-Encoding` values, split on commas, lower-cased.
+    fn content_encoding(&self) -> Value {
+        let codings = self
+            .req
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "content-encoding")
+            .flat_map(|(_, v)| v.split(','))
+            .map(|c| string_value(&c.trim().to_ascii_lowercase()))
+            .filter(|v| !matches!(v, Value::String(s) if s.is_empty()))
+            .collect();
+        Value::List(Arc::new(codings))
+    }
+
+    /// `req.ts.header_received`: when the request head arrived (a CEL timestamp). The edge
+    /// hands the plugin the body together with the head, so `body_received` is the same.
+    fn received(&self) -> Value {
+        i64::try_from(self.req.received_at_ms)
+            .ok()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map_or(Value::Null, |t| Value::Timestamp(t.fixed_offset()))
+    }
+
+    fn ts_value(&self) -> Value {
+        string_map([
+            ("header_received".to_string(), self.received()),
+            ("body_received".to_string(), self.received()),
         ])
     }
 
     fn content_length(&self) -> Value {
-        match self.header("content-length").and_then(|v| v.trim().parse::<i64>().ok()) {
+        match self
+            .header("content-length")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
             Some(n) => Value::Int(n),
             None if !self.req.body.is_empty() => {
                 Value::Int(i64::try_from(self.req.body.len()).unwrap_or(i64::MAX))
@@ -134,9 +195,15 @@ impl<'a> RequestData<'a> {
         let c = &self.req.conn;
         string_map([
             ("client_ip".to_string(), string_value(&c.client_ip)),
-            ("client_port".to_string(), Value::Int(i64::from(c.client_port))),
+            (
+                "client_port".to_string(),
+                Value::Int(i64::from(c.client_port)),
+            ),
             ("server_ip".to_string(), string_value(&c.server_ip)),
-            ("server_port".to_string(), Value::Int(i64::from(c.server_port))),
+            (
+                "server_port".to_string(),
+                Value::Int(i64::from(c.server_port)),
+            ),
             ("tls".to_string(), self.tls_value()),
         ])
     }
@@ -148,7 +215,10 @@ impl<'a> RequestData<'a> {
                 ("version".to_string(), string_value(&tls.version)),
                 ("cipher_suite".to_string(), string_value(&tls.cipher_suite)),
                 ("sni".to_string(), opt_string(tls.sni.as_deref())),
-                ("negotiated_alpn".to_string(), opt_string(tls.negotiated_alpn.as_deref())),
+                (
+                    "negotiated_alpn".to_string(),
+                    opt_string(tls.negotiated_alpn.as_deref()),
+                ),
             ]),
         }
     }
@@ -161,7 +231,10 @@ impl<'a> RequestData<'a> {
             ("host".to_string(), string_value(&e.host)),
             ("port".to_string(), Value::Int(i64::from(e.port))),
             ("protocol".to_string(), string_value(&e.protocol)),
-            ("addr".to_string(), string_value(&format!("{}:{}", e.host, e.port))),
+            (
+                "addr".to_string(),
+                string_value(&format!("{}:{}", e.host, e.port)),
+            ),
         ])
     }
 
@@ -179,7 +252,10 @@ impl<'a> RequestData<'a> {
         Some(string_map([
             ("status_code".to_string(), Value::Int(i64::from(res.status))),
             ("headers".to_string(), headers_value(&res.headers)),
-            ("content_type".to_string(), string_value(first(&res.headers, "content-type").unwrap_or(""))),
+            (
+                "content_type".to_string(),
+                string_value(first(&res.headers, "content-type").unwrap_or("")),
+            ),
             (
                 "content_length".to_string(),
                 first(&res.headers, "content-length")
@@ -208,12 +284,12 @@ impl Bindings {
 }
 
 /// What one evaluation sees: the request's data and the phase's bindings so far.
-pub struct Activation<'a> {
-    pub data: &'a RequestData<'a>,
+pub struct Activation<'a, 'd> {
+    pub data: &'a RequestData<'d>,
     pub bindings: &'a Bindings,
 }
 
-impl Activation<'_> {
+impl Activation<'_, '_> {
     /// A root or qualified variable as an owned value (for strategies of the ai-gateway).
     pub fn value(&self, name: &str) -> Option<Value> {
         let found = self.resolve(name)?;
@@ -221,7 +297,7 @@ impl Activation<'_> {
     }
 }
 
-impl VariableResolver for Activation<'_> {
+impl VariableResolver for Activation<'_, '_> {
     fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
         let d = self.data;
         let req = d.req;
@@ -238,12 +314,16 @@ impl VariableResolver for Activation<'_> {
                 "url.authority" => borrowed(&req.authority),
                 "url.port" => owned(Value::Int(d.port())),
                 "url.uri" => owned(string_value(&d.uri())),
-                "headers" => cached(&d.headers, || headers_value(&req.headers)),
+                "headers" => cached_val(&d.headers, || borrowed_multimap(&req.headers)),
                 "query_params" | "url.query_params" => {
                     cached(&d.query_params, || multimap(d.pairs()))
                 }
                 "content_type" => borrowed(d.header("content-type").unwrap_or("")),
                 "user_agent" => borrowed(d.header("user-agent").unwrap_or("")),
+                "location" => borrowed(d.header("location").unwrap_or("")),
+                "content_encoding" => owned(d.content_encoding()),
+                "ts" => owned(d.ts_value()),
+                "ts.header_received" | "ts.body_received" => owned(d.received()),
                 "content_length" => owned(d.content_length()),
                 "body" => owned(Value::String(Arc::new(
                     String::from_utf8_lossy(&req.body).into_owned(),
@@ -251,15 +331,8 @@ impl VariableResolver for Activation<'_> {
                 _ => None,
             };
         }
-        if let Some(header) = name.strip_prefix(HEADER_PREFIX) {
-            return owned(list_of(req.headers.iter().filter(|(k, _)| k == header).map(|(_, v)| v.as_str())));
-        }
-        if let Some(param) = name.strip_prefix(QUERY_PREFIX) {
-            return owned(list_of(d.pairs().iter().filter(|(k, _)| k == param).map(|(_, v)| v.as_str())));
-        }
-        if let Some(header) = name.strip_prefix(RES_HEADER_PREFIX) {
-            let res = d.res?;
-            return owned(list_of(res.headers.iter().filter(|(k, _)| k == header).map(|(_, v)| v.as_str())));
+        if let Some(rest) = name.strip_prefix('@') {
+            return self.resolve_internal(rest);
         }
         if let Some(rest) = name.strip_prefix("conn.") {
             let c = &req.conn;
@@ -276,13 +349,17 @@ impl VariableResolver for Activation<'_> {
             return self.bindings.vars.get(rest).and_then(|v| owned(v.clone()));
         }
         if let Some(rest) = name.strip_prefix("actions.ngrok.") {
-            return self.bindings.actions.get(rest).and_then(|v| owned(v.clone()));
+            return self
+                .bindings
+                .actions
+                .get(rest)
+                .and_then(|v| owned(v.clone()));
         }
         if let Some(rest) = name.strip_prefix("res.") {
             let res = d.res?;
             return match rest {
                 "status_code" => owned(Value::Int(i64::from(res.status))),
-                "headers" => cached(&d.res_headers, || headers_value(&res.headers)),
+                "headers" => cached_val(&d.res_headers, || borrowed_multimap(&res.headers)),
                 _ => None,
             };
         }
@@ -293,12 +370,87 @@ impl VariableResolver for Activation<'_> {
             "time" => owned(string_map([("now".to_string(), string_value(&d.now()))])),
             "time.now" => owned(string_value(&d.now())),
             "vars" => owned(self.bindings.vars_value()),
-            "actions" => owned(string_map([("ngrok".to_string(), self.bindings.ngrok_value())])),
+            "actions" => owned(string_map([(
+                "ngrok".to_string(),
+                self.bindings.ngrok_value(),
+            )])),
             "actions.ngrok" => owned(self.bindings.ngrok_value()),
             "res" => d.res_value().and_then(owned),
             _ => None,
         }
     }
+}
+
+impl Activation<'_, '_> {
+    /// The names behind the request helper functions (`getReqHeader('x')` asks for
+    /// `@req.header.x`): answered from the request directly, borrowing its strings.
+    fn resolve_internal<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        let d = self.data;
+        let at = |prefix: &str| name.strip_prefix(&prefix[1..]);
+        if let Some(header) = at(HEADER_PREFIX) {
+            return Some(borrowed_list(&d.req.headers, header));
+        }
+        if let Some(header) = at(HAS_HEADER_PREFIX) {
+            return Some(has(&d.req.headers, header));
+        }
+        if let Some(param) = at(QUERY_PREFIX) {
+            return Some(borrowed_list(d.pairs(), param));
+        }
+        if let Some(param) = at(HAS_QUERY_PREFIX) {
+            return Some(has(d.pairs(), param));
+        }
+        let res_headers: &[(String, String)] = d.res.map_or(&[], |r| &r.headers);
+        if let Some(header) = at(RES_HEADER_PREFIX) {
+            return Some(borrowed_list(res_headers, header));
+        }
+        if let Some(header) = at(HAS_RES_HEADER_PREFIX) {
+            return Some(has(res_headers, header));
+        }
+        None
+    }
+}
+
+/// The values of `name` in a header or query list, as a CEL list borrowing them.
+fn borrowed_list<'b>(pairs: &'b [(String, String)], name: &str) -> CowVal<'b, 'b> {
+    let items: Vec<Box<dyn Val + 'b>> = pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| Box::new(CelString::from(v.as_str())) as Box<dyn Val + 'b>)
+        .collect();
+    CowVal::owned(CelList::from(items))
+}
+
+fn has<'b>(pairs: &[(String, String)], name: &str) -> CowVal<'b, 'b> {
+    CowVal::owned(CelBool::from(pairs.iter().any(|(k, _)| k == name)))
+}
+
+/// A header list as a CEL map from name to the list of its values, borrowing the strings.
+fn borrowed_multimap(pairs: &[(String, String)]) -> Box<dyn Val + '_> {
+    let mut grouped: HashMap<&str, Vec<Box<dyn Val + '_>>> = HashMap::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        grouped
+            .entry(k.as_str())
+            .or_default()
+            .push(Box::new(CelString::from(v.as_str())));
+    }
+    let map: HashMap<CelMapKey<'_>, Box<dyn Val + '_>> = grouped
+        .into_iter()
+        .map(|(k, vs)| {
+            (
+                CelMapKey::from(k),
+                Box::new(CelList::from(vs)) as Box<dyn Val + '_>,
+            )
+        })
+        .collect();
+    Box::new(CelMap::from(map))
+}
+
+fn cached_val<'b, 'a: 'b>(
+    cell: &'b OnceLock<Box<dyn Val + 'a>>,
+    build: impl FnOnce() -> Box<dyn Val + 'a>,
+) -> Option<CowVal<'b, 'b>> {
+    let value: &'b (dyn Val + 'a) = cell.get_or_init(build).as_ref();
+    Some(CowVal::Borrowed(value))
 }
 
 fn borrowed(s: &str) -> Option<CowVal<'_, '_>> {
@@ -310,7 +462,10 @@ fn owned<'b>(v: Value) -> Option<CowVal<'b, 'b>> {
     Some(CowVal::Owned(boxed))
 }
 
-fn cached<'b>(cell: &'b OnceLock<Box<dyn Val>>, build: impl FnOnce() -> Value) -> Option<CowVal<'b, 'b>> {
+fn cached<'b>(
+    cell: &'b OnceLock<Box<dyn Val>>,
+    build: impl FnOnce() -> Value,
+) -> Option<CowVal<'b, 'b>> {
     if cell.get().is_none() {
         let boxed = Box::<dyn Val>::try_from(build()).ok()?;
         let _ = cell.set(boxed);
@@ -318,16 +473,15 @@ fn cached<'b>(cell: &'b OnceLock<Box<dyn Val>>, build: impl FnOnce() -> Value) -
     cell.get().map(|v| CowVal::Borrowed(v.as_ref()))
 }
 
-fn list_of<'s>(items: impl Iterator<Item = &'s str>) -> Value {
-    Value::List(Arc::new(items.map(string_value).collect()))
-}
-
 fn opt_string(s: Option<&str>) -> Value {
     s.map_or(Value::Null, string_value)
 }
 
 fn first<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Header list as a map from (lower-case) name to the list of its values.

@@ -49,7 +49,7 @@ impl Evaluator {
     }
 
     /// Runs `expr` against a request's variables. The error text names the failure.
-    pub fn eval(&self, expr: &Expr, act: &Activation<'_>) -> Result<Value, String> {
+    pub fn eval(&self, expr: &Expr, act: &Activation<'_, '_>) -> Result<Value, String> {
         let root: &Context<'_, '_> = &self.root;
         let mut ctx = root.new_inner_scope();
         ctx.set_variable_resolver(act);
@@ -57,7 +57,7 @@ impl Evaluator {
     }
 
     /// Runs a rule expression, which must produce a boolean.
-    pub fn eval_bool(&self, expr: &Expr, act: &Activation<'_>) -> Result<bool, String> {
+    pub fn eval_bool(&self, expr: &Expr, act: &Activation<'_, '_>) -> Result<bool, String> {
         match self.eval(expr, act)? {
             Value::Bool(b) => Ok(b),
             other => Err(format!(
@@ -67,11 +67,11 @@ impl Evaluator {
         }
     }
 
-    pub fn render(&self, t: &Template, act: &Activation<'_>) -> Result<Value, String> {
+    pub fn render(&self, t: &Template, act: &Activation<'_, '_>) -> Result<Value, String> {
         t.render(|e| self.eval(e, act))
     }
 
-    pub fn render_string(&self, t: &Template, act: &Activation<'_>) -> Result<String, String> {
+    pub fn render_string(&self, t: &Template, act: &Activation<'_, '_>) -> Result<String, String> {
         t.render_string(|e| self.eval(e, act))
     }
 }
@@ -145,7 +145,12 @@ impl CelEnv {
 
     /// Compiles one expression and checks every name it uses. `Err` is the message of the
     /// diagnostic.
-    pub fn compile(&mut self, source: &str, scope: Scope, host: &dyn HostApi) -> Result<Expr, String> {
+    pub fn compile(
+        &mut self,
+        source: &str,
+        scope: Scope,
+        host: &dyn HostApi,
+    ) -> Result<Expr, String> {
         let program = self
             .env
             .compile(source)
@@ -168,7 +173,8 @@ impl CelEnv {
         }
         self.resolve_secrets(&refs, host)?;
         // The whole `req` map includes the body too.
-        self.reads_body |= refs.reads(&["req", "body"]) || refs.variables.contains(&vec!["req".to_string()]);
+        self.reads_body |=
+            refs.reads(&["req", "body"]) || refs.variables.contains(&vec!["req".to_string()]);
         let expr = Expr {
             program: Arc::new(program),
             source: Arc::from(source),
@@ -183,7 +189,12 @@ impl CelEnv {
     }
 
     /// Compiles a config string that may hold `${…}`.
-    pub fn compile_template(&mut self, text: &str, scope: Scope, host: &dyn HostApi) -> Result<Template, String> {
+    pub fn compile_template(
+        &mut self,
+        text: &str,
+        scope: Scope,
+        host: &dyn HostApi,
+    ) -> Result<Template, String> {
         let raw = template::split(text)?;
         match raw.as_slice() {
             [] => Ok(Template::Text(String::new())),
@@ -206,7 +217,10 @@ impl CelEnv {
     pub fn eval_static_expr(&self, expr: &Expr) -> Result<Value, String> {
         let data = RequestData::new(&self.empty_request, &self.empty_endpoint, None);
         let bindings = Bindings::default();
-        let act = Activation { data: &data, bindings: &bindings };
+        let act = Activation {
+            data: &data,
+            bindings: &bindings,
+        };
         self.evaluator.eval(expr, &act)
     }
 
@@ -214,7 +228,10 @@ impl CelEnv {
     pub fn render_static(&self, t: &Template) -> Result<String, String> {
         let data = RequestData::new(&self.empty_request, &self.empty_endpoint, None);
         let bindings = Bindings::default();
-        let act = Activation { data: &data, bindings: &bindings };
+        let act = Activation {
+            data: &data,
+            bindings: &bindings,
+        };
         self.evaluator.render_string(t, &act)
     }
 
@@ -232,8 +249,9 @@ impl CelEnv {
             let value = match host.secret(vault, name) {
                 Some(v) => v,
                 None if self.check_only => {
-                    self.warnings
-                        .push(format!("secret `{vault}/{name}` not found; a placeholder is used"));
+                    self.warnings.push(format!(
+                        "secret `{vault}/{name}` not found; a placeholder is used"
+                    ));
                     format!("<secret {vault}/{name}>")
                 }
                 None => return Err(format!("secret `{vault}/{name}` not found")),

@@ -7,33 +7,118 @@
 /// (strings, lists, math), callable globally or as methods.
 const STANDARD: &[&str] = &[
     // standard library
-    "size", "int", "uint", "double", "string", "bytes", "bool", "type", "dyn", "duration",
-    "timestamp", "matches", "startsWith", "endsWith", "contains", "getFullYear", "getMonth",
-    "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek", "getHours", "getMinutes",
-    "getSeconds", "getMilliseconds", "has", "all", "exists", "exists_one", "existsOne", "map", "filter", "optional.of", "optional.none", "optional.ofNonZeroValue", "hasValue", "value", "or",
+    "size",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "bool",
+    "type",
+    "dyn",
+    "duration",
+    "timestamp",
+    "matches",
+    "startsWith",
+    "endsWith",
+    "contains",
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDayOfMonth",
+    "getDate",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    "has",
+    "all",
+    "exists",
+    "exists_one",
+    "existsOne",
+    "map",
+    "filter",
+    "optional.of",
+    "optional.none",
+    "optional.ofNonZeroValue",
+    "hasValue",
+    "value",
+    "or",
     "orValue",
     // strings extension
-    "charAt", "indexOf", "lastIndexOf", "join", "lowerAscii", "upperAscii", "trim", "replace",
-    "split", "substring", "format", "strings.quote", "reverse",
+    "charAt",
+    "indexOf",
+    "lastIndexOf",
+    "join",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "replace",
+    "split",
+    "substring",
+    "format",
+    "strings.quote",
+    "reverse",
     // lists extension
-    "slice", "flatten", "distinct", "sort", "sortBy", "lists.range",
+    "slice",
+    "flatten",
+    "distinct",
+    "sort",
+    "sortBy",
+    "lists.range",
     // math extension
-    "math.ceil", "math.floor", "math.round", "math.trunc", "math.isInf", "math.isNaN",
-    "math.isFinite", "math.abs", "math.sign", "math.sqrt",
+    "math.ceil",
+    "math.floor",
+    "math.round",
+    "math.trunc",
+    "math.isInf",
+    "math.isNaN",
+    "math.isFinite",
+    "math.abs",
+    "math.sign",
+    "math.sqrt",
 ];
 
 /// Functions this plugin adds (see `functions.rs`).
 pub const CUSTOM: &[&str] = &[
-    "lower", "upper", "getReqHeader", "hasReqHeader", "getQueryParam", "hasQueryParam",
-    "getResHeader", "hasResHeader", "inCidrRange", "inCidrRanges", "json.decode", "json.encode",
-    "base64.encode", "base64.decode", "rand.int", "rand.double", "hash.sha256", "sha256",
+    "lower",
+    "upper",
+    "getReqHeader",
+    "hasReqHeader",
+    "getQueryParam",
+    "hasQueryParam",
+    "getResHeader",
+    "hasResHeader",
+    "inCidrRange",
+    "inCidrRanges",
+    "json.decode",
+    "json.encode",
+    "base64.encode",
+    "base64.decode",
+    "rand.int",
+    "rand.double",
+    "hash.sha256",
+    "sha256",
+    "hash.sha512",
+    "basic_auth.encode",
+    "isPrivateIp",
     "secrets.get",
 ];
 
 /// Namespaces whose members are functions (`json.decode(x)` is a call, not a field of a
 /// variable named `json`).
 pub const NAMESPACES: &[&str] = &[
-    "json", "base64", "rand", "hash", "secrets", "strings", "lists", "math", "optional",
+    "basic_auth",
+    "json",
+    "base64",
+    "rand",
+    "hash",
+    "secrets",
+    "strings",
+    "lists",
+    "math",
+    "optional",
 ];
 
 /// Functions whose result changes between calls with the same input.
@@ -58,14 +143,41 @@ pub enum Scope {
 
 /// Fields of `req` (second path segment).
 const REQ_FIELDS: &[&str] = &[
-    "id", "method", "url", "host", "headers", "query_params", "content_type", "content_length",
-    "version", "body", "user_agent", "ts", "location", "content_encoding",
+    "id",
+    "method",
+    "url",
+    "host",
+    "headers",
+    "query_params",
+    "content_type",
+    "content_length",
+    "version",
+    "body",
+    "user_agent",
+    "ts",
+    "location",
+    "content_encoding",
 ];
 const URL_FIELDS: &[&str] = &[
-    "authority", "host", "path", "port", "query", "query_params", "raw", "raw_path", "scheme",
+    "authority",
+    "host",
+    "path",
+    "port",
+    "query",
+    "query_params",
+    "raw",
+    "raw_path",
+    "scheme",
     "uri",
 ];
-const CONN_FIELDS: &[&str] = &["client_ip", "client_port", "server_ip", "server_port", "tls"];
+const TS_FIELDS: &[&str] = &["header_received", "body_received"];
+const CONN_FIELDS: &[&str] = &[
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "tls",
+];
 const TLS_FIELDS: &[&str] = &["version", "cipher_suite", "sni", "negotiated_alpn"];
 const RES_FIELDS: &[&str] = &["status_code", "headers", "content_type", "content_length"];
 const ENDPOINT_FIELDS: &[&str] = &["id", "url", "host", "port", "protocol", "addr"];
@@ -96,17 +208,22 @@ pub fn check_variable(path: &[&str], scope: Scope) -> Result<(), String> {
     if !fields.contains(first) {
         return Err(format!("unknown variable `{root}.{first}`"));
     }
+    let Some(second) = rest.get(1) else {
+        return Ok(());
+    };
     let sub: Option<&[&str]> = match (*root, *first) {
         ("req", "url") => Some(URL_FIELDS),
+        ("req", "ts") => Some(TS_FIELDS),
         ("conn", "tls") => Some(TLS_FIELDS),
+        // Maps keyed by header or parameter name.
+        ("req" | "res", "headers") | ("req", "query_params") => return Ok(()),
+        // Everything else is a scalar or a list: it has no fields.
         _ => None,
     };
-    if let (Some(sub), Some(second)) = (sub, rest.get(1))
-        && !sub.contains(second)
-    {
-        return Err(format!("unknown variable `{root}.{first}.{second}`"));
+    match sub {
+        Some(fields) if fields.contains(second) => Ok(()),
+        _ => Err(format!("unknown variable `{root}.{first}.{second}`")),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -122,6 +239,9 @@ mod tests {
             Err("unknown variable `req.methd`".to_string())
         );
         assert!(check_variable(&["res", "status_code"], Scope::Request).is_err());
+        assert!(check_variable(&["req", "user_agent", "name"], Scope::Request).is_err());
+        assert!(check_variable(&["req", "headers", "x-a"], Scope::Request).is_ok());
+        assert!(check_variable(&["req", "url", "query_params", "a"], Scope::Request).is_ok());
         assert!(check_variable(&["res", "status_code"], Scope::Response).is_ok());
         assert_eq!(
             check_variable(&["foo"], Scope::Request),

@@ -36,9 +36,9 @@ impl Refs {
 
     /// True when some variable path starts with `prefix` (e.g. `["req", "body"]`).
     pub fn reads(&self, prefix: &[&str]) -> bool {
-        self.variables.iter().any(|path| {
-            path.len() >= prefix.len() && path.iter().zip(prefix).all(|(a, b)| a == b)
-        })
+        self.variables
+            .iter()
+            .any(|path| path.len() >= prefix.len() && path.iter().zip(prefix).all(|(a, b)| a == b))
     }
 
     /// True when the expression reads no variable at all (it can be evaluated at load).
@@ -145,9 +145,9 @@ impl Refs {
         let want = match name {
             "rand.double" => 0,
             "getReqHeader" | "hasReqHeader" | "getQueryParam" | "hasQueryParam"
-            | "getResHeader" | "hasResHeader" | "json.decode" | "json.encode"
-            | "base64.encode" | "base64.decode" | "hash.sha256" => 1,
-            "rand.int" | "secrets.get" | "inCidrRange" | "inCidrRanges" => 2,
+            | "getResHeader" | "hasResHeader" | "json.decode" | "json.encode" | "base64.encode"
+            | "base64.decode" | "hash.sha256" | "hash.sha512" => 1,
+            "rand.int" | "secrets.get" | "inCidrRange" | "inCidrRanges" | "basic_auth.encode" => 2,
             _ => return,
         };
         if got != want {
@@ -163,8 +163,9 @@ impl Refs {
             Expr::Literal(cel::common::ast::LiteralValue::String(s)) => Some(s.inner().to_string()),
             _ => None,
         };
-        match args {
-            [vault, name] => match (literal(vault), literal(name)) {
+        // A wrong argument count is reported by the arity check.
+        if let [vault, name] = args {
+            match (literal(vault), literal(name)) {
                 (Some(vault), Some(name)) => {
                     self.secrets.insert((vault, name));
                 }
@@ -172,8 +173,7 @@ impl Refs {
                     "`secrets.get` needs string literals: secrets are resolved when the policy loads"
                         .to_string(),
                 ),
-            },
-            _ => {} // arity already reported
+            }
         }
     }
 }
@@ -182,7 +182,11 @@ impl Refs {
 fn needs_request(name: &str) -> bool {
     matches!(
         name,
-        "getReqHeader" | "hasReqHeader" | "getQueryParam" | "hasQueryParam" | "getResHeader"
+        "getReqHeader"
+            | "hasReqHeader"
+            | "getQueryParam"
+            | "hasQueryParam"
+            | "getResHeader"
             | "hasResHeader"
     )
 }

@@ -19,7 +19,7 @@ pub enum ValueTemplate {
 }
 
 impl ValueTemplate {
-    pub fn render(&self, ev: &Evaluator, act: &Activation<'_>) -> Result<Value, String> {
+    pub fn render(&self, ev: &Evaluator, act: &Activation<'_, '_>) -> Result<Value, String> {
         match self {
             ValueTemplate::Constant(v) => Ok(v.clone()),
             ValueTemplate::Str(t) => ev.render(t, act),

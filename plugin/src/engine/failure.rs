@@ -6,17 +6,24 @@ use crate::actions::json_response;
 use crate::cel_env::redact;
 use crate::model::Response;
 
-/// Response header carrying the engine's error code (clients and tests match on it).
-pub const ERROR_CODE_HEADER: &str = "x-gateway-error-code";
+/// The engine's error codes ride in the same header as the ai-gateway's.
+pub use crate::ai_gateway::ERROR_CODE_HEADER;
+
+/// Code of a policy that failed on a request.
+pub const POLICY_RUNTIME_ERROR: &str = "policy_runtime_error";
 
 pub fn policy_failure(rule: &str, message: &str, secrets: &[String]) -> Response {
-    let message = redact(&format!("traffic policy rule `{rule}` failed: {message}"), secrets);
+    let message = redact(
+        &format!("traffic policy rule `{rule}` failed: {message}"),
+        secrets,
+    );
     let mut response = json_response(
         500,
-        &serde_json::json!({"error": {"message": message, "type": "policy_error", "code": "POLICY_RUNTIME_ERROR"}}),
+        &serde_json::json!({"error": {"message": message, "type": "policy_error", "code": POLICY_RUNTIME_ERROR}}),
     );
-    response
-        .headers
-        .push((ERROR_CODE_HEADER.to_string(), "POLICY_RUNTIME_ERROR".to_string()));
+    response.headers.push((
+        ERROR_CODE_HEADER.to_string(),
+        "POLICY_RUNTIME_ERROR".to_string(),
+    ));
     response
 }

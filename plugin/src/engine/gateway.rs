@@ -30,7 +30,8 @@ impl LoadEnv for GatewayLoadEnv<'_> {
         let compiled = self.cel.compile_template(text, Scope::Request, self.host);
         self.warnings.extend(self.cel.take_warnings());
         let template = compiled?;
-        let id = u32::try_from(self.templates.len()).map_err(|_| "too many templates".to_string())?;
+        let id =
+            u32::try_from(self.templates.len()).map_err(|_| "too many templates".to_string())?;
         self.templates.push(template);
         Ok(TemplateId(id))
     }
@@ -51,13 +52,13 @@ impl LoadEnv for GatewayLoadEnv<'_> {
 }
 
 /// [`RequestEnv`] for one request: the engine's templates and the request's variables.
-pub struct GatewayRequestEnv<'a> {
+pub struct GatewayRequestEnv<'a, 'd> {
     pub ev: &'a Evaluator,
     pub templates: &'a [Template],
-    pub act: Activation<'a>,
+    pub act: Activation<'a, 'd>,
 }
 
-impl RequestEnv for GatewayRequestEnv<'_> {
+impl RequestEnv for GatewayRequestEnv<'_, '_> {
     fn render(&self, id: TemplateId) -> Result<serde_json::Value, String> {
         let template = usize::try_from(id.0)
             .ok()
@@ -85,7 +86,12 @@ pub struct EngineContinuation {
 }
 
 impl EngineContinuation {
-    pub fn new(position: Position, bindings: &Bindings, headers: &Headers, gateway: &[u8]) -> EngineContinuation {
+    pub fn new(
+        position: Position,
+        bindings: &Bindings,
+        headers: &Headers,
+        gateway: &[u8],
+    ) -> EngineContinuation {
         let to_json = |m: &BTreeMap<String, cel::Value>| {
             m.iter()
                 .filter_map(|(k, v)| cel_to_json(v).ok().map(|j| (k.clone(), j)))

@@ -3,18 +3,22 @@
 
 use super::gateway::GatewayLoadEnv;
 use super::{LoadedPolicy, Rule, Step};
-use crate::ai_gateway::AiGateway;
-use crate::cel_env::Template;
 use crate::actions::catalog::{self, ActionInfo};
 use crate::actions::{Action, Compiler};
+use crate::ai_gateway::AiGateway;
+use crate::cel_env::Template;
 use crate::cel_env::{CelEnv, Scope};
 use crate::host_api::HostApi;
 use crate::model::{Diagnostic, LoadOptions, LoadSummary, Severity};
-use crate::policy::{self, ActionDoc, Diagnostics, Phase, PathIndex, RuleDoc};
+use crate::policy::{self, ActionDoc, Diagnostics, PathIndex, Phase, RuleDoc};
 
 /// Loads a policy. `Err` holds every diagnostic (errors and warnings) in document order;
 /// on success the warnings ride in the summary.
-pub fn load(text: &str, options: &LoadOptions, host: &dyn HostApi) -> Result<LoadedPolicy, Vec<Diagnostic>> {
+pub fn load(
+    text: &str,
+    options: &LoadOptions,
+    host: &dyn HostApi,
+) -> Result<LoadedPolicy, Vec<Diagnostic>> {
     let mut diags = Diagnostics::default();
     let Some(parsed) = policy::parse(text, &mut diags) else {
         return Err(diags.into_sorted());
@@ -25,10 +29,21 @@ pub fn load(text: &str, options: &LoadOptions, host: &dyn HostApi) -> Result<Loa
         let mut out = Vec::new();
         let mut ended_by: Option<String> = None;
         for rule in parsed.doc.rules(phase) {
-            let mut ctx = RuleCtx { phase, ended_by: &ended_by, cel, host, index: &parsed.index, diags, gateway: &mut gateway };
+            let mut ctx = RuleCtx {
+                phase,
+                ended_by: &ended_by,
+                cel,
+                host,
+                index: &parsed.index,
+                diags,
+                gateway: &mut gateway,
+            };
             let compiled = compile_rule(rule, &mut ctx);
             if rule.expressions.is_empty()
-                && let Some(term) = rule.actions.iter().find(|a| catalog::info(&a.kind).is_some_and(|i| i.terminating))
+                && let Some(term) = rule
+                    .actions
+                    .iter()
+                    .find(|a| catalog::info(&a.kind).is_some_and(|i| i.terminating))
             {
                 ended_by.get_or_insert_with(|| format!("`{}` at {}", term.kind, term.path));
             }
@@ -90,11 +105,36 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
         Phase::Request => Scope::Request,
         Phase::Response => Scope::Response,
     };
-    let mut c = Compiler { cel: &mut *rc.cel, host: rc.host, index: rc.index, diags: &mut *rc.diags, scope };
+    let mut c = Compiler {
+        cel: &mut *rc.cel,
+        host: rc.host,
+        index: rc.index,
+        diags: &mut *rc.diags,
+        scope,
+    };
     let mut ok = true;
     let mut exprs = Vec::with_capacity(doc.expressions.len());
     for e in &doc.expressions {
         match c.expr_source(&e.source, &e.path) {
+            // A rule expression must be a boolean; one that reads nothing per request is
+            // checked now.
+            Some(x) if x.refs.is_constant() => match c.cel.eval_static_expr(&x) {
+                Ok(cel::Value::Bool(_)) => exprs.push(x),
+                Ok(other) => {
+                    c.error(
+                        &e.path,
+                        format!(
+                            "expression `{}` produces {other:?}, not a boolean",
+                            e.source
+                        ),
+                    );
+                    ok = false;
+                }
+                Err(message) => {
+                    c.error(&e.path, message);
+                    ok = false;
+                }
+            },
             Some(x) => exprs.push(x),
             None => ok = false,
         }
@@ -106,7 +146,11 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
         let Some(info) = catalog::info(&action.kind) else {
             c.error(
                 &type_path,
-                format!("unknown action type `{}`; known types: {}", action.kind, catalog::known_kinds()),
+                format!(
+                    "unknown action type `{}`; known types: {}",
+                    action.kind,
+                    catalog::known_kinds()
+                ),
             );
             ok = false;
             continue;
@@ -119,7 +163,10 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
         if let Some(prev) = terminated {
             c.error(
                 &type_path,
-                format!("action `{}` is unreachable: `{prev}` before it always ends the phase", action.kind),
+                format!(
+                    "action `{}` is unreachable: `{prev}` before it always ends the phase",
+                    action.kind
+                ),
             );
             ok = false;
         } else if i == 0
@@ -127,7 +174,10 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
         {
             c.error(
                 &type_path,
-                format!("action `{}` is unreachable: {prev} always ends the phase before this rule", action.kind),
+                format!(
+                    "action `{}` is unreachable: {prev} always ends the phase before this rule",
+                    action.kind
+                ),
             );
             ok = false;
         }
@@ -137,7 +187,10 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
         if info.kind == "ai-gateway" {
             rc.gateway.count += 1;
             if rc.gateway.count > 1 {
-                c.error(&type_path, "only one `ai-gateway` action is allowed per policy");
+                c.error(
+                    &type_path,
+                    "only one `ai-gateway` action is allowed per policy",
+                );
                 ok = false;
                 continue;
             }
@@ -161,13 +214,22 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
 
 /// Compiles the ai-gateway action; its diagnostics (paths relative to `config`) are placed
 /// under the action's `config` and located in the document.
-fn compile_gateway(action: &ActionDoc, c: &mut Compiler<'_>, templates: &mut Vec<Template>) -> Option<AiGateway> {
+fn compile_gateway(
+    action: &ActionDoc,
+    c: &mut Compiler<'_>,
+    templates: &mut Vec<Template>,
+) -> Option<AiGateway> {
     let config_path = format!("{}.config", action.path);
-    let config = action
-        .config
-        .as_ref()
-        .map_or_else(|| serde_json::Value::Object(serde_json::Map::new()), |n| n.to_json());
-    let mut env = GatewayLoadEnv { cel: &mut *c.cel, host: c.host, templates, warnings: Vec::new() };
+    let config = action.config.as_ref().map_or_else(
+        || serde_json::Value::Object(serde_json::Map::new()),
+        |n| n.to_json(),
+    );
+    let mut env = GatewayLoadEnv {
+        cel: &mut *c.cel,
+        host: c.host,
+        templates,
+        warnings: Vec::new(),
+    };
     let compiled = AiGateway::compile(&config, &mut env);
     let cel_warnings = std::mem::take(&mut env.warnings);
     for w in cel_warnings {

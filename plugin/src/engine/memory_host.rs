@@ -66,7 +66,10 @@ impl HostApi for MemoryHost {
         let now = self.now_ms.get();
         let mut buckets = self.buckets.borrow_mut();
         let hits = buckets.entry(bucket.to_string()).or_default();
-        while hits.front().is_some_and(|t| now.saturating_sub(*t) >= window_ms) {
+        while hits
+            .front()
+            .is_some_and(|t| now.saturating_sub(*t) >= window_ms)
+        {
             hits.pop_front();
         }
         let used = hits.len() as u64;

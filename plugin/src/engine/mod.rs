@@ -60,3 +60,6 @@ pub enum Step {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod gateway_tests;

@@ -55,10 +55,19 @@ impl LoadedPolicy {
     }
 
     /// Runs `phase` from `start`.
-    pub(crate) fn run_phase(&self, phase: Phase, start: Position, run: &mut PhaseRun<'_, '_>) -> PhaseEnd {
+    pub(crate) fn run_phase(
+        &self,
+        phase: Phase,
+        start: Position,
+        run: &mut PhaseRun<'_, '_>,
+    ) -> PhaseEnd {
         let rules = self.rules(phase);
         for (rule_index, rule) in rules.iter().enumerate().skip(start.rule) {
-            let first_action = if rule_index == start.rule { start.action } else { 0 };
+            let first_action = if rule_index == start.rule {
+                start.action
+            } else {
+                0
+            };
             if first_action == 0 {
                 match self.rule_matches(rule, run) {
                     Ok(true) => {}
@@ -70,7 +79,10 @@ impl LoadedPolicy {
                 let action = match step {
                     Step::Action(action) => action,
                     Step::Gateway(gw) => {
-                        let here = Position { rule: rule_index, action: action_index };
+                        let here = Position {
+                            rule: rule_index,
+                            action: action_index,
+                        };
                         match self.run_gateway(gw, here, run) {
                             Some(end) => return end,
                             None => continue,
@@ -97,12 +109,20 @@ impl LoadedPolicy {
 
     /// Runs the ai-gateway action: `None` to go on with the next action (an error with
     /// `on_error: continue`), otherwise how the phase ends.
-    fn run_gateway(&self, gw: &AiGateway, here: Position, run: &mut PhaseRun<'_, '_>) -> Option<PhaseEnd> {
+    fn run_gateway(
+        &self,
+        gw: &AiGateway,
+        here: Position,
+        run: &mut PhaseRun<'_, '_>,
+    ) -> Option<PhaseEnd> {
         let step = {
             let env = GatewayRequestEnv {
                 ev: &self.ev,
                 templates: &self.gateway_templates,
-                act: Activation { data: run.data, bindings: run.bindings },
+                act: Activation {
+                    data: run.data,
+                    bindings: run.bindings,
+                },
             };
             gw.plan(run.data.req, &env, run.host)
         };
@@ -119,7 +139,8 @@ impl LoadedPolicy {
             }
             GatewayStep::Forward(mut plan) => {
                 plan.continuation =
-                    EngineContinuation::new(here, run.bindings, run.headers, &plan.continuation).encode();
+                    EngineContinuation::new(here, run.bindings, run.headers, &plan.continuation)
+                        .encode();
                 Some(PhaseEnd::Forward(plan))
             }
         }
@@ -127,7 +148,12 @@ impl LoadedPolicy {
 
     /// The ai-gateway action at `position`, if that is where one is.
     fn gateway_at(&self, position: Position) -> Option<&AiGateway> {
-        match self.request_rules.get(position.rule)?.steps.get(position.action)? {
+        match self
+            .request_rules
+            .get(position.rule)?
+            .steps
+            .get(position.action)?
+        {
             Step::Gateway(gw) => Some(gw),
             Step::Action(_) => None,
         }
@@ -148,7 +174,13 @@ impl LoadedPolicy {
     /// After a plan's attempts ended without serving the client: the action's error
     /// response, or, with `on_error: continue`, the rest of the request phase (with
     /// `actions.ngrok.ai_gateway` bound).
-    pub fn resume(&self, continuation: &[u8], req: &Request, outcome: &GatewayOutcome, host: &dyn HostApi) -> RequestOutcome {
+    pub fn resume(
+        &self,
+        continuation: &[u8],
+        req: &Request,
+        outcome: &GatewayOutcome,
+        host: &dyn HostApi,
+    ) -> RequestOutcome {
         let found = EngineContinuation::decode(continuation)
             .and_then(|c| self.gateway_at(c.position).map(|gw| (c, gw)));
         let Some((c, gw)) = found else {
@@ -174,19 +206,36 @@ impl LoadedPolicy {
         }
         let data = RequestData::new(req, &self.endpoint, None);
         let mut headers = c.headers.clone();
-        let next = Position { rule: c.position.rule, action: c.position.action + 1 };
-        let mut run = PhaseRun { data: &data, bindings: &mut bindings, headers: &mut headers, host };
+        let next = Position {
+            rule: c.position.rule,
+            action: c.position.action + 1,
+        };
+        let mut run = PhaseRun {
+            data: &data,
+            bindings: &mut bindings,
+            headers: &mut headers,
+            host,
+        };
         let end = self.run_phase(Phase::Request, next, &mut run);
         self.request_outcome(end, req, headers, &bindings)
     }
 
-    fn request_outcome(&self, end: PhaseEnd, req: &Request, headers: Headers, bindings: &Bindings) -> RequestOutcome {
+    fn request_outcome(
+        &self,
+        end: PhaseEnd,
+        req: &Request,
+        headers: Headers,
+        bindings: &Bindings,
+    ) -> RequestOutcome {
         let decision = match end {
             PhaseEnd::Respond(response) => Decision::Respond(response),
             PhaseEnd::Forward(plan) => Decision::Forward(plan),
             PhaseEnd::Completed => Decision::Upstream(upstream_request(req, headers)),
         };
-        RequestOutcome { decision, state: self.carry(bindings) }
+        RequestOutcome {
+            decision,
+            state: self.carry(bindings),
+        }
     }
 
     /// All of the rule's expressions hold (no expressions: always).
@@ -226,7 +275,13 @@ impl LoadedPolicy {
 
     /// The response phase. Called after the upstream's response head arrived, only when the
     /// policy has response rules. Returns the header list to send, or a replacement.
-    pub fn on_http_response(&self, state: &[u8], req: &Request, head: &ResponseHead, host: &dyn HostApi) -> ResponseDecision {
+    pub fn on_http_response(
+        &self,
+        state: &[u8],
+        req: &Request,
+        head: &ResponseHead,
+        host: &dyn HostApi,
+    ) -> ResponseDecision {
         let data = RequestData::new(req, &self.endpoint, Some(head));
         let mut bindings = CarriedState::from_bytes(state).into_bindings();
         let mut headers = head.headers.clone();

@@ -53,7 +53,10 @@ pub fn request(method: &str, path: &str) -> Request {
         path: path.into(),
         query: String::new(),
         version: "HTTP/1.1".into(),
-        headers: vec![("host".into(), "localhost:8080".into()), ("x-user".into(), "alice".into())],
+        headers: vec![
+            ("host".into(), "localhost:8080".into()),
+            ("x-user".into(), "alice".into()),
+        ],
         body: Vec::new(),
         conn: Connection {
             client_ip: "192.168.1.20".into(),
@@ -106,11 +109,17 @@ on_http_request:
 "#;
     let p = load_ok(yaml);
     let host = MemoryHost::new();
-    assert_eq!(respond(&p.on_http_request(&request("GET", "/admin/x"), &host)).status, 403);
+    assert_eq!(
+        respond(&p.on_http_request(&request("GET", "/admin/x"), &host)).status,
+        403
+    );
     let out = p.on_http_request(&request("GET", "/public"), &host);
     let up = upstream(&out);
     assert_eq!(up.path_and_query, "/public");
-    assert!(up.headers.contains(&("x-seen-by".into(), "edge GET".into())));
+    assert!(
+        up.headers
+            .contains(&("x-seen-by".into(), "edge GET".into()))
+    );
     assert_eq!(up.body, None);
 }
 
@@ -132,8 +141,14 @@ on_http_request:
     let r = respond(&out);
     assert_eq!(r.status, 418);
     assert_eq!(String::from_utf8_lossy(&r.body), r#"{"path": "/tea"}"#);
-    assert!(r.headers.contains(&("content-type".into(), "application/json".into())));
-    assert_eq!(respond(&p.on_http_request(&request("GET", "/"), &MemoryHost::new())).status, 403);
+    assert!(
+        r.headers
+            .contains(&("content-type".into(), "application/json".into()))
+    );
+    assert_eq!(
+        respond(&p.on_http_request(&request("GET", "/"), &MemoryHost::new())).status,
+        403
+    );
 }
 
 #[test]
@@ -155,7 +170,10 @@ on_http_request:
 "#;
     let p = load_ok(yaml);
     let out = p.on_http_request(&request("GET", "/"), &MemoryHost::new());
-    assert_eq!(String::from_utf8_lossy(&respond(&out).body), r#"["alice","bob"]"#);
+    assert_eq!(
+        String::from_utf8_lossy(&respond(&out).body),
+        r#"["alice","bob"]"#
+    );
 }
 
 #[test]
@@ -191,20 +209,35 @@ on_http_response:
 
     let head = ResponseHead {
         status: 200,
-        headers: vec![("server".into(), "x".into()), ("content-type".into(), "text/plain".into())],
+        headers: vec![
+            ("server".into(), "x".into()),
+            ("content-type".into(), "text/plain".into()),
+        ],
     };
     match p.on_http_response(&out.state, &req, &head, &host) {
         ResponseDecision::Headers(h) => {
-            assert_eq!(h, vec![("content-type".into(), "text/plain".into()), ("x-status".into(), "200".into())]);
+            assert_eq!(
+                h,
+                vec![
+                    ("content-type".into(), "text/plain".into()),
+                    ("x-status".into(), "200".into())
+                ]
+            );
         }
         other => panic!("{other:?}"),
     }
-    let bad = ResponseHead { status: 502, headers: vec![] };
+    let bad = ResponseHead {
+        status: 502,
+        headers: vec![],
+    };
     match p.on_http_response(&out.state, &req, &bad, &host) {
         ResponseDecision::Replace(r) => {
             assert_eq!(r.status, 503);
             assert_eq!(r.body, b"upstream failed");
-            assert!(r.headers.contains(&("content-type".into(), "text/plain; charset=utf-8".into())));
+            assert!(
+                r.headers
+                    .contains(&("content-type".into(), "text/plain; charset=utf-8".into()))
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -231,7 +264,10 @@ on_http_response:
     let host = MemoryHost::new();
     let req = request("GET", "/");
     let out = p.on_http_request(&req, &host);
-    let head = ResponseHead { status: 200, headers: vec![] };
+    let head = ResponseHead {
+        status: 200,
+        headers: vec![],
+    };
     assert_eq!(
         p.on_http_response(&out.state, &req, &head, &host),
         ResponseDecision::Headers(vec![("x-limited".into(), "false".into())])
@@ -319,10 +355,14 @@ on_http_response:
 
 #[test]
 fn rules_after_an_unconditional_terminating_rule_are_unreachable() {
-    let diags = load_err("on_http_request:\n  - type: deny\n  - type: log\n    config:\n      metadata: {a: 1}\n");
+    let diags = load_err(
+        "on_http_request:\n  - type: deny\n  - type: log\n    config:\n      metadata: {a: 1}\n",
+    );
     assert_eq!(
         brief(&diags),
-        vec!["3:11 on_http_request[1].type | action `log` is unreachable: `deny` at on_http_request[0] always ends the phase before this rule"]
+        vec![
+            "3:11 on_http_request[1].type | action `log` is unreachable: `deny` at on_http_request[0] always ends the phase before this rule"
+        ]
     );
 }
 
@@ -330,7 +370,11 @@ fn rules_after_an_unconditional_terminating_rule_are_unreachable() {
 fn yaml_syntax_errors_are_located() {
     let diags = load_err("on_http_request:\n  - type: deny\n    config: {status_code: 401\n");
     assert_eq!(diags.len(), 1);
-    assert!(diags[0].message.starts_with("policy is not valid YAML"), "{:?}", diags[0]);
+    assert!(
+        diags[0].message.starts_with("policy is not valid YAML"),
+        "{:?}",
+        diags[0]
+    );
     assert!(diags[0].line >= 3, "{:?}", diags[0]);
 }
 
@@ -348,9 +392,13 @@ fn unknown_top_level_fields_and_missing_actions() {
 
 #[test]
 fn body_reading_policies_ask_for_bodies() {
-    let p = load_ok("on_http_request:\n  - expressions: [\"req.body.contains('x')\"]\n    actions: [{type: deny}]\n");
+    let p = load_ok(
+        "on_http_request:\n  - expressions: [\"req.body.contains('x')\"]\n    actions: [{type: deny}]\n",
+    );
     assert!(p.summary().needs_body);
-    let p = load_ok("on_http_request:\n  - expressions: [\"req.method == 'GET'\"]\n    actions: [{type: deny}]\n");
+    let p = load_ok(
+        "on_http_request:\n  - expressions: [\"req.method == 'GET'\"]\n    actions: [{type: deny}]\n",
+    );
     assert!(!p.summary().needs_body);
     assert!(!p.summary().has_response_rules);
 }
@@ -359,10 +407,49 @@ fn body_reading_policies_ask_for_bodies() {
 fn check_only_turns_missing_secrets_into_warnings() {
     let yaml = "on_http_request:\n  - actions:\n      - type: add-headers\n        config:\n          headers:\n            authorization: \"Bearer ${secrets.get('vault', 'key')}\"\n";
     let errs = load_err(yaml);
-    assert_eq!(brief(&errs), vec!["6:28 on_http_request[0].actions[0].config.headers.authorization | secret `vault/key` not found"]);
+    assert_eq!(
+        brief(&errs),
+        vec![
+            "6:28 on_http_request[0].actions[0].config.headers.authorization | secret `vault/key` not found"
+        ]
+    );
     let mut opts = options();
     opts.check_only = true;
     let p = load(yaml, &opts, &MemoryHost::new()).unwrap();
     assert_eq!(p.summary().warnings.len(), 1);
     assert_eq!(p.summary().warnings[0].severity, Severity::Warning);
+}
+
+#[test]
+fn compact_form_may_carry_name_and_expressions() {
+    let yaml = "on_http_request:\n  - name: block posts\n    expressions: [\"req.method == 'POST'\"]\n    type: deny\n  - type: custom-response\n    config: {status_code: 200, body: ok}\n";
+    let p = load_ok(yaml);
+    let host = MemoryHost::new();
+    assert_eq!(
+        respond(&p.on_http_request(&request("POST", "/"), &host)).status,
+        403
+    );
+    assert_eq!(
+        respond(&p.on_http_request(&request("GET", "/"), &host)).status,
+        200
+    );
+    let diags = load_err("on_http_request:\n  - type: deny\n    nmae: x\n");
+    assert_eq!(
+        brief(&diags),
+        vec![
+            "3:5 on_http_request[0].nmae | unknown field `nmae` in action; expected `type` or `config`"
+        ]
+    );
+}
+
+#[test]
+fn constant_rule_expressions_must_be_booleans() {
+    let diags =
+        load_err("on_http_request:\n  - expressions: [\"'yes'\"]\n    actions: [{type: deny}]\n");
+    assert_eq!(
+        brief(&diags),
+        vec![
+            "2:19 on_http_request[0].expressions[0] | expression `'yes'` produces String(\"yes\"), not a boolean"
+        ]
+    );
 }

@@ -28,8 +28,19 @@ impl Diagnostics {
         self.items.push(d);
     }
 
-    fn push(&mut self, index: &PathIndex, path: &str, severity: Severity, message: String, at_key: bool) {
-        let pos = if at_key { index.locate_key(path) } else { index.locate(path) };
+    fn push(
+        &mut self,
+        index: &PathIndex,
+        path: &str,
+        severity: Severity,
+        message: String,
+        at_key: bool,
+    ) {
+        let pos = if at_key {
+            index.locate_key(path)
+        } else {
+            index.locate(path)
+        };
         self.items.push(Diagnostic {
             severity,
             message,

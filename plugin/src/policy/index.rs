@@ -60,7 +60,10 @@ impl PathIndex {
     /// Position of the key that introduces `path` (for "unknown field" diagnostics),
     /// falling back to the value's position.
     pub fn locate_key(&self, path: &str) -> Pos {
-        self.keys.get(path).copied().unwrap_or_else(|| self.locate(path))
+        self.keys
+            .get(path)
+            .copied()
+            .unwrap_or_else(|| self.locate(path))
     }
 }
 
@@ -94,15 +97,24 @@ mod tests {
         let index = PathIndex::build(&doc);
         assert_eq!(
             index.locate("on_http_request[0].actions[0].config.status_code"),
-            Pos { line: 5, column: 24 }
+            Pos {
+                line: 5,
+                column: 24
+            }
         );
         assert_eq!(
             index.locate_key("on_http_request[0].actions[0].config.status_code"),
-            Pos { line: 5, column: 11 }
+            Pos {
+                line: 5,
+                column: 11
+            }
         );
         assert_eq!(
             index.locate("on_http_request[0].actions[0].config.missing"),
-            Pos { line: 5, column: 11 }
+            Pos {
+                line: 5,
+                column: 11
+            }
         );
     }
 }

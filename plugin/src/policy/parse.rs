@@ -76,12 +76,21 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Parsed> {
     Some(Parsed { doc, index, root })
 }
 
-fn parse_phase(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnostics) -> Vec<RuleDoc> {
+fn parse_phase(
+    node: &Node,
+    path: &str,
+    index: &PathIndex,
+    diags: &mut Diagnostics,
+) -> Vec<RuleDoc> {
     let items = match &node.value {
         NodeValue::Seq(items) => items,
         NodeValue::Null => return Vec::new(),
         _ => {
-            diags.error(index, path, format!("`{path}` must be a list of rules, found {}", node.kind()));
+            diags.error(
+                index,
+                path,
+                format!("`{path}` must be a list of rules, found {}", node.kind()),
+            );
             return Vec::new();
         }
     };
@@ -92,18 +101,33 @@ fn parse_phase(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnosti
         .collect()
 }
 
-fn parse_rule(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnostics) -> Option<RuleDoc> {
+fn parse_rule(
+    node: &Node,
+    path: &str,
+    index: &PathIndex,
+    diags: &mut Diagnostics,
+) -> Option<RuleDoc> {
     let Some(entries) = node.as_map() else {
-        diags.error(index, path, format!("a rule must be a map, found {}", node.kind()));
+        diags.error(
+            index,
+            path,
+            format!("a rule must be a map, found {}", node.kind()),
+        );
         return None;
     };
-    // Compact form: an action written straight into the phase list.
+    // Compact form: an action written straight into the phase list. It may carry the
+    // rule's `name` and `expressions` too.
     if node.get("type").is_some() && node.get("actions").is_none() {
-        let action = parse_action(node, path, index, diags)?;
+        let name = node.get("name").and_then(Node::as_str).map(str::to_string);
+        let expressions = node
+            .get("expressions")
+            .map(|e| parse_expressions(e, &join_key(path, "expressions"), index, diags))
+            .unwrap_or_default();
+        let action = parse_action(node, path, index, diags, true)?;
         return Some(RuleDoc {
-            name: None,
+            name,
             path: path.to_string(),
-            expressions: Vec::new(),
+            expressions,
             actions: vec![action],
         });
     }
@@ -120,7 +144,11 @@ fn parse_rule(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnostic
             "name" => match &value.value {
                 NodeValue::String(s) => rule.name = Some(s.clone()),
                 NodeValue::Null => {}
-                _ => diags.error(index, &field, format!("`name` must be a string, found {}", value.kind())),
+                _ => diags.error(
+                    index,
+                    &field,
+                    format!("`name` must be a string, found {}", value.kind()),
+                ),
             },
             "expressions" => rule.expressions = parse_expressions(value, &field, index, diags),
             "actions" => {
@@ -133,22 +161,40 @@ fn parse_rule(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnostic
             other => diags.key_error(
                 index,
                 &field,
-                format!("unknown field `{other}` in rule; expected `name`, `expressions` or `actions`"),
+                format!(
+                    "unknown field `{other}` in rule; expected `name`, `expressions` or `actions`"
+                ),
             ),
         }
     }
     if !saw_actions {
-        diags.error(index, path, "a rule must have `actions` (a list with at least one action)");
+        diags.error(
+            index,
+            path,
+            "a rule must have `actions` (a list with at least one action)",
+        );
     }
     Some(rule)
 }
 
-fn parse_expressions(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnostics) -> Vec<ExprDoc> {
+fn parse_expressions(
+    node: &Node,
+    path: &str,
+    index: &PathIndex,
+    diags: &mut Diagnostics,
+) -> Vec<ExprDoc> {
     let items = match &node.value {
         NodeValue::Seq(items) => items,
         NodeValue::Null => return Vec::new(),
         _ => {
-            diags.error(index, path, format!("`expressions` must be a list of CEL strings, found {}", node.kind()));
+            diags.error(
+                index,
+                path,
+                format!(
+                    "`expressions` must be a list of CEL strings, found {}",
+                    node.kind()
+                ),
+            );
             return Vec::new();
         }
     };
@@ -175,24 +221,45 @@ fn parse_expressions(node: &Node, path: &str, index: &PathIndex, diags: &mut Dia
     out
 }
 
-fn parse_actions(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnostics) -> Vec<ActionDoc> {
+fn parse_actions(
+    node: &Node,
+    path: &str,
+    index: &PathIndex,
+    diags: &mut Diagnostics,
+) -> Vec<ActionDoc> {
     let items = match &node.value {
         NodeValue::Seq(items) => items,
         _ => {
-            diags.error(index, path, format!("`actions` must be a list, found {}", node.kind()));
+            diags.error(
+                index,
+                path,
+                format!("`actions` must be a list, found {}", node.kind()),
+            );
             return Vec::new();
         }
     };
     items
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| parse_action(item, &format!("{path}[{i}]"), index, diags))
+        .filter_map(|(i, item)| parse_action(item, &format!("{path}[{i}]"), index, diags, false))
         .collect()
 }
 
-fn parse_action(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnostics) -> Option<ActionDoc> {
+/// `compact`: the action is also its rule, so the rule's `name` and `expressions` are
+/// accepted beside `type` and `config` (and parsed by the caller).
+fn parse_action(
+    node: &Node,
+    path: &str,
+    index: &PathIndex,
+    diags: &mut Diagnostics,
+    compact: bool,
+) -> Option<ActionDoc> {
     let Some(entries) = node.as_map() else {
-        diags.error(index, path, format!("an action must be a map with `type`, found {}", node.kind()));
+        diags.error(
+            index,
+            path,
+            format!("an action must be a map with `type`, found {}", node.kind()),
+        );
         return None;
     };
     let mut kind = None;
@@ -202,13 +269,22 @@ fn parse_action(node: &Node, path: &str, index: &PathIndex, diags: &mut Diagnost
         match key.name.as_str() {
             "type" => match value.as_str() {
                 Some(s) => kind = Some(s.to_string()),
-                None => diags.error(index, &field, format!("`type` must be a string, found {}", value.kind())),
+                None => diags.error(
+                    index,
+                    &field,
+                    format!("`type` must be a string, found {}", value.kind()),
+                ),
             },
             "config" => match &value.value {
                 NodeValue::Map(_) => config = Some(value.clone()),
                 NodeValue::Null => {}
-                _ => diags.error(index, &field, format!("`config` must be a map, found {}", value.kind())),
+                _ => diags.error(
+                    index,
+                    &field,
+                    format!("`config` must be a map, found {}", value.kind()),
+                ),
             },
+            "name" | "expressions" if compact => {}
             other => diags.key_error(
                 index,
                 &field,

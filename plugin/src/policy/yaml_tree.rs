@@ -305,13 +305,20 @@ mod tests {
 
     #[test]
     fn nodes_carry_their_positions() {
-        let doc = parse("on_http_request:\n  - name: a\n    expressions:\n      - \"true\"\n").unwrap();
+        let doc =
+            parse("on_http_request:\n  - name: a\n    expressions:\n      - \"true\"\n").unwrap();
         let phase = doc.get("on_http_request").unwrap();
         assert_eq!(phase.pos, Pos { line: 2, column: 3 });
         let rule = &phase.as_seq().unwrap()[0];
         let (key, name) = &rule.as_map().unwrap()[0];
         assert_eq!(key.pos, Pos { line: 2, column: 5 });
-        assert_eq!(name.pos, Pos { line: 2, column: 11 });
+        assert_eq!(
+            name.pos,
+            Pos {
+                line: 2,
+                column: 11
+            }
+        );
         let expr = &rule.get("expressions").unwrap().as_seq().unwrap()[0];
         assert_eq!(expr.pos, Pos { line: 4, column: 9 });
         assert_eq!(expr.as_str(), Some("true"));

@@ -8,3 +8,4 @@ mod failover_finish;
 mod plans;
 mod policies;
 mod strategies;
+mod timing;

@@ -76,7 +76,8 @@ fn selected(expr: &str) -> Vec<String> {
     let l = with_strategy(expr);
     match l.plan(&chat(json!({"messages": [{"role": "user", "content": "hi"}]}))) {
         GatewayStep::Forward(p) => {
-            let c = Continuation::decode(&p.continuation).unwrap();
+            let mut c = Continuation::decode(&p.continuation).unwrap();
+            l.gw.expand_records(&mut c.model_selection, crate::model::ApiFormat::OpenAi);
             let tried = c.model_selection[0]["models_to_try"].clone();
             serde_json::from_value(tried).unwrap()
         }
@@ -158,7 +159,7 @@ fn strategies_are_classified_by_what_they_read() {
         let l = with_strategy(expr);
         assert_eq!(l.gw.model_strategies[0].dependence, dep, "{expr}");
         // Static strategies were evaluated at load, and only they.
-        assert_eq!(l.gw.static_results[0][0].is_some(), dep == Dependence::Static, "{expr}");
+        assert_eq!(l.gw.static_selections[0][0].is_some(), dep == Dependence::Static, "{expr}");
     }
 }
 
@@ -196,7 +197,8 @@ fn first_non_empty_strategy_wins_and_client_models_are_only_filtered() {
     let req = chat(json!({"model": "gemini-2.5-flash", "models": ["gpt-4o-mini", "gpt-4o"]}));
     assert_eq!(l.attempt_order(&req), &["openai:gpt-4o-mini", "openai:gpt-4o"]);
     let GatewayStep::Forward(p) = l.plan(&req) else { panic!() };
-    let c = Continuation::decode(&p.continuation).unwrap();
+    let mut c = Continuation::decode(&p.continuation).unwrap();
+    l.gw.expand_records(&mut c.model_selection, crate::model::ApiFormat::OpenAi);
     let expected: Json = json!([
         {"strategy": "ai.models.filter(m, m.provider_id == 'nobody')", "candidates_returned": [], "candidates_after_allowed_filter": [], "candidates_after_client_filter": [], "models_to_try": []},
         {"strategy": "ai.models.filter(m, m.provider_id == 'openai')", "candidates_returned": ALL[..3], "candidates_after_allowed_filter": ALL[..3],

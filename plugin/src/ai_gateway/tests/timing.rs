@@ -1,0 +1,87 @@
+//! Decision cost of a typical request (the issue's benchmark shape: three providers, a
+//! request-independent strategy, a client `models` list, a 2 KB body). Ignored by default
+//! (timing depends on the machine and build profile); run with
+//! `cargo test -p gateway-plugin --release decision_cost -- --ignored --nocapture`.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::harness::{chat, load};
+
+pub const BENCH_CONFIG: &str = r#"
+only_allow_configured_providers: true
+providers:
+  - id: openai
+    api_keys: [{value: k-one-abcdefgh}, {value: k-two-abcdefgh}]
+  - id: anthropic
+    api_keys: [{value: k-three-abcdefgh}]
+  - id: local
+    base_url: http://llm.internal:8080
+    models: [{id: llama3}]
+model_selection:
+  strategy:
+    - "ai.models.filter(m, m.provider_id in ['openai', 'anthropic', 'local'])"
+"#;
+
+#[test]
+#[ignore = "timing; run in release with --ignored --nocapture"]
+fn decision_cost() {
+    let l = load(BENCH_CONFIG);
+    let content = "x".repeat(1900);
+    let req = chat(json!({"model": "gpt-4o", "models": ["claude-sonnet-4-5", "llama3"], "messages": [{"role": "user", "content": content}]}));
+    assert!((1900..2100).contains(&req.body.len()), "{}", req.body.len());
+    let env = l.req_env();
+    for _ in 0..200 {
+        let _ = l.plan_with(&req, &env);
+    }
+    let mut samples: Vec<u128> = (0..2000)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = l.plan_with(&req, &env);
+            t.elapsed().as_nanos()
+        })
+        .collect();
+    samples.sort_unstable();
+    println!("plan p50 = {} µs, p99 = {} µs", samples[1000] / 1000, samples[1980] / 1000);
+}
+
+#[test]
+#[ignore = "timing breakdown"]
+fn decision_cost_breakdown() {
+    use crate::ai_gateway::body::ClientBody;
+    use crate::ai_gateway::resolve::resolve;
+    use crate::model::ApiFormat;
+    let l = load(BENCH_CONFIG);
+    let content = "x".repeat(1900);
+    let req = chat(json!({"model": "gpt-4o", "models": ["claude-sonnet-4-5", "llama3"], "messages": [{"role": "user", "content": content}]}));
+    let env = l.req_env();
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        for _ in 0..200 {
+            f();
+        }
+        let mut samples: Vec<u128> = (0..2000)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_nanos()
+            })
+            .collect();
+        samples.sort_unstable();
+        println!("{name}: p50 {} ns", samples[1000]);
+    };
+    time("parse", &mut || {
+        let _ = ClientBody::parse(&req.body).unwrap();
+    });
+    let names = vec!["gpt-4o".to_owned(), "claude-sonnet-4-5".to_owned(), "llama3".to_owned()];
+    time("resolve", &mut || {
+        let _ = resolve(&l.gw.universe, ApiFormat::OpenAi, &names, false);
+    });
+    let r = resolve(&l.gw.universe, ApiFormat::OpenAi, &names, false);
+    time("select", &mut || {
+        let _ = l.gw.select_models(ApiFormat::OpenAi, &r, &env, &l.host);
+    });
+    time("plan", &mut || {
+        let _ = l.plan_with(&req, &env);
+    });
+}

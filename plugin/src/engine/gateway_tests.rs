@@ -1,0 +1,139 @@
+//! The ai-gateway action through the engine: plan, continuation, resume, diagnostics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::memory_host::MemoryHost;
+use super::*;
+use crate::model::{
+    AttemptResult, Decision, FailureKind, GatewayOutcome, LoadOptions, Request, Severity,
+};
+
+const POLICY: &str = r#"
+on_http_request:
+  - actions:
+      - type: set-vars
+        config:
+          vars:
+            - team: blue
+      - type: ai-gateway
+        config:
+          on_error: continue
+          headers:
+            x-team: "${vars.team}"
+          providers:
+            - id: openai
+              api_keys:
+                - value: ${secrets.get('openai', 'key')}
+      - type: custom-response
+        config:
+          status_code: 502
+          body: "fallback for ${vars.team}: ${actions.ngrok.ai_gateway != null}"
+"#;
+
+fn host() -> MemoryHost {
+    MemoryHost::new().with_secret("openai", "key", "sk-test-123456789")
+}
+
+fn chat_request() -> Request {
+    Request {
+        id: "req-9".into(),
+        method: "POST".into(),
+        scheme: "https".into(),
+        authority: "gw.example".into(),
+        path: "/v1/chat/completions".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#.to_vec(),
+        ..Request::default()
+    }
+}
+
+#[test]
+fn gateway_plans_attempts_and_falls_through_on_error_continue() {
+    let host = host();
+    let p = load(POLICY, &LoadOptions::default(), &host).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert!(p.summary().needs_body);
+    let req = chat_request();
+    let out = p.on_http_request(&req, &host);
+    let Decision::Forward(plan) = &out.decision else {
+        panic!("expected a plan, got {:?}", out.decision);
+    };
+    assert!(!plan.attempts.is_empty());
+    let first = &plan.attempts[0];
+    assert!(
+        first.headers.contains(&("x-team".into(), "blue".into())),
+        "{:?}",
+        first.headers
+    );
+
+    let failed = AttemptResult {
+        index: 0,
+        provider: first.provider.clone(),
+        model: first.model.clone(),
+        status: Some(503),
+        failure: Some(FailureKind::Status),
+        retry_action: "exhausted".into(),
+        ..AttemptResult::default()
+    };
+    // Whatever the rule says, a continuation from this policy is understood.
+    let _ = p.classify_failure(&plan.continuation, &failed);
+
+    let outcome = GatewayOutcome {
+        served: None,
+        attempts: vec![failed],
+        timed_out: false,
+        duration_ms: 12,
+    };
+    let resumed = p.resume(&plan.continuation, &req, &outcome, &host);
+    let Decision::Respond(r) = &resumed.decision else {
+        panic!("expected the fallback response, got {:?}", resumed.decision);
+    };
+    assert_eq!(r.status, 502);
+    assert_eq!(String::from_utf8_lossy(&r.body), "fallback for blue: true");
+}
+
+#[test]
+fn a_foreign_continuation_is_a_500_not_a_panic() {
+    let host = host();
+    let p = load(POLICY, &LoadOptions::default(), &host).unwrap();
+    let out = p.resume(
+        b"garbage",
+        &chat_request(),
+        &GatewayOutcome::default(),
+        &host,
+    );
+    let Decision::Respond(r) = out.decision else {
+        panic!()
+    };
+    assert_eq!(r.status, 500);
+}
+
+#[test]
+fn gateway_diagnostics_are_placed_under_the_action_config() {
+    let yaml = "on_http_request:\n  - type: ai-gateway\n    config:\n      providers:\n        - id: openai\n          bogus: 1\n";
+    let diags = match load(yaml, &LoadOptions::default(), &host()) {
+        Ok(_) => panic!("loaded"),
+        Err(d) => d,
+    };
+    let errors: Vec<_> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert!(!errors.is_empty());
+    let d = errors[0];
+    assert!(
+        d.path.starts_with("on_http_request[0].config.providers"),
+        "{d:?}"
+    );
+    assert!(d.line >= 5, "{d:?}");
+}
+
+#[test]
+fn only_one_gateway_per_policy() {
+    let yaml = "on_http_request:\n  - type: ai-gateway\n  - type: ai-gateway\n";
+    let diags = load(yaml, &LoadOptions::default(), &host()).err().unwrap();
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains("only one `ai-gateway`") && d.line == 3 && d.column == 11),
+        "{diags:#?}"
+    );
+}
