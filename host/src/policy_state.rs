@@ -54,7 +54,9 @@ pub struct PolicyStatus {
     pub file: PathBuf,
     /// sha256 (hex) of the policy text being served; None before the first good load.
     pub hash: Option<String>,
-    /// Unix milliseconds of the load that produced the served policy.
+    /// When the served policy was loaded, RFC 3339 (UTC).
+    pub loaded_at: Option<String>,
+    /// The same instant in Unix milliseconds.
     pub loaded_at_ms: Option<u64>,
     pub warnings: Vec<DiagnosticView>,
     /// Successful loads since start, the first included.
@@ -93,11 +95,13 @@ impl<P> PolicyState<P> {
     /// Called after a successful load: serve `policy` from now on and clear the last error.
     pub fn install(&self, policy: P, hash: String, warnings: Vec<DiagnosticView>) {
         self.current.store(Some(Arc::new(policy)));
+        let now = SystemTime::now();
         let old = self.status.load();
         self.status.store(Arc::new(PolicyStatus {
             file: old.file.clone(),
             hash: Some(hash),
-            loaded_at_ms: Some(unix_ms(SystemTime::now())),
+            loaded_at: Some(humantime::format_rfc3339_millis(now).to_string()),
+            loaded_at_ms: Some(unix_ms(now)),
             warnings,
             generation: old.generation + 1,
             last_error: None,

@@ -20,7 +20,7 @@ use edge::plugin_runtime::bindings::types::{
     Response as WitResponse, ResponseDecision, ResponseHead, UpstreamRequest,
 };
 use edge::policy_state::DiagnosticView;
-use edge::server::decider::{FailoverDecider, PlanFuture, PlanRun, PlanRunner, PluginCallError, PolicyDecider};
+use edge::server::decider::{FailoverClassifier, PlanFuture, PlanResult, PlanRunner, PluginCallError, PolicyDecider};
 use edge::server::policy_loader::{LoadRejection, Loaded, PolicyLoader};
 use edge::server::{RunningEdge, ServeConfig, start_with};
 use http_body_util::{BodyExt, Full};
@@ -47,6 +47,12 @@ impl ScriptedPolicy {
             "/echo-body" => respond(200, &req.body),
             "/trap" => return Err(PluginCallError { code: "plugin_trap", message: "wasm trap: unreachable".into() }),
             "/plan" => Decision::Forward(plan()),
+            "/tls" => {
+                let tls = req.conn.tls.as_ref().map(|t| {
+                    format!("{} {} {:?} {}", req.scheme, t.version, t.negotiated_alpn, t.cipher_suite)
+                });
+                respond(200, tls.unwrap_or_default().as_bytes())
+            }
             _ => Decision::Upstream(upstream_of(req)),
         })
     }
@@ -114,7 +120,7 @@ struct ScriptedLoader {
 impl PolicyLoader for ScriptedLoader {
     type Policy = ScriptedPolicy;
     fn load(&self, text: &str, _file: &str, endpoint: &EndpointInfo) -> Result<Loaded<ScriptedPolicy>, LoadRejection> {
-        assert!(endpoint.url.starts_with("http://127.0.0.1:"), "{}", endpoint.url);
+        assert!(endpoint.url.contains("://127.0.0.1:") && endpoint.port != 0, "{}", endpoint.url);
         self.loads.fetch_add(1, Ordering::SeqCst);
         if text.contains("invalid") {
             return Err(LoadRejection::Invalid(vec![DiagnosticView {
@@ -142,7 +148,7 @@ impl PolicyLoader for ScriptedLoader {
 struct FailingPlans;
 
 impl PlanRunner for FailingPlans {
-    fn run<'a>(&'a self, _plan: &'a Plan, classifier: &'a dyn FailoverDecider) -> PlanFuture<'a> {
+    fn run<'a>(&'a self, _plan: &'a Plan, classifier: &'a dyn FailoverClassifier) -> PlanFuture<'a> {
         Box::pin(async move {
             let failed = AttemptResult {
                 index: 0,
@@ -162,7 +168,7 @@ impl PlanRunner for FailingPlans {
                 FailoverAction::NextKey => "next_key",
                 _ => "fail_fast",
             };
-            PlanRun::Failed(GatewayOutcome {
+            PlanResult::Failed(GatewayOutcome {
                 served: None,
                 attempts: vec![AttemptResult { retry_action: retry_action.into(), ..failed }],
                 timed_out: false,
@@ -469,4 +475,27 @@ async fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     false
+}
+
+#[tokio::test]
+async fn tls_listener_negotiates_h2_and_reports_tls_facts() {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("edge-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, pkey) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, key.cert.pem()).unwrap();
+    std::fs::write(&pkey, key.signing_key.serialize_pem()).unwrap();
+    let h = Harness::start("path\n", |c| c.tls = Some(edge::server::TlsFiles { cert: cert.clone(), key: pkey.clone() })).await;
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(key.cert.pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let res = client.get(format!("https://localhost:{}/tls", h.edge.addr.port())).send().await.unwrap();
+    assert_eq!(res.version(), http::Version::HTTP_2);
+    let body = res.text().await.unwrap();
+    assert!(body.starts_with("https TLSv1.3 Some(\"h2\") TLS13_"), "{body}");
+    // Plain HTTP on the TLS port is refused.
+    assert!(h.client.get(format!("http://{}/tls", h.edge.addr)).send().await.is_err());
+    h.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

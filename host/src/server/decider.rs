@@ -1,14 +1,12 @@
 //! What the request path needs from a loaded policy and from the attempt loop, as two
 //! small traits. The real implementations are the wasm plugin runtime's `LoadedPolicy`
-//! and the gateway's attempt loop (see `adapters.rs`); keeping the request path behind
+//! and the gateway's attempt loop; keeping the request path behind
 //! these traits lets its flows be tested without either.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use http::Response;
-
-use crate::body::ResponseBody;
+pub use crate::gateway::{FailoverClassifier, PlanResult};
 use crate::plugin_runtime::bindings::types::{
     AttemptResult, FailoverAction, GatewayOutcome, Plan, Request, RequestOutcome, ResponseDecision, ResponseHead,
 };
@@ -51,22 +49,15 @@ pub trait PolicyDecider: Send + Sync + 'static {
     ) -> Result<RequestOutcome, PluginCallError>;
 }
 
-/// Decides what happens after a failed attempt of a plan whose `custom_failover` is set.
-pub trait FailoverDecider: Send + Sync {
-    fn classify(&self, failed: &AttemptResult) -> FailoverAction;
-}
+pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = PlanResult> + Send + 'a>>;
 
-/// How the attempt loop ended.
-pub enum PlanRun {
-    /// An attempt served the client; the body may still be streaming.
-    Served { response: Response<ResponseBody>, outcome: GatewayOutcome },
-    /// Nothing was served; the outcome goes back to the policy through `resume`.
-    Failed(GatewayOutcome),
-}
-
-pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = PlanRun> + Send + 'a>>;
-
-/// Runs the attempts of an `ai-gateway` plan.
+/// Runs the attempts of an `ai-gateway` plan (the real one: [`crate::gateway::execute_plan`]).
 pub trait PlanRunner: Send + Sync + 'static {
-    fn run<'a>(&'a self, plan: &'a Plan, classifier: &'a dyn FailoverDecider) -> PlanFuture<'a>;
+    fn run<'a>(&'a self, plan: &'a Plan, classifier: &'a dyn FailoverClassifier) -> PlanFuture<'a>;
+}
+
+impl PlanRunner for crate::gateway::GatewayContext {
+    fn run<'a>(&'a self, plan: &'a Plan, classifier: &'a dyn FailoverClassifier) -> PlanFuture<'a> {
+        Box::pin(crate::gateway::execute_plan(self, plan, classifier))
+    }
 }

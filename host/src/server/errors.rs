@@ -57,7 +57,7 @@ impl EdgeError {
             Self::UpstreamUnreachable(_) => "upstream_unreachable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::BadUpstreamRequest(_) => "upstream_request_invalid",
-            Self::Plugin { code, .. } => *code,
+            &Self::Plugin { code, .. } => code,
             Self::ResumeLoop => "policy_resume_loop",
         }
     }

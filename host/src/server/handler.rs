@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 
 use super::access_log::AccessRecord;
 use super::connection::ConnInfo;
-use super::decider::{FailoverDecider, PlanRun, PlanRunner, PluginCallError, PolicyDecider};
+use super::decider::{FailoverClassifier, PlanResult, PlanRunner, PluginCallError, PolicyDecider};
 use super::errors::EdgeError;
 use super::listener::RequestHandler;
 use super::request::{new_request_id, to_wit};
@@ -38,12 +38,8 @@ pub struct EdgeHandler<P> {
 }
 
 impl<P: PolicyDecider> RequestHandler for EdgeHandler<P> {
-    fn handle(
-        self: Arc<Self>,
-        conn: Arc<ConnInfo>,
-        req: Request<Incoming>,
-    ) -> impl Future<Output = Response<ResponseBody>> + Send + 'static {
-        async move { self.handle_request(&conn, req).await }
+    async fn handle(self: Arc<Self>, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Response<ResponseBody> {
+        self.handle_request(&conn, req).await
     }
 }
 
@@ -139,11 +135,11 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                     rec.decision = "forward";
                     let classifier = PolicyClassifier { policy: &*policy, continuation: &plan.continuation };
                     match self.plans.run(&plan, &classifier).await {
-                        PlanRun::Served { response, outcome } => {
+                        PlanResult::Served { response, outcome } => {
                             self.count_attempts(&outcome, rec);
                             return self.response_phase(&*policy, &state, &wreq, response, rec);
                         }
-                        PlanRun::Failed(outcome) => {
+                        PlanResult::Failed(outcome) => {
                             self.count_attempts(&outcome, rec);
                             let next = self.call(rec, "resume", || policy.resume(&plan.continuation, &wreq, &outcome))?;
                             decision = next.decision;
@@ -219,7 +215,7 @@ struct PolicyClassifier<'a, P> {
     continuation: &'a [u8],
 }
 
-impl<P: PolicyDecider> FailoverDecider for PolicyClassifier<'_, P> {
+impl<P: PolicyDecider> FailoverClassifier for PolicyClassifier<'_, P> {
     fn classify(&self, failed: &AttemptResult) -> FailoverAction {
         match self.policy.classify_failure(self.continuation, failed) {
             Ok(action) => action,

@@ -87,7 +87,14 @@ fn http_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        // HTTP/2 connections stay open between requests; pinging an idle one every 30 s
+        // (and dropping it if the ping is not answered in 10 s) frees sockets of peers
+        // that vanished without closing.
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
     builder
 }
 

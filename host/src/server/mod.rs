@@ -69,12 +69,19 @@ pub struct RunningEdge {
     status: Arc<dyn Fn() -> Arc<PolicyStatus> + Send + Sync>,
     servers: Vec<JoinHandle<()>>,
     _watcher: Option<PolicyWatcher>,
+    /// Things that must live as long as the edge (e.g. the demo provider).
+    resources: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl RunningEdge {
     /// Asks for a reload of the policy file (same as SIGHUP); returns at once.
     pub fn reload(&self) {
         let _ = self.reload_tx.send(ReloadReason::Requested);
+    }
+
+    /// Keeps `resource` alive until the edge is dropped.
+    pub fn keep_alive(&mut self, resource: Box<dyn std::any::Any + Send + Sync>) {
+        self.resources.push(resource);
     }
 
     /// What `/policy` would report right now.
@@ -90,6 +97,7 @@ impl RunningEdge {
 
     /// Waits until the edge has stopped (after a signal or [`RunningEdge::shutdown`]).
     pub async fn wait(self) {
+        let _resources = self.resources;
         for s in self.servers {
             if let Err(err) = s.await {
                 tracing::error!(error = %err, "listener task failed");
@@ -160,6 +168,7 @@ pub async fn start_with<L: PolicyLoader>(
         status: Arc::new(move || status_state.status()),
         servers,
         _watcher: watcher,
+        resources: Vec::new(),
     })
 }
 
