@@ -18,7 +18,14 @@ use super::errors::GatewayError;
 use super::surface::Surface;
 
 /// Top-level body fields whose size counts toward the input-token estimate.
-const PROMPT_FIELDS: &[&str] = &["messages", "prompt", "input", "system", "instructions", "tools"];
+const PROMPT_FIELDS: &[&str] = &[
+    "messages",
+    "prompt",
+    "input",
+    "system",
+    "instructions",
+    "tools",
+];
 
 /// Keys that limit output length, capped by `max_output_tokens`.
 const OUTPUT_LIMIT_FIELDS: &[&str] = &["max_tokens", "max_completion_tokens", "max_output_tokens"];
@@ -58,29 +65,48 @@ impl<'de> serde::Deserialize<'de> for OrderedRaw<'de> {
 impl<'a> ClientBody<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<ClientBody<'a>, GatewayError> {
         if bytes.is_empty() {
-            return Err(GatewayError::InvalidBody("the body is empty; expected a JSON object".to_owned()));
+            return Err(GatewayError::InvalidBody(
+                "the body is empty; expected a JSON object".to_owned(),
+            ));
         }
         let OrderedRaw(fields) = serde_json::from_slice(bytes)
             .map_err(|e| GatewayError::InvalidBody(format!("not a JSON object: {e}")))?;
-        let mut body = ClientBody { fields, model: None, models: Vec::new(), stream: false };
+        let mut body = ClientBody {
+            fields,
+            model: None,
+            models: Vec::new(),
+            stream: false,
+        };
         for (k, raw) in &body.fields {
             match k.as_str() {
                 "model" => match serde_json::from_str::<Json>(raw.get()) {
                     Ok(Json::String(s)) => body.model = Some(s),
                     Ok(Json::Null) => {}
-                    _ => return Err(GatewayError::InvalidBody("'model' must be a string".to_owned())),
+                    _ => {
+                        return Err(GatewayError::InvalidBody(
+                            "'model' must be a string".to_owned(),
+                        ));
+                    }
                 },
                 "models" => match serde_json::from_str::<Json>(raw.get()) {
                     Ok(Json::Array(items)) => {
                         for item in items {
                             match item {
                                 Json::String(s) => body.models.push(s),
-                                _ => return Err(GatewayError::InvalidBody("'models' must be an array of strings".to_owned())),
+                                _ => {
+                                    return Err(GatewayError::InvalidBody(
+                                        "'models' must be an array of strings".to_owned(),
+                                    ));
+                                }
                             }
                         }
                     }
                     Ok(Json::Null) => {}
-                    _ => return Err(GatewayError::InvalidBody("'models' must be an array of strings".to_owned())),
+                    _ => {
+                        return Err(GatewayError::InvalidBody(
+                            "'models' must be an array of strings".to_owned(),
+                        ));
+                    }
                 },
                 "stream" => body.stream = raw.get().trim() == "true",
                 _ => {}
@@ -126,7 +152,14 @@ pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
         }
         !e.deny.iter().any(|x| x == k)
     };
-    let mut out: Vec<u8> = Vec::with_capacity(client.fields.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + 64);
+    let mut out: Vec<u8> = Vec::with_capacity(
+        client
+            .fields
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum::<usize>()
+            + 64,
+    );
     out.push(b'{');
     let mut first = true;
     let mut put = |out: &mut Vec<u8>, k: &str, v: &str| {
@@ -139,7 +172,11 @@ pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
         out.push(b':');
         out.extend_from_slice(v.as_bytes());
     };
-    put(&mut out, "model", &serde_json::to_string(e.model).unwrap_or_default());
+    put(
+        &mut out,
+        "model",
+        &serde_json::to_string(e.model).unwrap_or_default(),
+    );
     let mut limit_seen = false;
     for (k, raw) in &client.fields {
         if k == "model" || k == "models" || e.merge.contains_key(k) || !keep(k) {

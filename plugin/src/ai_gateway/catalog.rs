@@ -82,7 +82,8 @@ impl Catalog {
     /// The catalog provider whose id or alias is `name` (case-insensitive).
     pub fn provider(&self, name: &str) -> Option<&CatalogProvider> {
         self.providers.iter().find(|p| {
-            p.id.eq_ignore_ascii_case(name) || p.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+            p.id.eq_ignore_ascii_case(name)
+                || p.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
         })
     }
 
@@ -123,9 +124,18 @@ mod tests {
         let c = Catalog::builtin().unwrap();
         assert!(c.providers.len() >= 9);
         for m in &c.models {
-            assert!(c.provider(&m.provider).is_some(), "model {} names unknown provider", m.id);
+            assert!(
+                c.provider(&m.provider).is_some(),
+                "model {} names unknown provider",
+                m.id
+            );
         }
         assert_eq!(c.provider("Gemini").unwrap().id, "google");
-        assert!(c.provider("anthropic").unwrap().formats.contains(&"anthropic".to_owned()));
+        assert!(
+            c.provider("anthropic")
+                .unwrap()
+                .formats
+                .contains(&"anthropic".to_owned())
+        );
     }
 }

@@ -69,7 +69,10 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
         Ok(c) => c,
         Err(e) => {
             let path = e.path().to_string();
-            d.error(if path == "." { String::new() } else { path }, e.inner().to_string());
+            d.error(
+                if path == "." { String::new() } else { path },
+                e.inner().to_string(),
+            );
             return Err(d.0);
         }
     };
@@ -95,7 +98,12 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
     };
     for reserved in ["model", "models", "stream"] {
         if cfg.body.contains_key(reserved) {
-            d.error(format!("body.{reserved}"), format!("'{reserved}' is decided per attempt by the gateway and cannot be set in body"));
+            d.error(
+                format!("body.{reserved}"),
+                format!(
+                    "'{reserved}' is decided per attempt by the gateway and cannot be set in body"
+                ),
+            );
         }
     }
 
@@ -108,10 +116,23 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
             return Err(d.0);
         }
     };
-    let model_strategies = strategies("model_selection", cfg.model_selection.as_ref().map(|s| &s.strategy), &senv, &mut d);
-    let key_strategies = strategies("api_key_selection", cfg.api_key_selection.as_ref().map(|s| &s.strategy), &senv, &mut d);
-    let failover_rule = cfg.failover.as_ref().and_then(|f| f.rule.as_ref()).and_then(|rule| {
-        match senv.compile(rule, &["attempt"]) {
+    let model_strategies = strategies(
+        "model_selection",
+        cfg.model_selection.as_ref().map(|s| &s.strategy),
+        &senv,
+        &mut d,
+    );
+    let key_strategies = strategies(
+        "api_key_selection",
+        cfg.api_key_selection.as_ref().map(|s| &s.strategy),
+        &senv,
+        &mut d,
+    );
+    let failover_rule = cfg
+        .failover
+        .as_ref()
+        .and_then(|f| f.rule.as_ref())
+        .and_then(|rule| match senv.compile(rule, &["attempt"]) {
             Ok(s) if s.dependence == Dependence::Request => {
                 d.error("failover.rule", "a failover rule reads only `attempt.*`");
                 None
@@ -121,8 +142,7 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
                 d.error("failover.rule", format!("invalid CEL: {e}"));
                 None
             }
-        }
-    });
+        });
 
     if d.has_errors() {
         return Err(d.0);
@@ -132,7 +152,10 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
     };
 
     let ai_static = [ApiFormat::OpenAi, ApiFormat::Anthropic].map(|f| ai_value(&universe, f, None));
-    let roots = match (senv.root(ai_static[0].clone()), senv.root(ai_static[1].clone())) {
+    let roots = match (
+        senv.root(ai_static[0].clone()),
+        senv.root(ai_static[1].clone()),
+    ) {
         (Ok(a), Ok(b)) => [a, b],
         (Err(e), _) | (_, Err(e)) => {
             d.error("", e);
@@ -152,6 +175,7 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
         ai_static,
         static_selections: Vec::new(),
         metrics_cache: Mutex::new(None),
+        metrics_results: Mutex::new(HashMap::new()),
         warnings: d.0,
     };
     // Request-independent strategies run now, once per format; their digested results are
@@ -163,7 +187,14 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
         .iter()
         .map(|s| {
             if s.dependence == Dependence::Static {
-                [0, 1].map(|f| Some(gw.digest(&s.source, s.eval(&gw.roots[f], &[], None), formats[f], &none)))
+                [0, 1].map(|f| {
+                    Some(gw.digest(
+                        &s.source,
+                        s.eval(&gw.roots[f], &[], None),
+                        formats[f],
+                        &none,
+                    ))
+                })
             } else {
                 [None, None]
             }
@@ -174,7 +205,11 @@ pub(super) fn compile(config: &Json, env: &mut dyn LoadEnv) -> Result<AiGateway,
 
 /// `ai` = {models, providers, authors} for one format; `metrics` replaces each model's
 /// zeroed `metrics` when given.
-pub(super) fn ai_value(u: &Universe, format: ApiFormat, metrics: Option<&HashMap<(String, String), Json>>) -> cel::Value {
+pub(super) fn ai_value(
+    u: &Universe,
+    format: ApiFormat,
+    metrics: Option<&HashMap<(String, String), Json>>,
+) -> cel::Value {
     let models: Vec<Json> = u
         .allowed(format)
         .iter()
@@ -188,7 +223,11 @@ pub(super) fn ai_value(u: &Universe, format: ApiFormat, metrics: Option<&HashMap
     }))
 }
 
-pub(super) fn with_metrics(m: &Model, u: &Universe, metrics: Option<&HashMap<(String, String), Json>>) -> Json {
+pub(super) fn with_metrics(
+    m: &Model,
+    u: &Universe,
+    metrics: Option<&HashMap<(String, String), Json>>,
+) -> Json {
     let mut j = m.cel.clone();
     if let (Some(metrics), Some(p)) = (metrics, u.providers.get(m.provider))
         && let Some(mj) = metrics.get(&(p.id.clone(), m.id.clone()))
@@ -217,9 +256,21 @@ fn settings(cfg: &ActionConfig, d: &mut Diags) -> Settings {
             },
         }
     };
-    let per_request_timeout_ms = dur("per_request_timeout", &cfg.per_request_timeout, DEFAULT_PER_REQUEST_TIMEOUT_MS);
-    let total_timeout_ms = dur("total_timeout", &cfg.total_timeout, DEFAULT_TOTAL_TIMEOUT_MS);
-    let stream_idle_timeout_ms = dur("stream_idle_timeout", &cfg.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS);
+    let per_request_timeout_ms = dur(
+        "per_request_timeout",
+        &cfg.per_request_timeout,
+        DEFAULT_PER_REQUEST_TIMEOUT_MS,
+    );
+    let total_timeout_ms = dur(
+        "total_timeout",
+        &cfg.total_timeout,
+        DEFAULT_TOTAL_TIMEOUT_MS,
+    );
+    let stream_idle_timeout_ms = dur(
+        "stream_idle_timeout",
+        &cfg.stream_idle_timeout,
+        DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+    );
     if per_request_timeout_ms > total_timeout_ms {
         d.warning("per_request_timeout", "per_request_timeout is longer than total_timeout; the total timeout will cut attempts short");
     }
@@ -227,7 +278,10 @@ fn settings(cfg: &ActionConfig, d: &mut Diags) -> Settings {
         None | Some("halt") => false,
         Some("continue") => true,
         Some(other) => {
-            d.error("on_error", format!("'{other}' is not valid: on_error must be 'halt' or 'continue'"));
+            d.error(
+                "on_error",
+                format!("'{other}' is not valid: on_error must be 'halt' or 'continue'"),
+            );
             false
         }
     };
@@ -261,26 +315,46 @@ fn templates_of(
             continue;
         }
         match Template::compile(&scalar_text(v), env) {
-            Ok(t) => out.push((if header_names { k.to_ascii_lowercase() } else { k.clone() }, t)),
+            Ok(t) => out.push((
+                if header_names {
+                    k.to_ascii_lowercase()
+                } else {
+                    k.clone()
+                },
+                t,
+            )),
             Err(e) => d.error(&path, format!("invalid interpolation: {e}")),
         }
     }
     out
 }
 
-fn strategies(field: &str, list: Option<&Vec<String>>, senv: &StrategyEnv, d: &mut Diags) -> Vec<Strategy> {
+fn strategies(
+    field: &str,
+    list: Option<&Vec<String>>,
+    senv: &StrategyEnv,
+    d: &mut Diags,
+) -> Vec<Strategy> {
     let mut out = Vec::new();
     for (i, source) in list.into_iter().flatten().enumerate() {
         match senv.compile(source, &[]) {
             Ok(s) => out.push(s),
-            Err(e) => d.error(format!("{field}.strategy[{i}]"), format!("invalid strategy: {e}")),
+            Err(e) => d.error(
+                format!("{field}.strategy[{i}]"),
+                format!("invalid strategy: {e}"),
+            ),
         }
     }
     out
 }
 
 /// Merges the catalog with `providers[]` and applies the allow rules.
-fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, d: &mut Diags) -> Option<Universe> {
+fn build_universe(
+    cfg: &ActionConfig,
+    catalog: &Catalog,
+    env: &mut dyn LoadEnv,
+    d: &mut Diags,
+) -> Option<Universe> {
     let mut providers: Vec<Provider> = Vec::new();
     // Model configs per provider index, with (known, configured) flags.
     let mut model_cfgs: Vec<Vec<(ModelConfig, bool, bool)>> = Vec::new();
@@ -294,9 +368,16 @@ fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, 
             failed = true;
             continue;
         }
-        for (j, name) in std::iter::once(&pc.id).chain(pc.id_aliases.iter()).enumerate() {
+        for (j, name) in std::iter::once(&pc.id)
+            .chain(pc.id_aliases.iter())
+            .enumerate()
+        {
             let key = name.to_ascii_lowercase();
-            let at = if j == 0 { format!("{path}.id") } else { format!("{path}.id_aliases[{}]", j - 1) };
+            let at = if j == 0 {
+                format!("{path}.id")
+            } else {
+                format!("{path}.id_aliases[{}]", j - 1)
+            };
             if let Some(other) = seen_names.get(&key) {
                 d.error(at, format!("'{name}' is already used by {other}"));
                 failed = true;
@@ -317,15 +398,29 @@ fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, 
     // only_allow_configured_providers, and shadowed when a configured provider answers to
     // their id (e.g. `openai-eu` with `id_aliases: [openai]`).
     for cp in &catalog.providers {
-        if providers.iter().any(|p| p.configured && p.id.eq_ignore_ascii_case(&cp.id)) {
+        if providers
+            .iter()
+            .any(|p| p.configured && p.builtin.as_deref() == Some(cp.id.as_str()))
+        {
             continue;
         }
-        let Ok(base_url) = url::Url::parse(&cp.base_url) else { continue };
-        let shadow = providers.iter().find(|p| p.answers_to(&cp.id)).map(|p| p.id.clone());
+        let Ok(base_url) = url::Url::parse(&cp.base_url) else {
+            continue;
+        };
+        let shadow = providers
+            .iter()
+            .find(|p| p.answers_to(&cp.id))
+            .map(|p| p.id.clone());
         let excluded = if let Some(by) = shadow {
-            Some(format!("provider '{}' is replaced by configured provider '{by}'", cp.id))
+            Some(format!(
+                "provider '{}' is replaced by configured provider '{by}'",
+                cp.id
+            ))
         } else if cfg.only_allow_configured_providers {
-            Some(format!("provider '{}' is not configured (only_allow_configured_providers)", cp.id))
+            Some(format!(
+                "provider '{}' is not configured (only_allow_configured_providers)",
+                cp.id
+            ))
         } else {
             None
         };
@@ -343,9 +438,15 @@ fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, 
             path_overrides: BTreeMap::new(),
             custom: false,
             configured: false,
+            builtin: Some(cp.id.clone()),
             excluded,
         });
-        model_cfgs.push(catalog.models_of(&cp.id).map(|(m, _)| (m, true, false)).collect());
+        model_cfgs.push(
+            catalog
+                .models_of(&cp.id)
+                .map(|(m, _)| (m, true, false))
+                .collect(),
+        );
     }
     if failed {
         return None;
@@ -355,7 +456,9 @@ fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, 
     let mut models: Vec<Model> = Vec::new();
     let mut alias_owner: HashMap<String, (String, String)> = HashMap::new();
     for (pi, cfgs) in model_cfgs.iter().enumerate() {
-        let Some(provider) = providers.get(pi) else { continue };
+        let Some(provider) = providers.get(pi) else {
+            continue;
+        };
         for (mj, (mc, known, configured)) in cfgs.iter().enumerate() {
             let path = format!("providers[{pi}].models[{mj}]");
             for alias in &mc.id_aliases {
@@ -372,14 +475,28 @@ fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, 
             let excluded = if let Some(e) = &provider.excluded {
                 Some(e.clone())
             } else if mc.disabled {
-                Some(format!("model '{}' of provider '{}' is disabled", mc.id, provider.id))
+                Some(format!(
+                    "model '{}' of provider '{}' is disabled",
+                    mc.id, provider.id
+                ))
             } else if cfg.only_allow_configured_models && !configured {
-                Some(format!("model '{}' is not configured (only_allow_configured_models)", mc.id))
+                Some(format!(
+                    "model '{}' is not configured (only_allow_configured_models)",
+                    mc.id
+                ))
             } else {
                 None
             };
             let author = mc.author_id.clone().unwrap_or_default();
-            let cel = model_json(provider, &mc.id, &mc.id_aliases, &author, *known, *configured, mc);
+            let cel = model_json(
+                provider,
+                &mc.id,
+                &mc.id_aliases,
+                &author,
+                *known,
+                *configured,
+                mc,
+            );
             models.push(Model {
                 provider: pi,
                 id: mc.id.clone(),
@@ -387,7 +504,11 @@ fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, 
                 author_id: author,
                 known: *known,
                 custom: *configured,
-                unsupported_params: mc.unsupported_params.iter().map(|p| p.name().to_owned()).collect(),
+                unsupported_params: mc
+                    .unsupported_params
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect(),
                 excluded,
                 cel,
             });
@@ -399,8 +520,12 @@ fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, 
     let mut by_key = HashMap::new();
     let (mut openai, mut anthropic) = (Vec::new(), Vec::new());
     for (i, m) in models.iter().enumerate() {
-        let Some(p) = providers.get(m.provider) else { continue };
-        by_key.entry((p.id.to_ascii_lowercase(), m.id.to_ascii_lowercase())).or_insert(i);
+        let Some(p) = providers.get(m.provider) else {
+            continue;
+        };
+        by_key
+            .entry((p.id.to_ascii_lowercase(), m.id.to_ascii_lowercase()))
+            .or_insert(i);
         if m.excluded.is_some() {
             continue;
         }
@@ -411,7 +536,13 @@ fn build_universe(cfg: &ActionConfig, catalog: &Catalog, env: &mut dyn LoadEnv, 
             anthropic.push(i);
         }
     }
-    Some(Universe { providers, models, openai, anthropic, by_key })
+    Some(Universe {
+        providers,
+        models,
+        openai,
+        anthropic,
+        by_key,
+    })
 }
 
 /// One `providers[i]` entry: validated, merged with the catalog when it names a built-in
@@ -424,7 +555,9 @@ fn provider_from_config(
     d: &mut Diags,
 ) -> Option<(Provider, Vec<ModelEntry>)> {
     let path = format!("providers[{i}]");
-    let builtin = catalog.provider(&pc.id).filter(|cp| cp.id.eq_ignore_ascii_case(&pc.id) || pc.base_url.is_none());
+    let builtin = catalog
+        .provider(&pc.id)
+        .filter(|cp| cp.id.eq_ignore_ascii_case(&pc.id) || pc.base_url.is_none());
     let base_url = match (&pc.base_url, builtin) {
         (Some(text), _) => match validate::base_url(text) {
             Ok(u) => u,
@@ -441,7 +574,13 @@ fn provider_from_config(
             }
         },
         (None, None) => {
-            d.error(format!("{path}.base_url"), format!("base_url is required for custom provider '{}' (not a built-in provider)", pc.id));
+            d.error(
+                format!("{path}.base_url"),
+                format!(
+                    "base_url is required for custom provider '{}' (not a built-in provider)",
+                    pc.id
+                ),
+            );
             return None;
         }
     };
@@ -451,7 +590,13 @@ fn provider_from_config(
     for (j, s) in pc.supported_api_surfaces.iter().enumerate() {
         let at = format!("{path}.supported_api_surfaces[{j}]");
         let Some(f) = format_of(&s.format) else {
-            d.error(format!("{at}.format"), format!("'{}' is not a format: use 'openai' or 'anthropic'", s.format));
+            d.error(
+                format!("{at}.format"),
+                format!(
+                    "'{}' is not a format: use 'openai' or 'anthropic'",
+                    s.format
+                ),
+            );
             continue;
         };
         if !formats.contains(&f) {
@@ -460,12 +605,28 @@ fn provider_from_config(
         if let Some(surface) = &s.surface
             && !SURFACES.contains(&surface.as_str())
         {
-            d.error(format!("{at}.surface"), format!("'{surface}' is not a surface: use one of {}", SURFACES.join(", ")));
+            d.error(
+                format!("{at}.surface"),
+                format!(
+                    "'{surface}' is not a surface: use one of {}",
+                    SURFACES.join(", ")
+                ),
+            );
         }
         if !s.supported_params.is_empty() {
             match &s.surface {
-                None => d.error(format!("{at}.supported_params"), "supported_params needs a surface"),
-                Some(surface) => param_allowlists.push((f, surface.clone(), s.supported_params.iter().map(|p| p.name().to_owned()).collect())),
+                None => d.error(
+                    format!("{at}.supported_params"),
+                    "supported_params needs a surface",
+                ),
+                Some(surface) => param_allowlists.push((
+                    f,
+                    surface.clone(),
+                    s.supported_params
+                        .iter()
+                        .map(|p| p.name().to_owned())
+                        .collect(),
+                )),
             }
         }
     }
@@ -477,9 +638,18 @@ fn provider_from_config(
     }
     for (surface, p) in &pc.request_path_overrides {
         if !SURFACES.contains(&surface.as_str()) {
-            d.error(format!("{path}.request_path_overrides.{surface}"), format!("'{surface}' is not a surface: use one of {}", SURFACES.join(", ")));
+            d.error(
+                format!("{path}.request_path_overrides.{surface}"),
+                format!(
+                    "'{surface}' is not a surface: use one of {}",
+                    SURFACES.join(", ")
+                ),
+            );
         } else if !p.starts_with('/') {
-            d.error(format!("{path}.request_path_overrides.{surface}"), "a path override must start with '/'");
+            d.error(
+                format!("{path}.request_path_overrides.{surface}"),
+                "a path override must start with '/'",
+            );
         }
     }
 
@@ -490,7 +660,10 @@ fn provider_from_config(
             match env.eval_static(&key.value) {
                 Ok(v) => v,
                 Err(e) if env.check_only() => {
-                    d.warning(&at, format!("key not resolved (it will be at serve time): {e}"));
+                    d.warning(
+                        &at,
+                        format!("key not resolved (it will be at serve time): {e}"),
+                    );
                     // Placeholder so the plan shape can still be checked; never sent.
                     format!("unresolved-{k}")
                 }
@@ -506,7 +679,13 @@ fn provider_from_config(
             d.error(&at, "API key is empty");
             continue;
         }
-        keys.push(ProviderKey { id: key_id(&value), value });
+        let id = key_id(&value);
+        if keys.iter().any(|k: &ProviderKey| k.id == id) {
+            // The same model/key pair is never tried twice, so a repeated key adds nothing.
+            d.warning(&at, "same key as an earlier entry; it is tried once");
+            continue;
+        }
+        keys.push(ProviderKey { id, value });
     }
 
     let metadata = match &pc.metadata {
@@ -531,21 +710,45 @@ fn provider_from_config(
         {
             d.error(format!("{at}.metadata"), "metadata must be a map");
         }
-        for (k, name) in std::iter::once(&mc.id).chain(mc.id_aliases.iter()).enumerate() {
-            let clash = models.iter().any(|(o, _, _)| o.id.eq_ignore_ascii_case(name) || o.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name)));
+        for (k, name) in std::iter::once(&mc.id)
+            .chain(mc.id_aliases.iter())
+            .enumerate()
+        {
+            let clash = models.iter().any(|(o, _, _)| {
+                o.id.eq_ignore_ascii_case(name)
+                    || o.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+            });
             if clash {
-                let field = if k == 0 { format!("{at}.id") } else { format!("{at}.id_aliases[{}]", k - 1) };
-                d.error(field, format!("'{name}' is already used by another model of provider '{}'", pc.id));
+                let field = if k == 0 {
+                    format!("{at}.id")
+                } else {
+                    format!("{at}.id_aliases[{}]", k - 1)
+                };
+                d.error(
+                    field,
+                    format!(
+                        "'{name}' is already used by another model of provider '{}'",
+                        pc.id
+                    ),
+                );
             }
         }
         // A configured model that names a catalog model inherits its facts.
-        let catalog_entry = builtin.and_then(|cp| catalog.models_of(&cp.id).map(|(m, _)| m).find(|m| m.id.eq_ignore_ascii_case(&mc.id) || m.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(&mc.id))));
+        let catalog_entry = builtin.and_then(|cp| {
+            catalog.models_of(&cp.id).map(|(m, _)| m).find(|m| {
+                m.id.eq_ignore_ascii_case(&mc.id)
+                    || m.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(&mc.id))
+            })
+        });
         // Configured models are known (listed); only pass-through models are not.
         models.push((merge_model(mc, catalog_entry), true, true));
     }
     if let Some(cp) = builtin {
         for (cm, _) in catalog.models_of(&cp.id) {
-            if !models.iter().any(|(m, _, _)| m.id.eq_ignore_ascii_case(&cm.id)) {
+            if !models
+                .iter()
+                .any(|(m, _, _)| m.id.eq_ignore_ascii_case(&cm.id))
+            {
                 models.push((cm, true, false));
             }
         }
@@ -553,11 +756,32 @@ fn provider_from_config(
 
     let provider = Provider {
         id: pc.id.clone(),
-        id_aliases: pc.id_aliases.clone(),
+        // A configured built-in provider keeps answering to its catalog names too.
+        id_aliases: {
+            let mut names = pc.id_aliases.clone();
+            if let Some(b) = builtin {
+                for n in std::iter::once(&b.id).chain(b.id_aliases.iter()) {
+                    if !n.eq_ignore_ascii_case(&pc.id)
+                        && !names.iter().any(|x| x.eq_ignore_ascii_case(n))
+                    {
+                        names.push(n.clone());
+                    }
+                }
+            }
+            names
+        },
         base_url,
-        display_name: pc.display_name.clone().or_else(|| builtin.map(|b| b.display_name.clone())).unwrap_or_else(|| pc.id.clone()),
+        display_name: pc
+            .display_name
+            .clone()
+            .or_else(|| builtin.map(|b| b.display_name.clone()))
+            .unwrap_or_else(|| pc.id.clone()),
         description: pc.description.clone().unwrap_or_default(),
-        website: pc.website.clone().or_else(|| builtin.map(|b| b.website.clone())).unwrap_or_default(),
+        website: pc
+            .website
+            .clone()
+            .or_else(|| builtin.map(|b| b.website.clone()))
+            .unwrap_or_default(),
         metadata,
         keys,
         formats,
@@ -565,7 +789,10 @@ fn provider_from_config(
         path_overrides: pc.request_path_overrides.clone(),
         custom: builtin.is_none(),
         configured: true,
-        excluded: pc.disabled.then(|| format!("provider '{}' is disabled", pc.id)),
+        builtin: builtin.map(|b| b.id.clone()),
+        excluded: pc
+            .disabled
+            .then(|| format!("provider '{}' is disabled", pc.id)),
     };
     Some((provider, models))
 }
@@ -581,7 +808,8 @@ fn merge_model(mc: &ModelConfig, catalog: Option<ModelConfig>) -> ModelConfig {
             aliases.push(a.clone());
         }
     }
-    if !c.id.eq_ignore_ascii_case(&mc.id) && !aliases.iter().any(|x| x.eq_ignore_ascii_case(&mc.id)) {
+    if !c.id.eq_ignore_ascii_case(&mc.id) && !aliases.iter().any(|x| x.eq_ignore_ascii_case(&mc.id))
+    {
         aliases.push(mc.id.clone());
     }
     m.id_aliases = aliases;

@@ -121,7 +121,10 @@ impl GatewayError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            GatewayError::Unreachable(_) | GatewayError::AllFailed(_) | GatewayError::TotalTimeout(_) | GatewayError::TooManyAttempts(_)
+            GatewayError::Unreachable(_)
+                | GatewayError::AllFailed(_)
+                | GatewayError::TotalTimeout(_)
+                | GatewayError::TooManyAttempts(_)
         )
     }
 
@@ -150,8 +153,12 @@ impl GatewayError {
     pub fn body(&self, format: ApiFormat) -> Vec<u8> {
         let message = self.to_string();
         let v = match format {
-            ApiFormat::OpenAi => json!({"error": {"message": message, "type": self.kind(format), "code": self.code(), "param": null}}),
-            ApiFormat::Anthropic => json!({"type": "error", "error": {"type": self.kind(format), "message": message}}),
+            ApiFormat::OpenAi => {
+                json!({"error": {"message": message, "type": self.kind(format), "code": self.code(), "param": null}})
+            }
+            ApiFormat::Anthropic => {
+                json!({"type": "error", "error": {"type": self.kind(format), "message": message}})
+            }
         };
         v.to_string().into_bytes()
     }

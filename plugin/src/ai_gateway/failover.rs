@@ -34,9 +34,9 @@ use std::sync::Arc;
 use cel::Value;
 use cel::objects::{Key, Map};
 
+use super::MAX_RETRY_AFTER_MS;
 use super::continuation::Continuation;
 use super::strategy::Strategy;
-use super::MAX_RETRY_AFTER_MS;
 use crate::model::{AttemptResult, FailoverAction, FailureKind};
 
 /// `Retry-After` in milliseconds (delta-seconds form only; HTTP dates are ignored).
@@ -55,7 +55,8 @@ pub fn default_action(failed: &AttemptResult, max_retry_after_ms: u64) -> Failov
         Some(FailureKind::TotalTimeout) => FailoverAction::Stop,
         Some(FailureKind::Status) | None => {
             let status = failed.status.unwrap_or(0);
-            let short_retry = retry_after_ms(&failed.headers).is_some_and(|ms| ms <= max_retry_after_ms);
+            let short_retry =
+                retry_after_ms(&failed.headers).is_some_and(|ms| ms <= max_retry_after_ms);
             match status {
                 401 | 403 => FailoverAction::NextKey,
                 429 if short_retry => FailoverAction::RetrySame,
@@ -100,23 +101,47 @@ fn s(v: &str) -> Value {
 pub fn attempt_value(failed: &AttemptResult, default: FailoverAction) -> Value {
     let mut headers: HashMap<Key, Vec<Value>> = HashMap::new();
     for (k, v) in &failed.headers {
-        headers.entry(Key::String(Arc::new(k.clone()))).or_default().push(s(v));
+        headers
+            .entry(Key::String(Arc::new(k.clone())))
+            .or_default()
+            .push(s(v));
     }
-    let headers: HashMap<Key, Value> = headers.into_iter().map(|(k, v)| (k, Value::List(Arc::new(v)))).collect();
+    let headers: HashMap<Key, Value> = headers
+        .into_iter()
+        .map(|(k, v)| (k, Value::List(Arc::new(v))))
+        .collect();
     let entries: Vec<(&str, Value)> = vec![
         ("status", Value::Int(i64::from(failed.status.unwrap_or(0)))),
         ("failure", s(failure_name(failed.failure))),
-        ("headers", Value::Map(Map { map: Arc::new(headers) })),
+        (
+            "headers",
+            Value::Map(Map {
+                map: Arc::new(headers),
+            }),
+        ),
         ("body", s(&String::from_utf8_lossy(&failed.body_excerpt))),
         ("provider", s(&failed.provider)),
         ("model", s(&failed.model)),
         ("key_id", s(&failed.key_id)),
         ("index", Value::Int(i64::from(failed.index))),
-        ("duration_ms", Value::Int(i64::try_from(failed.duration_ms).unwrap_or(i64::MAX))),
-        ("retry_after_ms", Value::Int(retry_after_ms(&failed.headers).and_then(|m| i64::try_from(m).ok()).unwrap_or(-1))),
+        (
+            "duration_ms",
+            Value::Int(i64::try_from(failed.duration_ms).unwrap_or(i64::MAX)),
+        ),
+        (
+            "retry_after_ms",
+            Value::Int(
+                retry_after_ms(&failed.headers)
+                    .and_then(|m| i64::try_from(m).ok())
+                    .unwrap_or(-1),
+            ),
+        ),
         ("default", s(action_name(default))),
     ];
-    let map: HashMap<Key, Value> = entries.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v)).collect();
+    let map: HashMap<Key, Value> = entries
+        .into_iter()
+        .map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v))
+        .collect();
     Value::Map(Map { map: Arc::new(map) })
 }
 
@@ -127,7 +152,9 @@ pub fn classify(
     continuation: &[u8],
     failed: &AttemptResult,
 ) -> FailoverAction {
-    let max_retry = Continuation::decode(continuation).map(|c| c.max_retry_after_ms).unwrap_or(MAX_RETRY_AFTER_MS);
+    let max_retry = Continuation::decode(continuation)
+        .map(|c| c.max_retry_after_ms)
+        .unwrap_or(MAX_RETRY_AFTER_MS);
     let default = default_action(failed, max_retry);
     let Some(rule) = rule else { return default };
     match rule.eval(root, &[("attempt", attempt_value(failed, default))], None) {

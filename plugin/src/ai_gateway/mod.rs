@@ -88,6 +88,8 @@ pub struct AiGateway {
     static_selections: Vec<[Option<select::DigestResult>; 2]>,
     /// `ai` with metrics, per format, for the metrics generation it was built from.
     metrics_cache: Mutex<Option<(u64, [cel::Value; 2])>>,
+    /// Results of metrics-only model strategies: (strategy, format) -> (generation, result).
+    metrics_results: Mutex<std::collections::HashMap<(usize, usize), (u64, select::DigestResult)>>,
     /// Load warnings (e.g. unresolved secrets under `edge check`).
     pub warnings: Vec<Diagnostic>,
 }
@@ -108,7 +110,10 @@ impl AiGateway {
     /// list every problem found, each with a path relative to `config` (e.g.
     /// `providers[1].base_url`) and line/column 0 for the engine to fill in. Warnings are
     /// kept in [`AiGateway::warnings`].
-    pub fn compile(config: &serde_json::Value, env: &mut dyn LoadEnv) -> Result<AiGateway, Vec<Diagnostic>> {
+    pub fn compile(
+        config: &serde_json::Value,
+        env: &mut dyn LoadEnv,
+    ) -> Result<AiGateway, Vec<Diagnostic>> {
         compile::compile(config, env)
     }
 
@@ -122,7 +127,12 @@ impl AiGateway {
     /// decides what the host does next. Falls back to the default rules when the rule
     /// fails to evaluate.
     pub fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> FailoverAction {
-        failover::classify(self.failover_rule.as_ref(), &self.roots[0], continuation, failed)
+        failover::classify(
+            self.failover_rule.as_ref(),
+            &self.roots[0],
+            continuation,
+            failed,
+        )
     }
 
     /// After the attempt loop ended without serving the client: the error response, the

@@ -1,31 +1,68 @@
-//! `GET /v1/models`: the models the policy allows, in the OpenAI list shape, answered by
-//! the gateway without calling a provider.
+//! `GET /v1/models`: the models the policy allows, answered by the gateway without calling
+//! a provider. OpenAI list shape by default; the Anthropic shape (and only models served
+//! in the Anthropic format) when the client speaks Anthropic (`anthropic-version` header),
+//! so both SDKs' `models.list()` parse it.
 
 use serde_json::json;
 
 use super::AiGateway;
-use crate::model::{Headers, Response};
+use crate::model::{Headers, Request, Response};
 
-/// One entry per allowed model id (the first provider's, in policy order); `owned_by` is
-/// the model's author, or its provider when the author is unknown.
-pub fn models_list(gw: &AiGateway, extra: &Headers) -> Response {
+pub fn models_list(gw: &AiGateway, req: &Request, extra: &Headers) -> Response {
     let u = &gw.universe;
-    let mut seen: Vec<String> = Vec::new();
-    let mut data = Vec::new();
-    let mut ids: Vec<usize> = u.openai.clone();
-    ids.extend(u.anthropic.iter().copied().filter(|i| !u.openai.contains(i)));
+    let anthropic = req.headers.iter().any(|(k, _)| k == "anthropic-version");
+    let mut ids: Vec<usize> = if anthropic {
+        u.anthropic.clone()
+    } else {
+        let mut all = u.openai.clone();
+        all.extend(
+            u.anthropic
+                .iter()
+                .copied()
+                .filter(|i| !u.openai.contains(i)),
+        );
+        all
+    };
     ids.sort_unstable();
+    // One entry per model id (the first provider's, in policy order); `owned_by` is the
+    // model's author, or its provider when the author is unknown.
+    let mut seen: Vec<&str> = Vec::new();
+    let mut data = Vec::new();
     for i in ids {
         let Some(m) = u.models.get(i) else { continue };
         if seen.iter().any(|s| s.eq_ignore_ascii_case(&m.id)) {
             continue;
         }
-        seen.push(m.id.clone());
-        let provider = u.providers.get(m.provider).map(|p| p.id.as_str()).unwrap_or_default();
-        let owner = if m.author_id.is_empty() { provider } else { m.author_id.as_str() };
-        data.push(json!({"id": m.id, "object": "model", "created": 0, "owned_by": owner}));
+        seen.push(&m.id);
+        let provider = u
+            .providers
+            .get(m.provider)
+            .map(|p| p.id.as_str())
+            .unwrap_or_default();
+        let owner = if m.author_id.is_empty() {
+            provider
+        } else {
+            m.author_id.as_str()
+        };
+        data.push(if anthropic {
+            let name = m.cel.get("display_name").cloned().unwrap_or_else(|| json!(m.id));
+            json!({"type": "model", "id": m.id, "display_name": name, "created_at": "1970-01-01T00:00:00Z"})
+        } else {
+            json!({"id": m.id, "object": "model", "created": 0, "owned_by": owner})
+        });
     }
+    let body = if anthropic {
+        let first = data.first().and_then(|d| d.get("id").cloned());
+        let last = data.last().and_then(|d| d.get("id").cloned());
+        json!({"data": data, "has_more": false, "first_id": first, "last_id": last})
+    } else {
+        json!({"object": "list", "data": data})
+    };
     let mut headers: Headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     headers.extend(extra.iter().cloned());
-    Response { status: 200, headers, body: json!({"object": "list", "data": data}).to_string().into_bytes() }
+    Response {
+        status: 200,
+        headers,
+        body: body.to_string().into_bytes(),
+    }
 }

@@ -20,13 +20,20 @@ const BODY_ON_ERROR_MAX: usize = 1024;
 
 pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutcome) -> Finish {
     let c = Continuation::decode(continuation).unwrap_or_default();
-    let format = if c.format == "anthropic" { ApiFormat::Anthropic } else { ApiFormat::OpenAi };
+    let format = if c.format == "anthropic" {
+        ApiFormat::Anthropic
+    } else {
+        ApiFormat::OpenAi
+    };
     let models_tried = models_tried(&c, outcome);
     let mut model_selection = c.model_selection.clone();
     gw.expand_records(&mut model_selection, format);
     let headers: Headers = vec![
         (REQUEST_ID_HEADER.to_owned(), c.request_id.clone()),
-        (ATTEMPTS_HEADER.to_owned(), outcome.attempts.len().to_string()),
+        (
+            ATTEMPTS_HEADER.to_owned(),
+            outcome.attempts.len().to_string(),
+        ),
     ];
     let mut results = json!({
         "client": c.client,
@@ -43,12 +50,24 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
         results["status"] = json!("success");
         let last = outcome.attempts.last();
         results["success"] = json!({"model": last.map(|a| a.model.clone()), "provider": last.map(|a| a.provider.clone())});
-        return Finish { response: Response { status, headers, body: Vec::new() }, results, on_error_continue: false };
+        return Finish {
+            response: Response {
+                status,
+                headers,
+                body: Vec::new(),
+            },
+            results,
+            on_error_continue: false,
+        };
     }
     let error = classify(&c, outcome);
     results["status"] = json!("error");
     results["error"] = json!({"code": error.code(), "ngrok_code": error.ngrok_code(), "message": error.to_string()});
-    Finish { response: error.response(format, &headers), results, on_error_continue: c.on_error_continue }
+    Finish {
+        response: error.response(format, &headers),
+        results,
+        on_error_continue: c.on_error_continue,
+    }
 }
 
 fn classify(c: &Continuation, outcome: &GatewayOutcome) -> GatewayError {
@@ -58,13 +77,27 @@ fn classify(c: &Continuation, outcome: &GatewayOutcome) -> GatewayError {
             .iter()
             .map(|a| match a.status {
                 Some(s) => format!("{}:{} answered {s}", a.provider, a.model),
-                None => format!("{}:{} {} ({})", a.provider, a.model, failure_name(a.failure), a.message),
+                None => format!(
+                    "{}:{} {} ({})",
+                    a.provider,
+                    a.model,
+                    failure_name(a.failure),
+                    a.message
+                ),
             })
             .collect::<Vec<_>>()
             .join("; ")
     };
-    if outcome.timed_out || outcome.attempts.last().is_some_and(|a| a.failure == Some(FailureKind::TotalTimeout)) {
-        return GatewayError::TotalTimeout(humantime::format_duration(std::time::Duration::from_millis(c.total_timeout_ms)).to_string());
+    if outcome.timed_out
+        || outcome
+            .attempts
+            .last()
+            .is_some_and(|a| a.failure == Some(FailureKind::TotalTimeout))
+    {
+        return GatewayError::TotalTimeout(
+            humantime::format_duration(std::time::Duration::from_millis(c.total_timeout_ms))
+                .to_string(),
+        );
     }
     let Some(last) = outcome.attempts.last() else {
         return GatewayError::AllFailed("no attempt was made".to_owned());
@@ -73,14 +106,24 @@ fn classify(c: &Continuation, outcome: &GatewayOutcome) -> GatewayError {
         && let Some(status) = last.status
         && (400..500).contains(&status)
     {
-        let excerpt = String::from_utf8_lossy(&last.body_excerpt[..last.body_excerpt.len().min(300)]).to_string();
-        return GatewayError::UpstreamRejected { status, message: format!("{}:{}: {excerpt}", last.provider, last.model) };
+        let excerpt =
+            String::from_utf8_lossy(&last.body_excerpt[..last.body_excerpt.len().min(300)])
+                .to_string();
+        return GatewayError::UpstreamRejected {
+            status,
+            message: format!("{}:{}: {excerpt}", last.provider, last.model),
+        };
     }
     let remaining = (last.index as usize + 1) < c.attempts.len();
     if outcome.attempts.len() >= MAX_ATTEMPTS as usize && remaining {
         return GatewayError::TooManyAttempts(summary());
     }
-    if outcome.attempts.iter().all(|a| matches!(a.failure, Some(FailureKind::Connect | FailureKind::Dns | FailureKind::Tls))) {
+    if outcome.attempts.iter().all(|a| {
+        matches!(
+            a.failure,
+            Some(FailureKind::Connect | FailureKind::Dns | FailureKind::Tls)
+        )
+    }) {
         return GatewayError::Unreachable(summary());
     }
     GatewayError::AllFailed(summary())
@@ -91,20 +134,31 @@ fn models_tried(c: &Continuation, outcome: &GatewayOutcome) -> Json {
     let mut out: Vec<Json> = Vec::new();
     let mut current_group: Option<u32> = None;
     for a in &outcome.attempts {
-        let info = c.attempts.get(a.index as usize).cloned().unwrap_or_default();
+        let info = c
+            .attempts
+            .get(a.index as usize)
+            .cloned()
+            .unwrap_or_default();
         if current_group != Some(info.group) || out.is_empty() {
             current_group = Some(info.group);
-            let keys = c.key_selection.get(info.group as usize).and_then(|k| k.get("api_key_selection").cloned()).unwrap_or(json!([]));
+            let keys = c
+                .key_selection
+                .get(info.group as usize)
+                .and_then(|k| k.get("api_key_selection").cloned())
+                .unwrap_or(json!([]));
             out.push(json!({"model": a.model, "provider": a.provider, "author": info.author, "api_key_selection": keys, "requests_made": []}));
         }
-        let headers: serde_json::Map<String, Json> = a.headers.iter().fold(serde_json::Map::new(), |mut m, (k, v)| {
-            if let Some(Json::Array(list)) = m.get_mut(k) {
-                list.push(json!(v));
-            } else {
-                m.insert(k.clone(), json!([v]));
-            }
-            m
-        });
+        let headers: serde_json::Map<String, Json> =
+            a.headers
+                .iter()
+                .fold(serde_json::Map::new(), |mut m, (k, v)| {
+                    if let Some(Json::Array(list)) = m.get_mut(k) {
+                        list.push(json!(v));
+                    } else {
+                        m.insert(k.clone(), json!([v]));
+                    }
+                    m
+                });
         let body = &a.body_excerpt[..a.body_excerpt.len().min(BODY_ON_ERROR_MAX)];
         let request = json!({
             "status": if a.failure.is_none() { "success" } else { "error" },

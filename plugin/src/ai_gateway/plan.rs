@@ -15,17 +15,37 @@ use super::models_list::models_list;
 use super::resolve::{Cand, resolve};
 use super::surface::{Surface, format_name};
 use super::upstream::{base_headers, client_key, key_hint, upstream_url, with_credential};
-use super::{AiGateway, Finish, GatewayStep, MAX_ATTEMPTS, MAX_RETRY_AFTER_MS, REQUEST_ID_HEADER, RequestEnv};
+use super::{
+    AiGateway, Finish, GatewayStep, MAX_ATTEMPTS, MAX_RETRY_AFTER_MS, REQUEST_ID_HEADER, RequestEnv,
+};
 use crate::host_api::HostApi;
 use crate::model::{ApiFormat, Attempt, Headers, Plan, Request};
 
 /// Request headers whose values are credentials: shown only as "[redacted]" in results.
-const SECRET_HEADERS: &[&str] = &["authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"];
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "cookie",
+    "proxy-authorization",
+];
 
-pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &dyn HostApi) -> GatewayStep {
+pub(super) fn plan(
+    gw: &AiGateway,
+    req: &Request,
+    env: &dyn RequestEnv,
+    host: &dyn HostApi,
+) -> GatewayStep {
     let started = Instant::now();
     let id_header: Headers = vec![(REQUEST_ID_HEADER.to_owned(), req.id.clone())];
-    let mut ctx = ErrCtx { gw, format: Surface::format_for_path(&req.path), client: Json::Null, req, records: Vec::new(), id_header: &id_header };
+    let mut ctx = ErrCtx {
+        gw,
+        format: Surface::format_for_path(&req.path),
+        client: Json::Null,
+        req,
+        records: Vec::new(),
+        id_header: &id_header,
+    };
 
     let Some(surface) = Surface::from_path(&req.path) else {
         return ctx.fail(GatewayError::UnsupportedPath(format!("{} is not an AI gateway path; use /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/messages or /v1/models", req.path)));
@@ -35,7 +55,11 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
         if req.method != "GET" {
             return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
         }
-        return GatewayStep::Respond(Finish { response: models_list(gw, &id_header), results: json!({"status": "success"}), on_error_continue: false });
+        return GatewayStep::Respond(Finish {
+            response: models_list(gw, req, &id_header),
+            results: json!({"status": "success"}),
+            on_error_continue: false,
+        });
     }
     if req.method != "POST" {
         return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
@@ -49,19 +73,49 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
     if let Some(max) = gw.settings.max_input_tokens
         && input_tokens > max
     {
-        return ctx.fail(GatewayError::InputTooLarge { tokens: input_tokens, max });
+        return ctx.fail(GatewayError::InputTooLarge {
+            tokens: input_tokens,
+            max,
+        });
     }
 
-    let names: Vec<String> = body.model.iter().cloned().chain(body.models.iter().cloned()).collect();
-    let resolved = resolve(&gw.universe, format, &names, gw.settings.only_allow_configured_models);
-    ctx.client["rejected_models"] = json!(resolved.rejected.iter().map(|(m, r)| json!({"model": m, "reason": r})).collect::<Vec<_>>());
+    let names: Vec<String> = body
+        .model
+        .iter()
+        .cloned()
+        .chain(body.models.iter().cloned())
+        .collect();
+    let resolved = resolve(
+        &gw.universe,
+        format,
+        &names,
+        gw.settings.only_allow_configured_models,
+    );
+    ctx.client["rejected_models"] = json!(
+        resolved
+            .rejected
+            .iter()
+            .map(|(m, r)| json!({"model": m, "reason": r}))
+            .collect::<Vec<_>>()
+    );
     if resolved.requested && resolved.candidates.is_empty() {
-        let reasons: Vec<String> = resolved.rejected.iter().map(|(m, r)| format!("{m}: {r}")).collect();
-        return ctx.fail(if resolved.wrong_format && resolved.rejected.iter().all(|(_, r)| r.contains("API format")) {
-            GatewayError::FormatUnsupported(format_name(format))
-        } else {
-            GatewayError::NoMatchingModels(reasons.join("; "))
-        });
+        let reasons: Vec<String> = resolved
+            .rejected
+            .iter()
+            .map(|(m, r)| format!("{m}: {r}"))
+            .collect();
+        return ctx.fail(
+            if resolved.wrong_format
+                && resolved
+                    .rejected
+                    .iter()
+                    .all(|(_, r)| r.contains("API format"))
+            {
+                GatewayError::FormatUnsupported(format_name(format))
+            } else {
+                GatewayError::NoMatchingModels(reasons.join("; "))
+            },
+        );
     }
     if !resolved.requested && gw.universe.allowed(format).is_empty() {
         return ctx.fail(GatewayError::FormatUnsupported(format_name(format)));
@@ -79,12 +133,22 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
     };
 
     // Per-request renders of the config templates.
-    let config_headers: Result<Vec<(String, String)>, String> = gw.headers.iter().map(|(k, t)| t.render_string(env).map(|v| (k.clone(), v))).collect();
-    let query: Result<Vec<(String, String)>, String> = gw.query_params.iter().map(|(k, t)| t.render_string(env).map(|v| (k.clone(), v))).collect();
+    let config_headers: Result<Vec<(String, String)>, String> = gw
+        .headers
+        .iter()
+        .map(|(k, t)| t.render_string(env).map(|v| (k.clone(), v)))
+        .collect();
+    let query: Result<Vec<(String, String)>, String> = gw
+        .query_params
+        .iter()
+        .map(|(k, t)| t.render_string(env).map(|v| (k.clone(), v)))
+        .collect();
     let merge = gw.body.render(env);
     let (config_headers, query, merge) = match (config_headers, query, merge) {
         (Ok(h), Ok(q), Ok(m)) => (h, q, m),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return ctx.fail(GatewayError::Interpolation(e)),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return ctx.fail(GatewayError::Interpolation(e));
+        }
     };
     let headers = base_headers(&req.headers, &config_headers, format);
     let client_credential = client_key(&req.headers);
@@ -98,16 +162,24 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
             break;
         }
         let pi = gw.cand_provider(*cand, &resolved);
-        let Some(provider) = gw.universe.providers.get(pi) else { continue };
+        let Some(provider) = gw.universe.providers.get(pi) else {
+            continue;
+        };
         let (_, model_id) = gw.cand_parts(*cand, &resolved);
         let (author, deny) = match cand {
-            Cand::Known(i) => gw.universe.models.get(*i).map(|m| (m.author_id.clone(), m.unsupported_params.clone())).unwrap_or_default(),
+            Cand::Known(i) => gw
+                .universe
+                .models
+                .get(*i)
+                .map(|m| (m.author_id.clone(), m.unsupported_params.clone()))
+                .unwrap_or_default(),
             Cand::Pass(_) => (String::new(), Vec::new()),
         };
         let (keys, record) = match gw.select_keys(&provider.keys, &provider.id, env, host) {
             Ok(k) => k,
             Err((e, records)) => {
-                ctx.records.push(json!({"provider": provider.id, "api_key_selection": records}));
+                ctx.records
+                    .push(json!({"provider": provider.id, "api_key_selection": records}));
                 return ctx.fail(e);
             }
         };
@@ -122,21 +194,48 @@ pub(super) fn plan(gw: &AiGateway, req: &Request, env: &dyn RequestEnv, host: &d
                 }
             }
         } else {
-            keys.iter().map(|k| (Some(k.value.as_str()), k.id.clone(), k.id.clone())).collect()
+            keys.iter()
+                .map(|k| (Some(k.value.as_str()), k.id.clone(), k.id.clone()))
+                .collect()
         };
-        key_records.push(json!({"model": model_id, "provider": provider.id, "api_key_selection": record}));
+        key_records
+            .push(json!({"model": model_id, "provider": provider.id, "api_key_selection": record}));
         let allow = provider
             .param_allowlists
             .iter()
             .find(|(f, s, _)| *f == format && s == surface.name())
             .map(|(_, _, a)| a.as_slice());
-        let body_bytes = upstream_body(&body, &BodyEdits { model: &model_id, merge: &merge, max_output_tokens: gw.settings.max_output_tokens, surface, allow, deny: &deny });
-        let url = upstream_url(&provider.base_url, surface, &req.path, &req.query, &provider.path_overrides, &query);
+        let body_bytes = upstream_body(
+            &body,
+            &BodyEdits {
+                model: &model_id,
+                merge: &merge,
+                max_output_tokens: gw.settings.max_output_tokens,
+                surface,
+                allow,
+                deny: &deny,
+            },
+        );
+        let url = upstream_url(
+            &provider.base_url,
+            surface,
+            &req.path,
+            &req.query,
+            &provider.path_overrides,
+            &query,
+        );
         for (value, key_id, shown) in creds {
             if attempts.len() >= MAX_ATTEMPTS as usize {
                 break;
             }
-            infos.push(AttemptInfo { url: url.clone(), provider: provider.id.clone(), model: model_id.clone(), author: author.clone(), api_key: shown, group: group as u32 });
+            infos.push(AttemptInfo {
+                url: url.clone(),
+                provider: provider.id.clone(),
+                model: model_id.clone(),
+                author: author.clone(),
+                api_key: shown,
+                group: group as u32,
+            });
             attempts.push(Attempt {
                 url: url.clone(),
                 method: "POST".to_owned(),
@@ -193,7 +292,11 @@ struct ErrCtx<'a> {
 
 impl ErrCtx<'_> {
     fn fail(&self, e: GatewayError) -> GatewayStep {
-        let client = if self.client.is_null() { client_record(self.req, None) } else { self.client.clone() };
+        let client = if self.client.is_null() {
+            client_record(self.req, None)
+        } else {
+            self.client.clone()
+        };
         let mut records = self.records.clone();
         self.gw.expand_records(&mut records, self.format);
         let results = json!({
@@ -217,11 +320,20 @@ fn client_record(req: &Request, body: Option<&ClientBody<'_>>) -> Json {
         .headers
         .iter()
         .map(|(k, v)| {
-            let shown = if SECRET_HEADERS.contains(&k.as_str()) { "[redacted]".to_owned() } else { v.clone() };
+            let shown = if SECRET_HEADERS.contains(&k.as_str()) {
+                "[redacted]".to_owned()
+            } else {
+                v.clone()
+            };
             (k.clone(), json!([shown]))
         })
         .collect();
-    let user_agent = req.headers.iter().find(|(k, _)| k == "user-agent").map(|(_, v)| v.clone()).unwrap_or_default();
+    let user_agent = req
+        .headers
+        .iter()
+        .find(|(k, _)| k == "user-agent")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     json!({
         "method": req.method,
         "path": req.path,
@@ -233,4 +345,3 @@ fn client_record(req: &Request, body: Option<&ClientBody<'_>>) -> Json {
         "rejected_models": [],
     })
 }
-

@@ -43,7 +43,12 @@ pub struct Resolved {
     pub wrong_format: bool,
 }
 
-pub fn resolve(u: &Universe, format: ApiFormat, names: &[String], only_configured_models: bool) -> Resolved {
+pub fn resolve(
+    u: &Universe,
+    format: ApiFormat,
+    names: &[String],
+    only_configured_models: bool,
+) -> Resolved {
     let mut r = Resolved::default();
     for name in names {
         let name = name.trim();
@@ -68,62 +73,137 @@ fn push(r: &mut Resolved, c: Cand) {
 }
 
 /// Adds the candidates of one name; returns the rejection reason when none fit.
-fn resolve_one(u: &Universe, format: ApiFormat, name: &str, only_configured: bool, r: &mut Resolved) -> Option<String> {
+fn resolve_one(
+    u: &Universe,
+    format: ApiFormat,
+    name: &str,
+    only_configured: bool,
+    r: &mut Resolved,
+) -> Option<String> {
     if let Some((prefix, model)) = name.split_once(':') {
-        let providers: Vec<usize> = (0..u.providers.len()).filter(|&i| u.providers.get(i).is_some_and(|p| p.answers_to(prefix))).collect();
+        let providers: Vec<usize> = (0..u.providers.len())
+            .filter(|&i| u.providers.get(i).is_some_and(|p| p.answers_to(prefix)))
+            .collect();
         if !providers.is_empty() {
             return resolve_prefixed(u, format, &providers, model, only_configured, r);
         }
     }
     // Bare name (or a prefix that names no provider: the whole string is a model id).
-    let matches: Vec<usize> = u.models.iter().enumerate().filter(|(_, m)| m.answers_to(name)).map(|(i, _)| i).collect();
+    let matches: Vec<usize> = u
+        .models
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.answers_to(name))
+        .map(|(i, _)| i)
+        .collect();
     if matches.is_empty() {
-        return Some(format!("client supplied model (\"{name}\") did not match any known models and a provider could not be parsed"));
+        return Some(format!(
+            "client supplied model (\"{name}\") did not match any known models and a provider could not be parsed"
+        ));
     }
-    let mut reason = None;
+    let mut reasons: Vec<String> = Vec::new();
     for i in matches {
         let Some(m) = u.models.get(i) else { continue };
         if let Some(e) = &m.excluded {
-            reason = Some(e.clone());
+            add_reason(&mut reasons, e.clone());
         } else if !u.provider_allowed(m.provider, format) {
             r.wrong_format = true;
-            reason = Some(format!("model '{}' is not served in the {} API format", m.id, format_name(format)));
+            add_reason(
+                &mut reasons,
+                format!(
+                    "model '{}' is not served in the {} API format",
+                    m.id,
+                    format_name(format)
+                ),
+            );
         } else {
             push(r, Cand::Known(i));
         }
     }
-    reason
+    joined(reasons)
 }
 
-fn resolve_prefixed(u: &Universe, format: ApiFormat, providers: &[usize], model: &str, only_configured: bool, r: &mut Resolved) -> Option<String> {
-    let mut reason = None;
+fn add_reason(reasons: &mut Vec<String>, reason: String) {
+    if !reasons.contains(&reason) {
+        reasons.push(reason);
+    }
+}
+
+/// Every distinct reason a name was excluded, most specific (configured) first.
+fn joined(reasons: Vec<String>) -> Option<String> {
+    if reasons.is_empty() {
+        None
+    } else {
+        Some(reasons.join("; "))
+    }
+}
+
+fn resolve_prefixed(
+    u: &Universe,
+    format: ApiFormat,
+    providers: &[usize],
+    model: &str,
+    only_configured: bool,
+    r: &mut Resolved,
+) -> Option<String> {
+    let mut reasons: Vec<String> = Vec::new();
     for &pi in providers {
-        let Some(p) = u.providers.get(pi) else { continue };
+        let Some(p) = u.providers.get(pi) else {
+            continue;
+        };
         if let Some(e) = &p.excluded {
-            reason = Some(e.clone());
+            add_reason(&mut reasons, e.clone());
             continue;
         }
         if !p.formats.contains(&format) {
             r.wrong_format = true;
-            reason = Some(format!("provider '{}' does not serve the {} API format", p.id, format_name(format)));
+            add_reason(
+                &mut reasons,
+                format!(
+                    "provider '{}' does not serve the {} API format",
+                    p.id,
+                    format_name(format)
+                ),
+            );
             continue;
         }
-        let found = u.models.iter().enumerate().find(|(_, m)| m.provider == pi && m.answers_to(model));
+        let found = u
+            .models
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.provider == pi && m.answers_to(model));
         match found {
             Some((i, m)) => match &m.excluded {
-                Some(e) => reason = Some(e.clone()),
+                Some(e) => add_reason(&mut reasons, e.clone()),
                 None => push(r, Cand::Known(i)),
             },
             None if only_configured => {
-                reason = Some(format!("model '{model}' is not configured for provider '{}' (only_allow_configured_models)", p.id));
+                add_reason(
+                    &mut reasons,
+                    format!(
+                        "model '{model}' is not configured for provider '{}' (only_allow_configured_models)",
+                        p.id
+                    ),
+                );
             }
             None => {
                 // Known provider, unknown model: passed through as written (spec 4.1).
-                let idx = match r.pass.iter().position(|x| x.provider == pi && x.id == model) {
+                let idx = match r
+                    .pass
+                    .iter()
+                    .position(|x| x.provider == pi && x.id == model)
+                {
                     Some(i) => i,
                     None => {
-                        let cfg = ModelConfig { id: model.to_owned(), ..ModelConfig::default() };
-                        r.pass.push(PassThrough { provider: pi, id: model.to_owned(), cel: model_json(p, model, &[], "", false, false, &cfg) });
+                        let cfg = ModelConfig {
+                            id: model.to_owned(),
+                            ..ModelConfig::default()
+                        };
+                        r.pass.push(PassThrough {
+                            provider: pi,
+                            id: model.to_owned(),
+                            cel: model_json(p, model, &[], "", false, false, &cfg),
+                        });
                         r.pass.len() - 1
                     }
                 };
@@ -131,5 +211,5 @@ fn resolve_prefixed(u: &Universe, format: ApiFormat, providers: &[usize], model:
             }
         }
     }
-    reason
+    joined(reasons)
 }

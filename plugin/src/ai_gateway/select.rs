@@ -69,9 +69,19 @@ impl AiGateway {
 
     pub(crate) fn cand_parts(&self, c: Cand, r: &Resolved) -> (String, String) {
         let p = self.cand_provider(c, r);
-        let pid = self.universe.providers.get(p).map(|p| p.id.clone()).unwrap_or_default();
+        let pid = self
+            .universe
+            .providers
+            .get(p)
+            .map(|p| p.id.clone())
+            .unwrap_or_default();
         let id = match c {
-            Cand::Known(i) => self.universe.models.get(i).map(|m| m.id.clone()).unwrap_or_default(),
+            Cand::Known(i) => self
+                .universe
+                .models
+                .get(i)
+                .map(|m| m.id.clone())
+                .unwrap_or_default(),
             Cand::Pass(i) => r.pass.get(i).map(|p| p.id.clone()).unwrap_or_default(),
         };
         (pid, id)
@@ -87,7 +97,8 @@ impl AiGateway {
             return values[fidx(format)].clone();
         }
         let metrics = model_metrics(&host.metrics_snapshot());
-        let values = [ApiFormat::OpenAi, ApiFormat::Anthropic].map(|f| ai_value(&self.universe, f, Some(&metrics)));
+        let values = [ApiFormat::OpenAi, ApiFormat::Anthropic]
+            .map(|f| ai_value(&self.universe, f, Some(&metrics)));
         let v = values[fidx(format)].clone();
         if let Ok(mut guard) = self.metrics_cache.lock() {
             *guard = Some((generation, values));
@@ -105,11 +116,17 @@ impl AiGateway {
         resolved: &Resolved,
     ) -> Result<Digested, (GatewayError, Json)> {
         let value = result.map_err(|e| {
-            (GatewayError::SelectionFailed(format!("{source}: {e}")), json!({"strategy": source, "error": e}))
+            (
+                GatewayError::SelectionFailed(format!("{source}: {e}")),
+                json!({"strategy": source, "error": e}),
+            )
         })?;
         let returned = model_refs(&value).map_err(|got| {
             (
-                GatewayError::BadStrategyResult { expression: source.to_owned(), got: got.clone() },
+                GatewayError::BadStrategyResult {
+                    expression: source.to_owned(),
+                    got: got.clone(),
+                },
                 json!({"strategy": source, "error": format!("returned {got}")}),
             )
         })?;
@@ -122,8 +139,18 @@ impl AiGateway {
             }
         }
         Ok(Digested {
-            returned: Json::Array(returned.iter().map(|(p, id)| Json::String(format!("{p}:{id}"))).collect()),
-            allowed_names: Json::Array(allowed.iter().map(|c| Json::String(self.cand_name(*c, resolved))).collect()),
+            returned: Json::Array(
+                returned
+                    .iter()
+                    .map(|(p, id)| Json::String(format!("{p}:{id}")))
+                    .collect(),
+            ),
+            allowed_names: Json::Array(
+                allowed
+                    .iter()
+                    .map(|c| Json::String(self.cand_name(*c, resolved)))
+                    .collect(),
+            ),
             allowed,
         })
     }
@@ -140,11 +167,22 @@ impl AiGateway {
             let models = if resolved.requested {
                 resolved.candidates.clone()
             } else {
-                self.universe.allowed(format).iter().map(|&i| Cand::Known(i)).collect()
+                self.universe
+                    .allowed(format)
+                    .iter()
+                    .map(|&i| Cand::Known(i))
+                    .collect()
             };
-            return Ok(Selection { models, records: Vec::new() });
+            return Ok(Selection {
+                models,
+                records: Vec::new(),
+            });
         }
-        let pass_values: Vec<Value> = resolved.pass.iter().map(|p| super::universe::to_cel(&p.cel)).collect();
+        let pass_values: Vec<Value> = resolved
+            .pass
+            .iter()
+            .map(|p| super::universe::to_cel(&p.cel))
+            .collect();
         let mut records = Vec::new();
         let mut metrics_ai: Option<Value> = None;
         for (i, s) in self.model_strategies.iter().enumerate() {
@@ -155,18 +193,34 @@ impl AiGateway {
                 None
             };
             let from_cache = cached.is_some();
-            let digested = match cached {
-                Some(d) => d,
-                None => {
+            let metrics_key = (pass_values.is_empty() && s.dependence == Dependence::Metrics)
+                .then(|| (i, f, host.metrics_generation()));
+            let digested = match (cached, metrics_key.and_then(|k| self.metrics_result(k))) {
+                (Some(d), _) | (None, Some(d)) => d,
+                (None, None) => {
                     let mut ai = if s.dependence == Dependence::Metrics {
-                        metrics_ai.get_or_insert_with(|| self.metrics_ai(host, format)).clone()
+                        metrics_ai
+                            .get_or_insert_with(|| self.metrics_ai(host, format))
+                            .clone()
                     } else {
                         self.ai_static[f].clone()
                     };
                     if !pass_values.is_empty() {
                         ai = with_extra_models(&ai, &pass_values);
                     }
-                    self.digest(&s.source, s.eval(&self.roots[f], &[("ai", ai)], Some(env)), format, resolved)
+                    let d = self.digest(
+                        &s.source,
+                        s.eval(&self.roots[f], &[("ai", ai)], Some(env)),
+                        format,
+                        resolved,
+                    );
+                    // A metrics-only strategy gives the same answer until the metrics change.
+                    if let Some((i, f, generation)) = metrics_key
+                        && let Ok(mut cache) = self.metrics_results.lock()
+                    {
+                        cache.insert((i, f), (generation, d.clone()));
+                    }
+                    d
                 }
             };
             let d = match digested {
@@ -188,38 +242,79 @@ impl AiGateway {
                 })
             };
             let to_try = if resolved.requested {
-                let kept: Vec<Cand> = resolved.candidates.iter().copied().filter(|c| d.allowed.contains(c)).collect();
-                record["candidates_after_client_filter"] = json!(kept.iter().map(|c| self.cand_name(*c, resolved)).collect::<Vec<_>>());
+                let kept: Vec<Cand> = resolved
+                    .candidates
+                    .iter()
+                    .copied()
+                    .filter(|c| d.allowed.contains(c))
+                    .collect();
+                record["candidates_after_client_filter"] = json!(
+                    kept.iter()
+                        .map(|c| self.cand_name(*c, resolved))
+                        .collect::<Vec<_>>()
+                );
                 record["models_to_try"] = record["candidates_after_client_filter"].clone();
                 kept
             } else {
-                record["models_to_try"] = if from_cache { Json::String("=candidates_after_allowed_filter".into()) } else { d.allowed_names };
+                record["models_to_try"] = if from_cache {
+                    Json::String("=candidates_after_allowed_filter".into())
+                } else {
+                    d.allowed_names
+                };
                 d.allowed
             };
             records.push(record);
             if !to_try.is_empty() {
-                return Ok(Selection { models: to_try, records });
+                return Ok(Selection {
+                    models: to_try,
+                    records,
+                });
             }
         }
         let err = if resolved.requested {
             GatewayError::NoMatchingModels("every model the client requested was filtered out by the model_selection strategies".to_owned())
         } else {
-            GatewayError::SelectionEmpty("every model_selection strategy returned no models".to_owned())
+            GatewayError::SelectionEmpty(
+                "every model_selection strategy returned no models".to_owned(),
+            )
         };
         Err((err, records))
+    }
+
+    /// The cached result of metrics strategy `i` for format `f`, if computed from metrics
+    /// of this generation.
+    fn metrics_result(&self, (i, f, generation): (usize, usize, u64)) -> Option<DigestResult> {
+        let cache = self.metrics_results.lock().ok()?;
+        match cache.get(&(i, f)) {
+            Some((g, d)) if *g == generation => Some(d.clone()),
+            _ => None,
+        }
     }
 
     /// Restores the lists a cached strategy's record left out (see `select_models`).
     pub(crate) fn expand_records(&self, records: &mut [Json], format: ApiFormat) {
         let f = fidx(format);
         for r in records.iter_mut() {
-            let Some(i) = r.get("static_index").and_then(Json::as_u64) else { continue };
-            let Some(Some(Ok(d))) = self.static_selections.get(i as usize).map(|x| x[f].as_ref()) else { continue };
+            let Some(i) = r.get("static_index").and_then(Json::as_u64) else {
+                continue;
+            };
+            let Some(Some(Ok(d))) = self
+                .static_selections
+                .get(i as usize)
+                .map(|x| x[f].as_ref())
+            else {
+                continue;
+            };
             if let Some(obj) = r.as_object_mut() {
                 obj.remove("static_index");
                 obj.insert("candidates_returned".into(), d.returned.clone());
-                obj.insert("candidates_after_allowed_filter".into(), d.allowed_names.clone());
-                if obj.get("models_to_try").and_then(Json::as_str) == Some("=candidates_after_allowed_filter") {
+                obj.insert(
+                    "candidates_after_allowed_filter".into(),
+                    d.allowed_names.clone(),
+                );
+                if obj.get("models_to_try").and_then(Json::as_str)
+                    == Some("=candidates_after_allowed_filter")
+                {
                     obj.insert("models_to_try".into(), d.allowed_names.clone());
                 }
             }
@@ -235,7 +330,14 @@ impl AiGateway {
         }
         r.pass
             .iter()
-            .position(|p| p.id == id && self.universe.providers.get(p.provider).is_some_and(|x| x.id == provider))
+            .position(|p| {
+                p.id == id
+                    && self
+                        .universe
+                        .providers
+                        .get(p.provider)
+                        .is_some_and(|x| x.id == provider)
+            })
             .map(Cand::Pass)
     }
 
@@ -249,18 +351,28 @@ impl AiGateway {
     ) -> KeySelection<'k> {
         if self.key_strategies.is_empty() || keys.is_empty() {
             let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
-            let rec = if keys.is_empty() { vec![] } else { vec![json!({"strategy": "ai.keys", "keys_to_try": ids})] };
+            let rec = if keys.is_empty() {
+                vec![]
+            } else {
+                vec![json!({"strategy": "ai.keys", "keys_to_try": ids})]
+            };
             return Ok((keys.iter().collect(), rec));
         }
         let snapshot = host.metrics_snapshot();
-        let key_values: Vec<Value> = keys.iter().map(|k| key_value(k, provider, &snapshot)).collect();
+        let key_values: Vec<Value> = keys
+            .iter()
+            .map(|k| key_value(k, provider, &snapshot))
+            .collect();
         let ai = map_value(vec![("keys", Value::List(Arc::new(key_values)))]);
         let mut records = Vec::new();
         for s in &self.key_strategies {
             match s.eval(&self.roots[0], &[("ai", ai.clone())], Some(env)) {
                 Err(e) => {
                     records.push(json!({"strategy": s.source, "error": e}));
-                    return Err((GatewayError::KeySelectionFailed(format!("{}: {e}", s.source)), records));
+                    return Err((
+                        GatewayError::KeySelectionFailed(format!("{}: {e}", s.source)),
+                        records,
+                    ));
                 }
                 Ok(v) => {
                     let items: Vec<Value> = match v {
@@ -268,11 +380,22 @@ impl AiGateway {
                         m @ Value::Map(_) => vec![m],
                         other => {
                             let got = format!("{:?}", other.type_of());
-                            records.push(json!({"strategy": s.source, "error": format!("returned {got}")}));
-                            return Err((GatewayError::KeySelectionFailed(format!("'{}' must return a key or a list of keys, got {got}", s.source)), records));
+                            records.push(
+                                json!({"strategy": s.source, "error": format!("returned {got}")}),
+                            );
+                            return Err((
+                                GatewayError::KeySelectionFailed(format!(
+                                    "'{}' must return a key or a list of keys, got {got}",
+                                    s.source
+                                )),
+                                records,
+                            ));
                         }
                     };
-                    let chosen: Vec<&ProviderKey> = items.iter().filter_map(|it| keys.iter().find(|k| k.id == str_field(it, "id"))).collect();
+                    let chosen: Vec<&ProviderKey> = items
+                        .iter()
+                        .filter_map(|it| keys.iter().find(|k| k.id == str_field(it, "id")))
+                        .collect();
                     records.push(json!({"strategy": s.source, "keys_to_try": chosen.iter().map(|k| k.id.clone()).collect::<Vec<_>>()}));
                     if !chosen.is_empty() {
                         return Ok((chosen, records));
@@ -280,13 +403,20 @@ impl AiGateway {
                 }
             }
         }
-        Err((GatewayError::KeySelectionFailed("every api_key_selection strategy returned no keys".to_owned()), records))
+        Err((
+            GatewayError::KeySelectionFailed(
+                "every api_key_selection strategy returned no keys".to_owned(),
+            ),
+            records,
+        ))
     }
 }
 
 /// `ai` with pass-through models appended to `ai.models`.
 fn with_extra_models(ai: &Value, extra: &[Value]) -> Value {
-    let Value::Map(Map { map }) = ai else { return ai.clone() };
+    let Value::Map(Map { map }) = ai else {
+        return ai.clone();
+    };
     let mut map = map.as_ref().clone();
     let key = Key::String(Arc::new("models".to_owned()));
     let mut models = match map.get(&key) {
@@ -299,7 +429,10 @@ fn with_extra_models(ai: &Value, extra: &[Value]) -> Value {
 }
 
 fn map_value(entries: Vec<(&str, Value)>) -> Value {
-    let map: HashMap<Key, Value> = entries.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v)).collect();
+    let map: HashMap<Key, Value> = entries
+        .into_iter()
+        .map(|(k, v)| (Key::String(Arc::new(k.to_owned())), v))
+        .collect();
     Value::Map(Map { map: Arc::new(map) })
 }
 
@@ -308,7 +441,9 @@ fn map_value(entries: Vec<(&str, Value)>) -> Value {
 fn model_refs(v: &Value) -> Result<Vec<(String, String)>, String> {
     let one = |m: &Value| -> Result<(String, String), String> {
         match (field(m, "provider_id"), field(m, "id")) {
-            (Some(Value::String(p)), Some(Value::String(id))) => Ok((p.to_string(), id.to_string())),
+            (Some(Value::String(p)), Some(Value::String(id))) => {
+                Ok((p.to_string(), id.to_string()))
+            }
             _ => Err(format!("{:?}", m.type_of())),
         }
     };
@@ -326,7 +461,10 @@ fn model_refs(v: &Value) -> Result<Vec<(String, String)>, String> {
 pub fn model_metrics(snapshot: &[TargetMetrics]) -> HashMap<(String, String), Json> {
     let mut groups: HashMap<(String, String), Vec<&TargetMetrics>> = HashMap::new();
     for t in snapshot {
-        groups.entry((t.provider.clone(), t.model.clone())).or_default().push(t);
+        groups
+            .entry((t.provider.clone(), t.model.clone()))
+            .or_default()
+            .push(t);
     }
     groups
         .into_iter()
@@ -354,10 +492,17 @@ pub fn model_metrics(snapshot: &[TargetMetrics]) -> HashMap<(String, String), Js
 
 /// `k` of `ai.keys`: id, value, quota and error rates from the host's metrics.
 fn key_value(k: &ProviderKey, provider: &str, snapshot: &[TargetMetrics]) -> Value {
-    let mine: Vec<&TargetMetrics> = snapshot.iter().filter(|t| t.provider == provider && t.key_id == k.id).collect();
+    let mine: Vec<&TargetMetrics> = snapshot
+        .iter()
+        .filter(|t| t.provider == provider && t.key_id == k.id)
+        .collect();
     let requests: u64 = mine.iter().map(|t| t.requests).sum();
     let errors: u64 = mine.iter().map(|t| t.errors).sum();
-    let rate = if requests == 0 { 0.0 } else { errors as f64 / requests as f64 };
+    let rate = if requests == 0 {
+        0.0
+    } else {
+        errors as f64 / requests as f64
+    };
     let rr = mine.iter().filter_map(|t| t.quota_remaining_requests).min();
     let rt = mine.iter().filter_map(|t| t.quota_remaining_tokens).min();
     super::universe::to_cel(&json!({

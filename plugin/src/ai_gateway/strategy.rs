@@ -53,8 +53,10 @@ pub struct StrategyEnv {
 impl StrategyEnv {
     pub fn new() -> Result<StrategyEnv, String> {
         let mut env = Env::stdlib();
-        env.add_extension(cel::extensions::strings).map_err(|e| e.to_string())?;
-        env.add_extension(cel::extensions::lists).map_err(|e| e.to_string())?;
+        env.add_extension(cel::extensions::strings)
+            .map_err(|e| e.to_string())?;
+        env.add_extension(cel::extensions::lists)
+            .map_err(|e| e.to_string())?;
         Ok(StrategyEnv { env: Arc::new(env) })
     }
 
@@ -99,7 +101,10 @@ impl StrategyEnv {
         request_vars.sort_unstable();
         let dependence = if random || !request_vars.is_empty() {
             Dependence::Request
-        } else if ["metrics", "quota", "error_rate"].iter().any(|w| source.contains(w)) {
+        } else if ["metrics", "quota", "error_rate"]
+            .iter()
+            .any(|w| source.contains(w))
+        {
             Dependence::Metrics
         } else {
             Dependence::Static
@@ -154,7 +159,13 @@ fn comprehension_vars<'a>(e: &'a IdedExpr, out: &mut HashSet<&'a str>) {
                 out.insert(v2.as_str());
             }
             out.insert(c.accu_var.as_str());
-            for part in [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+            for part in [
+                &c.iter_range,
+                &c.accu_init,
+                &c.loop_cond,
+                &c.loop_step,
+                &c.result,
+            ] {
                 comprehension_vars(part, out);
             }
         }

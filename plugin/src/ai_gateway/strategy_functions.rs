@@ -33,14 +33,64 @@ pub const FUNCTIONS: &[&str] = &[
 
 /// Standard CEL functions and the strings/lists extension functions a strategy may call.
 pub const STANDARD_FUNCTIONS: &[&str] = &[
-    "size", "contains", "startsWith", "endsWith", "matches", "string", "int", "uint", "double",
-    "bytes", "bool", "type", "dyn", "duration", "timestamp", "has", "all", "exists",
-    "exists_one", "map", "filter", "max", "min", "getFullYear", "getMonth", "getDayOfYear",
-    "getDayOfMonth", "getDate", "getDayOfWeek", "getHours", "getMinutes", "getSeconds",
-    "getMilliseconds", "lowerAscii", "upperAscii", "trim", "replace", "split", "join",
-    "indexOf", "lastIndexOf", "substring", "charAt", "format", "reverse", "quote", "slice",
-    "flatten", "distinct", "sort", "lists.range", "optional.of", "optional.none",
-    "optional.ofNonZeroValue", "hasValue", "value", "or", "orValue",
+    "size",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "string",
+    "int",
+    "uint",
+    "double",
+    "bytes",
+    "bool",
+    "type",
+    "dyn",
+    "duration",
+    "timestamp",
+    "has",
+    "all",
+    "exists",
+    "exists_one",
+    "map",
+    "filter",
+    "max",
+    "min",
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDayOfMonth",
+    "getDate",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "replace",
+    "split",
+    "join",
+    "indexOf",
+    "lastIndexOf",
+    "substring",
+    "charAt",
+    "format",
+    "reverse",
+    "quote",
+    "slice",
+    "flatten",
+    "distinct",
+    "sort",
+    "lists.range",
+    "optional.of",
+    "optional.none",
+    "optional.ofNonZeroValue",
+    "hasValue",
+    "value",
+    "or",
+    "orValue",
 ];
 
 /// True for operator pseudo-functions (`_==_`, `@in`, `!_`, …) and macro internals.
@@ -51,37 +101,69 @@ pub fn is_operator(name: &str) -> bool {
 /// Registers every function of [`FUNCTIONS`] on a root context.
 pub fn register(ctx: &mut Context<'static, 'static>) -> Result<(), String> {
     let e = |err: cel::DeclarationError| err.to_string();
-    ctx.add_function("only", |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-        keep(&list, |item| matches_any(item, "id", "id_aliases", &ids))
-    })
+    ctx.add_function(
+        "only",
+        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
+            keep(&list, |item| matches_any(item, "id", "id_aliases", &ids))
+        },
+    )
     .map_err(e)?;
-    ctx.add_function("ignore", |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-        keep(&list, |item| !matches_any(item, "id", "id_aliases", &ids))
-    })
+    ctx.add_function(
+        "ignore",
+        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
+            keep(&list, |item| !matches_any(item, "id", "id_aliases", &ids))
+        },
+    )
     .map_err(e)?;
-    ctx.add_function("onlyProviders", |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-        keep(&list, |item| matches_any(item, "provider_id", "provider_id_aliases", &ids))
-    })
+    ctx.add_function(
+        "onlyProviders",
+        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
+            keep(&list, |item| {
+                matches_any(item, "provider_id", "provider_id_aliases", &ids)
+            })
+        },
+    )
     .map_err(e)?;
-    ctx.add_function("ignoreProviders", |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-        keep(&list, |item| !matches_any(item, "provider_id", "provider_id_aliases", &ids))
-    })
+    ctx.add_function(
+        "ignoreProviders",
+        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
+            keep(&list, |item| {
+                !matches_any(item, "provider_id", "provider_id_aliases", &ids)
+            })
+        },
+    )
     .map_err(e)?;
-    ctx.add_function("onlyAuthors", |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-        keep(&list, |item| matches_any(item, "author_id", "author_id_aliases", &ids))
-    })
+    ctx.add_function(
+        "onlyAuthors",
+        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
+            keep(&list, |item| {
+                matches_any(item, "author_id", "author_id_aliases", &ids)
+            })
+        },
+    )
     .map_err(e)?;
-    ctx.add_function("ignoreAuthors", |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-        keep(&list, |item| !matches_any(item, "author_id", "author_id_aliases", &ids))
-    })
+    ctx.add_function(
+        "ignoreAuthors",
+        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
+            keep(&list, |item| {
+                !matches_any(item, "author_id", "author_id_aliases", &ids)
+            })
+        },
+    )
     .map_err(e)?;
-    ctx.add_function("inRegion", |This(list): This<Arc<Vec<Value>>>, region: Arc<String>| {
-        keep(&list, |item| in_datacenter(item, "region", &region))
-    })
+    ctx.add_function(
+        "inRegion",
+        |This(list): This<Arc<Vec<Value>>>, region: Arc<String>| {
+            keep(&list, |item| in_datacenter(item, "region", &region))
+        },
+    )
     .map_err(e)?;
-    ctx.add_function("inCountryCode", |This(list): This<Arc<Vec<Value>>>, cc: Arc<String>| {
-        keep(&list, |item| in_datacenter(item, "country_code", &cc))
-    })
+    ctx.add_function(
+        "inCountryCode",
+        |This(list): This<Arc<Vec<Value>>>, cc: Arc<String>| {
+            keep(&list, |item| in_datacenter(item, "country_code", &cc))
+        },
+    )
     .map_err(e)?;
     ctx.add_function(
         "underCost",
@@ -89,30 +171,37 @@ pub fn register(ctx: &mut Context<'static, 'static>) -> Result<(), String> {
             let max = number(&max).ok_or_else(|| {
                 ExecutionError::function_error("underCost", "the maximum cost must be a number")
             })?;
-            keep(&list, |item| price(item, &price_type).is_some_and(|p| p <= max))
+            keep(&list, |item| {
+                price(item, &price_type).is_some_and(|p| p <= max)
+            })
         },
     )
     .map_err(e)?;
-    ctx.add_function("sortBy", |This(list): This<Arc<Vec<Value>>>, by: Arc<String>| {
-        if by.as_str() != "price" {
-            return Err(ExecutionError::function_error(
-                "sortBy",
-                format!("sortBy('{by}') is not supported; use sortBy('price') or sortBy(m, <key>)"),
-            ));
-        }
-        let mut items: Vec<Value> = list.as_ref().clone();
-        // Stable: models without a text.input price keep their order, after priced ones.
-        items.sort_by(|a, b| {
-            let (pa, pb) = (price(a, "text.input"), price(b, "text.input"));
-            match (pa, pb) {
-                (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
+    ctx.add_function(
+        "sortBy",
+        |This(list): This<Arc<Vec<Value>>>, by: Arc<String>| {
+            if by.as_str() != "price" {
+                return Err(ExecutionError::function_error(
+                    "sortBy",
+                    format!(
+                        "sortBy('{by}') is not supported; use sortBy('price') or sortBy(m, <key>)"
+                    ),
+                ));
             }
-        });
-        Ok(Value::List(Arc::new(items)))
-    })
+            let mut items: Vec<Value> = list.as_ref().clone();
+            // Stable: models without a text.input price keep their order, after priced ones.
+            items.sort_by(|a, b| {
+                let (pa, pb) = (price(a, "text.input"), price(b, "text.input"));
+                match (pa, pb) {
+                    (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                }
+            });
+            Ok(Value::List(Arc::new(items)))
+        },
+    )
     .map_err(e)?;
     ctx.add_function("random", |This(list): This<Arc<Vec<Value>>>| {
         if list.is_empty() {
@@ -128,29 +217,43 @@ pub fn register(ctx: &mut Context<'static, 'static>) -> Result<(), String> {
         Value::List(Arc::new(items))
     })
     .map_err(e)?;
-    ctx.add_function("get", |This(list): This<Arc<Vec<Value>>>, Arguments(args): Arguments| {
-        get(&list, &args)
-    })
+    ctx.add_function(
+        "get",
+        |This(list): This<Arc<Vec<Value>>>, Arguments(args): Arguments| get(&list, &args),
+    )
     .map_err(e)?;
-    ctx.add_function("getModel", |This(provider): This<Value>, id: Arc<String>| {
-        let models = match field(&provider, "models") {
-            Some(Value::List(models)) => models.clone(),
-            _ => return Err(ExecutionError::function_error("getModel", "receiver is not a provider")),
-        };
-        models
-            .iter()
-            .find(|m| names_match(m, "id", "id_aliases", &id))
-            .cloned()
-            .ok_or_else(|| ExecutionError::function_error("getModel", format!("no model '{id}'")))
-    })
+    ctx.add_function(
+        "getModel",
+        |This(provider): This<Value>, id: Arc<String>| {
+            let models = match field(&provider, "models") {
+                Some(Value::List(models)) => models.clone(),
+                _ => {
+                    return Err(ExecutionError::function_error(
+                        "getModel",
+                        "receiver is not a provider",
+                    ));
+                }
+            };
+            models
+                .iter()
+                .find(|m| names_match(m, "id", "id_aliases", &id))
+                .cloned()
+                .ok_or_else(|| {
+                    ExecutionError::function_error("getModel", format!("no model '{id}'"))
+                })
+        },
+    )
     .map_err(e)?;
-    ctx.add_function("getMetadata", |This(item): This<Value>, path: Arc<String>| {
-        let mut current = field(&item, "metadata").cloned().unwrap_or(Value::Null);
-        for part in path.split('.') {
-            current = field(&current, part).cloned().unwrap_or(Value::Null);
-        }
-        current
-    })
+    ctx.add_function(
+        "getMetadata",
+        |This(item): This<Value>, path: Arc<String>| {
+            let mut current = field(&item, "metadata").cloned().unwrap_or(Value::Null);
+            for part in path.split('.') {
+                current = field(&current, part).cloned().unwrap_or(Value::Null);
+            }
+            current
+        },
+    )
     .map_err(e)?;
     Ok(())
 }
@@ -172,7 +275,9 @@ pub fn str_field<'a>(value: &'a Value, name: &str) -> &'a str {
 }
 
 fn keep(list: &[Value], pred: impl Fn(&Value) -> bool) -> Result<Value, ExecutionError> {
-    Ok(Value::List(Arc::new(list.iter().filter(|v| pred(v)).cloned().collect())))
+    Ok(Value::List(Arc::new(
+        list.iter().filter(|v| pred(v)).cloned().collect(),
+    )))
 }
 
 /// True when `item.<id_field>` or one of `item.<aliases_field>` equals `name`
@@ -198,7 +303,9 @@ fn matches_any(item: &Value, id_field: &str, aliases_field: &str, ids: &[Value])
 
 fn in_datacenter(item: &Value, key: &str, wanted: &str) -> bool {
     match field(item, "datacenters") {
-        Some(Value::List(dcs)) => dcs.iter().any(|dc| str_field(dc, key).eq_ignore_ascii_case(wanted)),
+        Some(Value::List(dcs)) => dcs
+            .iter()
+            .any(|dc| str_field(dc, key).eq_ignore_ascii_case(wanted)),
         _ => false,
     }
 }
@@ -225,12 +332,16 @@ fn price(item: &Value, price_type: &str) -> Option<f64> {
 fn get(list: &[Value], args: &[Value]) -> Result<Value, ExecutionError> {
     let arg = |i: usize| match args.get(i) {
         Some(Value::String(s)) => Ok(s.as_str()),
-        _ => Err(ExecutionError::function_error("get", "arguments must be strings")),
+        _ => Err(ExecutionError::function_error(
+            "get",
+            "arguments must be strings",
+        )),
     };
     let found = match args.len() {
         1 => {
             let id = arg(0)?;
-            list.iter().find(|item| names_match(item, "id", "id_aliases", id))
+            list.iter()
+                .find(|item| names_match(item, "id", "id_aliases", id))
         }
         2 => {
             let (provider, model) = (arg(0)?, arg(1)?);

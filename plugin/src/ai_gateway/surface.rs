@@ -31,7 +31,11 @@ impl Surface {
 
     /// The error-body format for a path, even one we do not serve.
     pub fn format_for_path(path: &str) -> ApiFormat {
-        if path.starts_with("/v1/messages") { ApiFormat::Anthropic } else { ApiFormat::OpenAi }
+        if path.starts_with("/v1/messages") {
+            ApiFormat::Anthropic
+        } else {
+            ApiFormat::OpenAi
+        }
     }
 
     pub fn format(self) -> ApiFormat {
@@ -56,7 +60,9 @@ impl Surface {
     /// The body field that limits output length on this surface, if any.
     pub fn output_limit_field(self) -> Option<&'static str> {
         match self {
-            Surface::ChatCompletions | Surface::Completions | Surface::Messages => Some("max_tokens"),
+            Surface::ChatCompletions | Surface::Completions | Surface::Messages => {
+                Some("max_tokens")
+            }
             Surface::Responses => Some("max_output_tokens"),
             Surface::Embeddings | Surface::Models => None,
         }

@@ -61,9 +61,19 @@ impl BodyTemplate {
         };
         let mut errors = Vec::new();
         for (k, v) in fields {
-            walk(v, &format!("/{}", escape(k)), env, &mut out.templated, &mut errors);
+            walk(
+                v,
+                &format!("/{}", escape(k)),
+                env,
+                &mut out.templated,
+                &mut errors,
+            );
         }
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -32,6 +32,8 @@ pub struct Provider {
     pub custom: bool,
     /// Listed in `providers[]`.
     pub configured: bool,
+    /// The built-in provider this entry configures (its catalog id), if any.
+    pub builtin: Option<String>,
     /// Why the policy excludes it (disabled, only_allow_configured_providers, shadowed).
     pub excluded: Option<String>,
 }
@@ -46,13 +48,16 @@ pub struct ProviderKey {
 
 impl std::fmt::Debug for ProviderKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("ProviderKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl Provider {
     pub fn answers_to(&self, name: &str) -> bool {
-        self.id.eq_ignore_ascii_case(name) || self.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        self.id.eq_ignore_ascii_case(name)
+            || self.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 }
 
@@ -77,7 +82,8 @@ pub struct Model {
 
 impl Model {
     pub fn answers_to(&self, name: &str) -> bool {
-        self.id.eq_ignore_ascii_case(name) || self.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        self.id.eq_ignore_ascii_case(name)
+            || self.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 }
 
@@ -103,12 +109,16 @@ impl Universe {
     }
 
     pub fn provider_allowed(&self, p: usize, format: ApiFormat) -> bool {
-        self.providers.get(p).is_some_and(|p| p.excluded.is_none() && p.formats.contains(&format))
+        self.providers
+            .get(p)
+            .is_some_and(|p| p.excluded.is_none() && p.formats.contains(&format))
     }
 
     /// Index of the model `provider_id`/`id` (exact ids, as a strategy result names them).
     pub fn find(&self, provider_id: &str, id: &str) -> Option<usize> {
-        self.by_key.get(&(provider_id.to_ascii_lowercase(), id.to_ascii_lowercase())).copied()
+        self.by_key
+            .get(&(provider_id.to_ascii_lowercase(), id.to_ascii_lowercase()))
+            .copied()
     }
 
     /// `ai.providers` of one format, as JSON.
@@ -142,12 +152,18 @@ impl Universe {
         for &m in self.allowed(format) {
             if let Some(model) = self.models.get(m)
                 && !model.author_id.is_empty()
-                && !seen.iter().any(|a| a.eq_ignore_ascii_case(&model.author_id))
+                && !seen
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&model.author_id))
             {
                 seen.push(model.author_id.clone());
             }
         }
-        Json::Array(seen.into_iter().map(|a| json!({"id": a, "id_aliases": []})).collect())
+        Json::Array(
+            seen.into_iter()
+                .map(|a| json!({"id": a, "id_aliases": []}))
+                .collect(),
+        )
     }
 }
 
@@ -202,7 +218,14 @@ pub fn model_json(
 
 /// One metrics scope with every documented field at zero (new models have zero values,
 /// so a strategy reading them never fails on a missing key).
-pub fn metrics_scope(provider: &str, model: &str, requests: u64, error_rate: f64, p50: f64, p95: f64) -> Json {
+pub fn metrics_scope(
+    provider: &str,
+    model: &str,
+    requests: u64,
+    error_rate: f64,
+    p50: f64,
+    p95: f64,
+) -> Json {
     json!({
         "provider": provider, "model": model, "request_count": requests,
         "start_time": 0, "end_time": 0,
@@ -224,7 +247,9 @@ pub fn to_cel(v: &Json) -> cel::Value {
         Json::Bool(b) => cel::Value::Bool(*b),
         Json::Number(n) => {
             if let Some(u) = n.as_u64() {
-                i64::try_from(u).map(cel::Value::Int).unwrap_or(cel::Value::UInt(u))
+                i64::try_from(u)
+                    .map(cel::Value::Int)
+                    .unwrap_or(cel::Value::UInt(u))
             } else if let Some(i) = n.as_i64() {
                 cel::Value::Int(i)
             } else {
@@ -234,8 +259,10 @@ pub fn to_cel(v: &Json) -> cel::Value {
         Json::String(s) => cel::Value::String(Arc::new(s.clone())),
         Json::Array(a) => cel::Value::List(Arc::new(a.iter().map(to_cel).collect())),
         Json::Object(o) => {
-            let map: HashMap<Key, cel::Value> =
-                o.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v))).collect();
+            let map: HashMap<Key, cel::Value> = o
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
             cel::Value::Map(Map { map: Arc::new(map) })
         }
     }

@@ -16,9 +16,22 @@ use super::surface::Surface;
 /// forwarding facts meant for us, and `accept-encoding` (the host inspects the first SSE
 /// event, so upstream bodies must arrive uncompressed).
 const DROPPED: &[&str] = &[
-    "host", "content-length", "connection", "keep-alive", "proxy-authorization", "proxy-connection",
-    "te", "trailer", "transfer-encoding", "upgrade", "expect", "accept-encoding", "cookie", "forwarded",
-    "x-real-ip", "content-type",
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+    "accept-encoding",
+    "cookie",
+    "forwarded",
+    "x-real-ip",
+    "content-type",
 ];
 
 /// Credential headers: replaced by configured keys, or re-sent as the client's own key.
@@ -64,7 +77,9 @@ pub fn upstream_url(
     url.set_path(&path);
     let mut query = client_query.to_owned();
     if !extra_query.is_empty() {
-        let extra = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(extra_query.iter()).finish();
+        let extra = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(extra_query.iter())
+            .finish();
         if !query.is_empty() {
             query.push('&');
         }
@@ -77,9 +92,18 @@ pub fn upstream_url(
 /// The client's own API key (what passthrough forwards): `Authorization: Bearer …`, else
 /// `x-api-key`.
 pub fn client_key(headers: &Headers) -> Option<String> {
-    let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned());
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
     if let Some(auth) = get("authorization") {
-        let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")).unwrap_or(&auth).trim();
+        let token = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("bearer "))
+            .unwrap_or(&auth)
+            .trim();
         if !token.is_empty() {
             return Some(token.to_owned());
         }
@@ -142,29 +166,73 @@ mod tests {
     use super::*;
 
     fn join(base: &str, path: &str) -> String {
-        upstream_url(&url::Url::parse(base).unwrap(), Surface::ChatCompletions, path, "", &BTreeMap::new(), &[])
+        upstream_url(
+            &url::Url::parse(base).unwrap(),
+            Surface::ChatCompletions,
+            path,
+            "",
+            &BTreeMap::new(),
+            &[],
+        )
     }
 
     /// The table in docs/ai-gateway.md.
     #[test]
     fn path_joining_table() {
         let p = "/v1/chat/completions";
-        assert_eq!(join("https://api.openai.com/v1/", p), "https://api.openai.com/v1/chat/completions");
-        assert_eq!(join("https://api.deepseek.com", p), "https://api.deepseek.com/v1/chat/completions");
-        assert_eq!(join("https://generativelanguage.googleapis.com/v1beta/openai/", p), "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions");
-        assert_eq!(join("https://api.groq.com/openai/v1", p), "https://api.groq.com/openai/v1/chat/completions");
-        assert_eq!(join("https://api.z.ai/api/paas/v4", p), "https://api.z.ai/api/paas/v4/chat/completions");
-        assert_eq!(join("http://ollama.internal:11434", p), "http://ollama.internal:11434/v1/chat/completions");
-        assert_eq!(join("https://dmr.internal/engines/llama.cpp", p), "https://dmr.internal/engines/llama.cpp/v1/chat/completions");
+        assert_eq!(
+            join("https://api.openai.com/v1/", p),
+            "https://api.openai.com/v1/chat/completions"
+        );
+        assert_eq!(
+            join("https://api.deepseek.com", p),
+            "https://api.deepseek.com/v1/chat/completions"
+        );
+        assert_eq!(
+            join(
+                "https://generativelanguage.googleapis.com/v1beta/openai/",
+                p
+            ),
+            "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"
+        );
+        assert_eq!(
+            join("https://api.groq.com/openai/v1", p),
+            "https://api.groq.com/openai/v1/chat/completions"
+        );
+        assert_eq!(
+            join("https://api.z.ai/api/paas/v4", p),
+            "https://api.z.ai/api/paas/v4/chat/completions"
+        );
+        assert_eq!(
+            join("http://ollama.internal:11434", p),
+            "http://ollama.internal:11434/v1/chat/completions"
+        );
+        assert_eq!(
+            join("https://dmr.internal/engines/llama.cpp", p),
+            "https://dmr.internal/engines/llama.cpp/v1/chat/completions"
+        );
     }
 
     #[test]
     fn overrides_and_query() {
         let mut o = BTreeMap::new();
-        o.insert("chat-completions".to_owned(), "/chat/completions".to_owned());
+        o.insert(
+            "chat-completions".to_owned(),
+            "/chat/completions".to_owned(),
+        );
         let base = url::Url::parse("https://x.openai.azure.com/openai/deployments/d1").unwrap();
-        let u = upstream_url(&base, Surface::ChatCompletions, "/v1/chat/completions", "a=1", &o, &[("api-version".to_owned(), "2024 02".to_owned())]);
-        assert_eq!(u, "https://x.openai.azure.com/openai/deployments/d1/chat/completions?a=1&api-version=2024+02");
+        let u = upstream_url(
+            &base,
+            Surface::ChatCompletions,
+            "/v1/chat/completions",
+            "a=1",
+            &o,
+            &[("api-version".to_owned(), "2024 02".to_owned())],
+        );
+        assert_eq!(
+            u,
+            "https://x.openai.azure.com/openai/deployments/d1/chat/completions?a=1&api-version=2024+02"
+        );
     }
 
     #[test]
@@ -175,11 +243,18 @@ mod tests {
             ("anthropic-version".into(), "2023-06-01".into()),
             ("user-agent".into(), "sdk".into()),
         ];
-        let h = with_credential(base_headers(&client, &[], ApiFormat::Anthropic), Some("prov-key"), ApiFormat::Anthropic);
+        let h = with_credential(
+            base_headers(&client, &[], ApiFormat::Anthropic),
+            Some("prov-key"),
+            ApiFormat::Anthropic,
+        );
         assert!(!h.iter().any(|(_, v)| v.contains("gateway-secret")));
         assert!(h.contains(&("x-api-key".into(), "prov-key".into())));
         assert!(h.contains(&("anthropic-version".into(), "2023-06-01".into())));
         assert_eq!(client_key(&client).as_deref(), Some("gateway-secret"));
-        assert_eq!(key_hint("sk-proj-abcdefghijklmnopqrstuvwxyz1234567890"), "sk-proj...7890");
+        assert_eq!(
+            key_hint("sk-proj-abcdefghijklmnopqrstuvwxyz1234567890"),
+            "sk-proj...7890"
+        );
     }
 }

@@ -15,14 +15,22 @@ pub const MAX_TOKENS_LIMIT: i64 = 500_000;
 const MAX_BASE_URL: usize = 2048;
 
 /// The surfaces `supported_api_surfaces[].surface` and `request_path_overrides` may name.
-pub const SURFACES: &[&str] = &["chat-completions", "completions", "embeddings", "responses", "messages"];
+pub const SURFACES: &[&str] = &[
+    "chat-completions",
+    "completions",
+    "embeddings",
+    "responses",
+    "messages",
+];
 
 /// Parses a duration string such as `"90s"` or `"3m"` within the accepted range.
 pub fn duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim())
         .map_err(|e| format!("'{text}' is not a duration (e.g. \"30s\", \"3m\"): {e}"))?;
     if d < MIN_DURATION || d > MAX_DURATION {
-        return Err(format!("'{text}' is out of range: must be between 10ms and 1h"));
+        return Err(format!(
+            "'{text}' is out of range: must be between 10ms and 1h"
+        ));
     }
     Ok(d)
 }
@@ -30,7 +38,9 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 /// A token limit: 1..=500,000.
 pub fn token_limit(n: i64) -> Result<u64, String> {
     if !(1..=MAX_TOKENS_LIMIT).contains(&n) {
-        return Err(format!("{n} is out of range: must be between 1 and {MAX_TOKENS_LIMIT}"));
+        return Err(format!(
+            "{n} is out of range: must be between 1 and {MAX_TOKENS_LIMIT}"
+        ));
     }
     u64::try_from(n).map_err(|e| e.to_string())
 }
@@ -58,20 +68,26 @@ pub fn base_url(text: &str) -> Result<url::Url, String> {
             "'{text}' uses plain http:// with host '{host}': external URLs must use https://; \
              http:// is only allowed for hosts ending in .internal"
         )),
-        other => Err(format!("'{text}' has scheme '{other}': base_url must be https:// (or http(s):// for a .internal host)")),
+        other => Err(format!(
+            "'{text}' has scheme '{other}': base_url must be https:// (or http(s):// for a .internal host)"
+        )),
     }
 }
 
 /// An HTTP header name we may set upstream.
 pub fn header_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !valid {
         return Err(format!("'{name}' is not a valid header name"));
     }
     let lower = name.to_ascii_lowercase();
     if ["host", "content-length", "transfer-encoding", "connection"].contains(&lower.as_str()) {
-        return Err(format!("header '{name}' is managed by the gateway and cannot be set"));
+        return Err(format!(
+            "header '{name}' is managed by the gateway and cannot be set"
+        ));
     }
     Ok(())
 }
@@ -87,11 +103,18 @@ mod tests {
         assert!(base_url("http://ollama.internal:11434").is_ok());
         assert!(base_url("https://vllm.internal").is_ok());
         let e = base_url("http://example.com/v1").unwrap_err();
-        assert!(e.contains("only allowed for hosts ending in .internal"), "{e}");
+        assert!(
+            e.contains("only allowed for hosts ending in .internal"),
+            "{e}"
+        );
         let e = base_url("ftp://x.internal").unwrap_err();
         assert!(e.contains("scheme 'ftp'"), "{e}");
         assert!(base_url("not a url").unwrap_err().contains("is not a URL"));
-        assert!(base_url("https://u:p@x.com").unwrap_err().contains("credentials"));
+        assert!(
+            base_url("https://u:p@x.com")
+                .unwrap_err()
+                .contains("credentials")
+        );
     }
 
     #[test]

@@ -21,7 +21,11 @@ pub struct TestHost {
 impl HostApi for TestHost {
     fn log(&self, _: LogLevel, _: &str, _: &[(String, String)]) {}
     fn rate_limit_check(&self, _: &str, _: u64, _: u64) -> RateLimitResult {
-        RateLimitResult { allowed: true, remaining: 1, retry_after_ms: 0 }
+        RateLimitResult {
+            allowed: true,
+            remaining: 1,
+            retry_after_ms: 0,
+        }
     }
     fn secret(&self, _: &str, _: &str) -> Option<String> {
         None
@@ -52,7 +56,9 @@ impl LoadEnv for TestLoad<'_> {
     }
     fn eval_static(&mut self, text: &str) -> Result<String, String> {
         let re = regex::Regex::new(r#"^\$\{secrets\.get\('([^']*)',\s*'([^']*)'\)\}$"#).unwrap();
-        let caps = re.captures(text.trim()).ok_or_else(|| format!("not a secret reference: {text}"))?;
+        let caps = re
+            .captures(text.trim())
+            .ok_or_else(|| format!("not a secret reference: {text}"))?;
         self.secrets
             .get(&(caps[1].to_owned(), caps[2].to_owned()))
             .cloned()
@@ -98,8 +104,14 @@ pub struct Loaded {
 
 pub fn secrets() -> HashMap<(String, String), String> {
     let mut s = HashMap::new();
-    s.insert(("openai".into(), "primary".into()), "sk-openai-primary-0001".into());
-    s.insert(("openai".into(), "backup".into()), "sk-openai-backup-0002".into());
+    s.insert(
+        ("openai".into(), "primary".into()),
+        "sk-openai-primary-0001".into(),
+    );
+    s.insert(
+        ("openai".into(), "backup".into()),
+        "sk-openai-backup-0002".into(),
+    );
     s.insert(("anthropic".into(), "key".into()), "sk-ant-key-0003".into());
     s
 }
@@ -109,10 +121,19 @@ pub fn try_load_with(yaml: &str, check: bool) -> Result<Loaded, Vec<Diagnostic>>
     let host = TestHost::default();
     let templates = Rc::new(RefCell::new(Vec::new()));
     let gw = {
-        let mut env = TestLoad { templates: templates.clone(), secrets: secrets(), check, host: &host };
+        let mut env = TestLoad {
+            templates: templates.clone(),
+            secrets: secrets(),
+            check,
+            host: &host,
+        };
         AiGateway::compile(&config, &mut env)?
     };
-    Ok(Loaded { gw, templates, host })
+    Ok(Loaded {
+        gw,
+        templates,
+        host,
+    })
 }
 
 pub fn load(yaml: &str) -> Loaded {
@@ -139,12 +160,19 @@ pub fn request(method: &str, path: &str, body: Json) -> Request {
         query: String::new(),
         version: "HTTP/1.1".into(),
         headers: vec![
-            ("authorization".into(), "Bearer client-gateway-token-1234".into()),
+            (
+                "authorization".into(),
+                "Bearer client-gateway-token-1234".into(),
+            ),
             ("user-agent".into(), "test-sdk/1.0".into()),
             ("content-type".into(), "application/json".into()),
             ("accept-encoding".into(), "gzip".into()),
         ],
-        body: if body.is_null() { Vec::new() } else { body.to_string().into_bytes() },
+        body: if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        },
         ..Request::default()
     }
 }
@@ -157,7 +185,11 @@ impl Loaded {
     pub fn req_env(&self) -> TestReq {
         let mut values = HashMap::new();
         values.insert("req.id".to_owned(), "req-1".to_owned());
-        TestReq { templates: self.templates.clone(), values, vars: HashMap::new() }
+        TestReq {
+            templates: self.templates.clone(),
+            values,
+            vars: HashMap::new(),
+        }
     }
 
     pub fn plan(&self, req: &Request) -> GatewayStep {
@@ -171,14 +203,21 @@ impl Loaded {
     pub fn forward(&self, req: &Request) -> Plan {
         match self.plan(req) {
             GatewayStep::Forward(p) => p,
-            GatewayStep::Respond(f) => panic!("expected a plan, got {} {}", f.response.status, String::from_utf8_lossy(&f.response.body)),
+            GatewayStep::Respond(f) => panic!(
+                "expected a plan, got {} {}",
+                f.response.status,
+                String::from_utf8_lossy(&f.response.body)
+            ),
         }
     }
 
     pub fn respond(&self, req: &Request) -> crate::ai_gateway::Finish {
         match self.plan(req) {
             GatewayStep::Respond(f) => f,
-            GatewayStep::Forward(p) => panic!("expected an answer, got a plan of {} attempts", p.attempts.len()),
+            GatewayStep::Forward(p) => panic!(
+                "expected an answer, got a plan of {} attempts",
+                p.attempts.len()
+            ),
         }
     }
 
@@ -187,7 +226,13 @@ impl Loaded {
         self.forward(req)
             .attempts
             .iter()
-            .map(|a| if a.key_id.is_empty() { format!("{}:{}", a.provider, a.model) } else { format!("{}:{}#{}", a.provider, a.model, a.key_id) })
+            .map(|a| {
+                if a.key_id.is_empty() {
+                    format!("{}:{}", a.provider, a.model)
+                } else {
+                    format!("{}:{}#{}", a.provider, a.model, a.key_id)
+                }
+            })
             .collect()
     }
 }

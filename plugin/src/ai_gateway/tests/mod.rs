@@ -9,3 +9,4 @@ mod plans;
 mod policies;
 mod strategies;
 mod timing;
+mod whole_policies;

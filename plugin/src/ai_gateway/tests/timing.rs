@@ -29,7 +29,9 @@ model_selection:
 fn decision_cost() {
     let l = load(BENCH_CONFIG);
     let content = "x".repeat(1900);
-    let req = chat(json!({"model": "gpt-4o", "models": ["claude-sonnet-4-5", "llama3"], "messages": [{"role": "user", "content": content}]}));
+    let req = chat(
+        json!({"model": "gpt-4o", "models": ["claude-sonnet-4-5", "llama3"], "messages": [{"role": "user", "content": content}]}),
+    );
     assert!((1900..2100).contains(&req.body.len()), "{}", req.body.len());
     let env = l.req_env();
     for _ in 0..200 {
@@ -43,7 +45,11 @@ fn decision_cost() {
         })
         .collect();
     samples.sort_unstable();
-    println!("plan p50 = {} µs, p99 = {} µs", samples[1000] / 1000, samples[1980] / 1000);
+    println!(
+        "plan p50 = {} µs, p99 = {} µs",
+        samples[1000] / 1000,
+        samples[1980] / 1000
+    );
 }
 
 #[test]
@@ -54,7 +60,9 @@ fn decision_cost_breakdown() {
     use crate::model::ApiFormat;
     let l = load(BENCH_CONFIG);
     let content = "x".repeat(1900);
-    let req = chat(json!({"model": "gpt-4o", "models": ["claude-sonnet-4-5", "llama3"], "messages": [{"role": "user", "content": content}]}));
+    let req = chat(
+        json!({"model": "gpt-4o", "models": ["claude-sonnet-4-5", "llama3"], "messages": [{"role": "user", "content": content}]}),
+    );
     let env = l.req_env();
     let time = |name: &str, f: &mut dyn FnMut()| {
         for _ in 0..200 {
@@ -73,7 +81,11 @@ fn decision_cost_breakdown() {
     time("parse", &mut || {
         let _ = ClientBody::parse(&req.body).unwrap();
     });
-    let names = vec!["gpt-4o".to_owned(), "claude-sonnet-4-5".to_owned(), "llama3".to_owned()];
+    let names = vec![
+        "gpt-4o".to_owned(),
+        "claude-sonnet-4-5".to_owned(),
+        "llama3".to_owned(),
+    ];
     time("resolve", &mut || {
         let _ = resolve(&l.gw.universe, ApiFormat::OpenAi, &names, false);
     });
