@@ -38,9 +38,11 @@ pub struct RuntimeConfig {
     /// ones than worker threads would only hold memory.
     pub max_idle_instances: usize,
     /// Idle instances a background thread keeps ready per loaded policy, so requests rarely
-    /// pay for creating one (see `warmer.rs`). Two covers the first concurrent requests on a
-    /// small machine and each replacement after a recycle or trap, without holding much
-    /// memory; 0 turns the warmer off. Never more than `max_idle_instances`.
+    /// pay for creating one (see `warmer.rs`). One is the instance that loaded the policy;
+    /// the warmer replaces it after a recycle or trap. More help bursts of concurrent
+    /// requests right after a start or reload, at about 6-7 MiB of resident memory each for
+    /// the gateway plugin with a small policy (measured), which counts against the edge's
+    /// idle-memory budget. 0 turns the warmer off. Never more than `max_idle_instances`.
     pub warm_instances: usize,
     /// Instance slots of the pooling allocator, shared by every loaded policy (a reload
     /// briefly holds the old and the new pool). Creating an instance beyond this fails the
@@ -62,7 +64,7 @@ impl Default for RuntimeConfig {
             load_deadline: Duration::from_secs(5),
             recycle_after_calls: 10_000,
             max_idle_instances: threads * 2,
-            warm_instances: threads.min(2),
+            warm_instances: 1,
             max_instances: 128,
             epoch_tick: Duration::from_millis(1),
         }

@@ -27,3 +27,16 @@ pub use errors::{LoadError, PluginError};
 pub use loaded_policy::LoadedPolicy;
 pub use pool::PoolStats;
 pub use runtime::PluginRuntime;
+
+#[cfg(test)]
+mod tests {
+    /// The server shares these across tokio tasks and threads.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<super::PluginRuntime>();
+        check::<super::LoadedPolicy>();
+        check::<super::PluginError>();
+        check::<crate::host_services::HostServices>();
+    }
+}

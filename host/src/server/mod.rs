@@ -5,6 +5,7 @@
 //! runtime and attempt loop, and is what `edge serve` and the end-to-end tests call.
 
 pub mod access_log;
+pub mod assemble;
 pub mod config;
 pub mod connection;
 pub mod decider;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use assemble::start;
 pub use config::{LogFormat, ServeConfig, TlsFiles};
 pub use errors::EdgeError;
 

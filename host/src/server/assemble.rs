@@ -1,0 +1,191 @@
+//! Wires the real parts together: the wasm plugin runtime (policy decisions), the host
+//! services (secrets, rate limits, target metrics), the gateway's attempt loop and the
+//! demo provider. `edge serve` and the end-to-end tests start an edge through [`start`];
+//! `edge check` validates through [`check_loader`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+
+use super::decider::{PluginCallError, PolicyDecider};
+use super::policy_loader::{LoadRejection, Loaded, PolicyLoader};
+use super::{RunningEdge, ServeConfig, StartError, start_with};
+use crate::gateway::{GatewayConfig, GatewayContext, TargetMetricsSink};
+use crate::host_services::{AttemptSample, HostServices, Quota, SecretStore, TargetKey};
+use crate::plugin_runtime::types::{self, EndpointInfo, LoadOptions};
+use crate::plugin_runtime::{ArtifactCache, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig};
+use crate::policy_state::DiagnosticView;
+
+/// Starts an edge with the embedded plugin (or `--plugin`), real upstream calls, and the
+/// demo provider when asked.
+pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
+    crate::tls::install_crypto_provider();
+    let services = Arc::new(HostServices::new(secret_store(&cfg)?));
+    let runtime = plugin_runtime(cfg.plugin.as_deref(), cfg.cache_dir.as_deref(), services.clone())?;
+
+    let demo = if cfg.demo {
+        let demo = crate::demo::DemoProvider::start()
+            .await
+            .map_err(|e| StartError::Setup(format!("cannot start the demo provider: {e}")))?;
+        tracing::info!(addr = %demo.addr(), "demo provider listening as demo.internal");
+        Some(demo)
+    } else {
+        None
+    };
+    let mut internal_hosts = cfg.internal_hosts.clone();
+    if let Some(d) = &demo {
+        internal_hosts.push(d.internal_host());
+    }
+    let provider_ca_pem = match &cfg.provider_ca {
+        Some(p) => Some(
+            std::fs::read(p).map_err(|e| StartError::Setup(format!("cannot read {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let gw_cfg = GatewayConfig { internal_hosts, provider_ca_pem, ..GatewayConfig::default() };
+    let sink = Arc::new(ServicesSink(services));
+    let gateway = GatewayContext::new(&gw_cfg, sink).map_err(|e| StartError::Setup(e.to_string()))?;
+
+    let loader = Arc::new(RuntimeLoader { runtime, check_only: false });
+    let mut edge = start_with(cfg, loader, Arc::new(gateway)).await?;
+    if let Some(d) = demo {
+        edge.keep_alive(Box::new(d));
+    }
+    Ok(edge)
+}
+
+/// A loader for `edge check`: same plugin, check-only mode (missing secrets are warnings),
+/// no secrets, no listeners.
+pub fn check_loader(plugin: Option<&Path>, cache_dir: Option<&Path>) -> Result<RuntimeLoader, StartError> {
+    let services = Arc::new(HostServices::new(SecretStore::new().with_process_env()));
+    let runtime = plugin_runtime(plugin, cache_dir, services)?;
+    Ok(RuntimeLoader { runtime, check_only: true })
+}
+
+fn plugin_runtime(
+    plugin: Option<&Path>,
+    cache_dir: Option<&Path>,
+    services: Arc<HostServices>,
+) -> Result<PluginRuntime, StartError> {
+    let owned;
+    let wasm: &[u8] = match plugin {
+        Some(p) => {
+            owned = std::fs::read(p).map_err(|e| StartError::Setup(format!("cannot read {}: {e}", p.display())))?;
+            &owned
+        }
+        None => crate::EMBEDDED_PLUGIN,
+    };
+    let mut rcfg = RuntimeConfig::default();
+    if let Some(dir) = cache_dir {
+        rcfg.cache = ArtifactCache::Dir(dir.to_owned());
+    }
+    PluginRuntime::new(wasm, rcfg, services).map_err(|e| StartError::Setup(e.to_string()))
+}
+
+fn secret_store(cfg: &ServeConfig) -> Result<SecretStore, StartError> {
+    let mut store = SecretStore::new().with_process_env();
+    if let Some(dir) = &cfg.secrets_dir {
+        store = store.with_dir(dir).map_err(|e| StartError::Setup(e.to_string()))?;
+    }
+    if let Some(file) = &cfg.secrets_file {
+        store = store.with_file(file).map_err(|e| StartError::Setup(e.to_string()))?;
+    }
+    Ok(store)
+}
+
+/// Loads policies into the plugin runtime.
+pub struct RuntimeLoader {
+    runtime: PluginRuntime,
+    check_only: bool,
+}
+
+impl PolicyLoader for RuntimeLoader {
+    type Policy = LoadedPolicy;
+
+    fn load(&self, text: &str, file_name: &str, endpoint: &EndpointInfo) -> Result<Loaded<LoadedPolicy>, LoadRejection> {
+        let opts = LoadOptions { file_name: file_name.to_owned(), check_only: self.check_only, endpoint: endpoint.clone() };
+        match self.runtime.load_policy(text, opts) {
+            Ok(policy) => {
+                let warnings = policy.summary().warnings.iter().map(diagnostic_view).collect();
+                Ok(Loaded { policy, warnings })
+            }
+            Err(LoadError::Diagnostics(diags)) => Err(LoadRejection::Invalid(diags.iter().map(diagnostic_view).collect())),
+            Err(LoadError::Plugin(e)) => Err(LoadRejection::Failed(e.to_string())),
+        }
+    }
+}
+
+pub fn diagnostic_view(d: &types::Diagnostic) -> DiagnosticView {
+    DiagnosticView {
+        severity: match d.severity {
+            types::Severity::Error => "error",
+            types::Severity::Warning => "warning",
+        },
+        message: d.message.clone(),
+        line: d.line,
+        column: d.column,
+        path: d.path.clone(),
+    }
+}
+
+fn call_error(e: PluginError) -> PluginCallError {
+    PluginCallError { code: e.code(), message: e.to_string() }
+}
+
+impl PolicyDecider for LoadedPolicy {
+    fn needs_body(&self) -> bool {
+        self.summary().needs_body
+    }
+    fn has_response_rules(&self) -> bool {
+        self.summary().has_response_rules
+    }
+    fn on_http_request(&self, req: &types::Request) -> Result<types::RequestOutcome, PluginCallError> {
+        LoadedPolicy::on_http_request(self, req).map_err(call_error)
+    }
+    fn on_http_response(
+        &self,
+        state: &[u8],
+        req: &types::Request,
+        head: &types::ResponseHead,
+    ) -> Result<types::ResponseDecision, PluginCallError> {
+        LoadedPolicy::on_http_response(self, state, req, head).map_err(call_error)
+    }
+    fn classify_failure(
+        &self,
+        continuation: &[u8],
+        failed: &types::AttemptResult,
+    ) -> Result<types::FailoverAction, PluginCallError> {
+        LoadedPolicy::classify_failure(self, continuation, failed).map_err(call_error)
+    }
+    fn resume(
+        &self,
+        continuation: &[u8],
+        req: &types::Request,
+        outcome: &types::GatewayOutcome,
+    ) -> Result<types::RequestOutcome, PluginCallError> {
+        LoadedPolicy::resume(self, continuation, req, outcome).map_err(call_error)
+    }
+}
+
+/// Feeds the attempt loop's per-attempt records into the host's rolling target metrics,
+/// which the plugin reads through `metrics-snapshot`.
+struct ServicesSink(Arc<HostServices>);
+
+impl TargetMetricsSink for ServicesSink {
+    fn record(
+        &self,
+        provider: &str,
+        model: &str,
+        key_id: &str,
+        _status: Option<u16>,
+        ok: bool,
+        latency: Duration,
+        headers: &HeaderMap,
+    ) {
+        let key = TargetKey { provider: provider.to_owned(), model: model.to_owned(), key_id: key_id.to_owned() };
+        let quota = Quota::from_headers(headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))));
+        self.0.metrics.record(&key, AttemptSample { error: !ok, latency, quota });
+    }
+}
