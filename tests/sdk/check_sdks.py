@@ -42,6 +42,15 @@ stream = oa.chat.completions.create(
 text = "".join((c.choices[0].delta.content or "") for c in stream if c.choices)
 check("chat.stream", "stream please" in text, text)
 
+# A failover the SDK user can see: the first model fails, the `models` fallback serves.
+raw = oa.chat.completions.with_raw_response.create(
+    model="fail-503",
+    messages=[{"role": "user", "content": "fail over"}],
+    extra_body={"models": ["demo-chat"]},
+)
+check("failover.attempts", raw.headers.get("x-aigw-attempts") == "2", dict(raw.headers))
+check("failover.body", "fail over" in (raw.parse().choices[0].message.content or ""), raw.text)
+
 # Embeddings.
 emb = oa.embeddings.create(model="demo-embed", input=["one", "two"])
 check("embeddings", len(emb.data) == 2 and len(emb.data[0].embedding) > 0, emb.model_dump_json()[:200])
@@ -58,6 +67,20 @@ except openai.APIStatusError as e:
     body = e.body if isinstance(e.body, dict) else {}
     check("error.status", 400 <= e.status_code < 500, e.status_code)
     check("error.body", isinstance(body.get("code") or body.get("error", {}).get("code"), str), e.body)
+
+# When every attempt fails the SDK gets a 5xx it can parse, with our code.
+try:
+    oa.chat.completions.create(model="fail-503", messages=[{"role": "user", "content": "x"}])
+    check("error.5xx", False, "expected an error")
+except openai.APIStatusError as e:
+    body = e.body if isinstance(e.body, dict) else {}
+    code = body.get("code") or body.get("error", {}).get("code")
+    check("error.5xx.status", e.status_code >= 500, e.status_code)
+    check("error.5xx.code", code == e.response.headers.get("x-aigw-error-code"), (code, dict(e.response.headers)))
+
+# Anthropic Messages, non-streaming.
+msg = an.messages.create(model="demo-chat", max_tokens=64, messages=[{"role": "user", "content": "plain claude"}])
+check("messages", "plain claude" in msg.content[0].text, msg.model_dump_json())
 
 # Anthropic Messages, streaming.
 with an.messages.stream(

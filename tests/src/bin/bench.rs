@@ -1,0 +1,387 @@
+//! The edge benchmark (not a test): `cargo run -p edge-tests --release --bin bench -- [policy|ai|all]`.
+//!
+//! `policy`: an echo upstream; a bare hyper reverse proxy (the baseline, its own process);
+//! the edge (its own process, release build) with `policies/rules.yaml` (a few CEL rules
+//! plus header edits). Each target gets the same load: open-loop at a fixed rate (default
+//! 1000 req/s) and closed-loop saturation. Printed: p50/p90/p99, throughput, the edge's RSS
+//! (idle after start, and after load), the plugin's decision time from `/metrics`, and the
+//! overhead ratios against the proxy and against going direct — all from the same run.
+//!
+//! `ai`: three mock providers, an ai-gateway policy with a request-independent strategy, a
+//! 2 KB chat request with a client `models` list; the same load comparison, plus the delay
+//! from a provider sending an SSE chunk to the client receiving it (direct, proxy, edge).
+//!
+//! Options: `--rate N` (req/s, default 1000), `--secs N` (per phase, default 5),
+//! `--concurrency N` (saturation clients, default 32). `EDGE_BIN` picks a prebuilt edge.
+//! Internal: `serve-proxy UPSTREAM` runs the baseline proxy process.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use edge_tests::ai::{ProviderCfg, ai_policy};
+use edge_tests::bench_report::{Histogram, histogram};
+use edge_tests::edge_binary::{edge_binary, plugin_cache_dir, workspace_root};
+use edge_tests::load::{LoadClient, RequestShape, Stats, closed_loop, load_client, open_loop, percentile, send_once};
+use edge_tests::{MockProvider, echo_upstream, provider};
+use http_body_util::{BodyExt, Full};
+use serde_json::json;
+
+struct Opts {
+    scenario: String,
+    rate: u32,
+    secs: u64,
+    concurrency: usize,
+}
+
+fn parse_opts() -> anyhow::Result<Opts> {
+    let mut o = Opts { scenario: "all".into(), rate: 1000, secs: 5, concurrency: 32 };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--rate" => o.rate = args.next().context("--rate N")?.parse()?,
+            "--secs" => o.secs = args.next().context("--secs N")?.parse()?,
+            "--concurrency" => o.concurrency = args.next().context("--concurrency N")?.parse()?,
+            s if !s.starts_with('-') => o.scenario = s.to_owned(),
+            other => bail!("unknown option {other}"),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    if args.get(1).map(String::as_str) == Some("serve-proxy") {
+        let upstream = args.get(2).context("serve-proxy UPSTREAM")?.clone();
+        return rt.block_on(serve_proxy(upstream));
+    }
+    let o = parse_opts()?;
+    rt.block_on(async {
+        match o.scenario.as_str() {
+            "policy" => policy_bench(&o).await,
+            "ai" => ai_bench(&o).await,
+            "all" => {
+                policy_bench(&o).await?;
+                ai_bench(&o).await
+            }
+            other => bail!("unknown scenario {other} (policy|ai|all)"),
+        }
+    })
+}
+
+/// Child mode: run the baseline proxy until stdin closes; print its address first.
+async fn serve_proxy(upstream: String) -> anyhow::Result<()> {
+    let proxy = edge_tests::baseline_proxy::start_baseline_proxy(&upstream).await?;
+    println!("LISTEN {}", proxy.addr);
+    std::io::stdout().flush()?;
+    tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        while std::io::stdin().read_line(&mut s).map(|n| n > 0).unwrap_or(false) {}
+    })
+    .await?;
+    proxy.stop().await?;
+    Ok(())
+}
+
+/// A child process killed on drop.
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_proxy(upstream: &str) -> anyhow::Result<(Proc, String)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg("serve-proxy")
+        .arg(upstream)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let out = child.stdout.take().context("proxy stdout")?;
+    let mut line = String::new();
+    std::io::BufReader::new(out).read_line(&mut line)?;
+    let addr = line.trim().strip_prefix("LISTEN ").context("proxy did not print its address")?.to_owned();
+    Ok((Proc(child), format!("http://{addr}")))
+}
+
+struct EdgeProc {
+    proc_: Proc,
+    url: String,
+    admin: String,
+}
+
+async fn spawn_edge(policy: &str, extra: &[String]) -> anyhow::Result<EdgeProc> {
+    let dir = std::env::temp_dir().join(format!("edge-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path: PathBuf = dir.join(format!("policy-{}.yaml", Instant::now().elapsed().as_nanos()));
+    std::fs::write(&path, policy)?;
+    let free = |_: ()| -> anyhow::Result<std::net::SocketAddr> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+    };
+    let (addr, admin) = (free(())?, free(())?);
+    let bin = edge_binary().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg("--policy")
+        .arg(&path)
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--admin-listen")
+        .arg(admin.to_string())
+        .arg("--cache-dir")
+        .arg(plugin_cache_dir())
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let e = EdgeProc { proc_: Proc(child), url: format!("http://{addr}"), admin: format!("http://{admin}") };
+    let client = load_client();
+    let ready = RequestShape { method: http::Method::GET, url: format!("{}/readyz", e.admin), headers: vec![], body: Bytes::new() };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !send_once(&client, &ready).await {
+        if Instant::now() > deadline {
+            bail!("edge never became ready");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(e)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+async fn scrape(client: &LoadClient, admin: &str) -> String {
+    let req = http::Request::get(format!("{admin}/metrics")).body(Full::new(Bytes::new()));
+    let Ok(req) = req else { return String::new() };
+    match client.request(req).await {
+        Ok(res) => res
+            .into_body()
+            .collect()
+            .await
+            .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+fn row(name: &str, s: &Stats) {
+    println!(
+        "| {name:<22} | {:>9.0} | {:>9.0} | {:>9.0} | {:>10.0} | {:>6} |",
+        s.p50_us, s.p90_us, s.p99_us, s.throughput, s.errors
+    );
+}
+
+fn header(title: &str) {
+    println!("\n### {title}\n");
+    println!("| target                 | p50 (µs)  | p90 (µs)  | p99 (µs)  | req/s      | errors |");
+    println!("|------------------------|-----------|-----------|-----------|------------|--------|");
+}
+
+struct Compared {
+    direct: Stats,
+    proxy: Stats,
+    edge: Stats,
+}
+
+async fn compare(o: &Opts, client: &LoadClient, shapes: [&RequestShape; 3], saturate: bool) -> Compared {
+    let secs = Duration::from_secs(o.secs);
+    let mut out = Vec::new();
+    for shape in shapes {
+        // Warm connections and caches before measuring.
+        let _ = open_loop(client, shape, o.rate, Duration::from_millis(500)).await;
+        out.push(if saturate {
+            closed_loop(client, shape, o.concurrency, secs).await
+        } else {
+            open_loop(client, shape, o.rate, secs).await
+        });
+    }
+    let edge = out.pop().unwrap_or_default();
+    let proxy = out.pop().unwrap_or_default();
+    let direct = out.pop().unwrap_or_default();
+    Compared { direct, proxy, edge }
+}
+
+fn ratios(c: &Compared) {
+    let over = |x: f64| x - c.direct.p50_us;
+    println!(
+        "\nedge p50 / proxy p50 = {:.2}x; added latency over direct: proxy {:.0} µs, edge {:.0} µs ({:.2}x the proxy's)",
+        c.edge.p50_us / c.proxy.p50_us,
+        over(c.proxy.p50_us),
+        over(c.edge.p50_us),
+        over(c.edge.p50_us) / over(c.proxy.p50_us)
+    );
+}
+
+fn plugin_line(h: &Histogram, target_us: f64) {
+    println!(
+        "plugin decision (from /metrics, {} calls): p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs (target p50 ≤ {target_us} µs)",
+        h.count,
+        h.quantile(0.5) * 1e6,
+        h.quantile(0.99) * 1e6,
+        h.mean() * 1e6
+    );
+}
+
+async fn policy_bench(o: &Opts) -> anyhow::Result<()> {
+    println!("## policy scenario: policies/rules.yaml, {} req/s open loop, {} s per phase", o.rate, o.secs);
+    let up = echo_upstream().await?;
+    let (_proxy, proxy_url) = spawn_proxy(&up.server.url())?;
+    let policy = std::fs::read_to_string(workspace_root().join("policies/rules.yaml")).context("policies/rules.yaml")?;
+    let edge = spawn_edge(&policy, &["--upstream".into(), up.server.url()]).await?;
+    let client = load_client();
+    let pid = edge.proc_.0.id();
+    let shape = |base: &str| RequestShape {
+        method: http::Method::GET,
+        url: format!("{base}/api/items?limit=10"),
+        headers: vec![("user-agent".into(), "bench".into()), ("x-api-version".into(), "2".into())],
+        body: Bytes::new(),
+    };
+    let (d, p, e) = (shape(&up.server.url()), shape(&proxy_url), shape(&edge.url));
+    for _ in 0..50 {
+        send_once(&client, &e).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle = rss_mib(pid);
+    up.requests.clear();
+
+    let before = histogram(&scrape(&client, &edge.admin).await, "plugin_call_duration");
+    header(&format!("fixed rate {} req/s", o.rate));
+    let c = compare(o, &client, [&d, &p, &e], false).await;
+    let after = histogram(&scrape(&client, &edge.admin).await, "plugin_call_duration");
+    row("direct (upstream)", &c.direct);
+    row("bare hyper proxy", &c.proxy);
+    row("edge + rules.yaml", &c.edge);
+    ratios(&c);
+    plugin_line(&after.since(&before), 10.0);
+
+    header(&format!("saturation, {} concurrent clients", o.concurrency));
+    let s = compare(o, &client, [&d, &p, &e], true).await;
+    row("direct (upstream)", &s.direct);
+    row("bare hyper proxy", &s.proxy);
+    row("edge + rules.yaml", &s.edge);
+    println!("\nedge throughput / proxy throughput = {:.2}", s.edge.throughput / s.proxy.throughput);
+    println!("\nedge RSS: idle {rss_idle:.1} MiB (target ≤ 40 MiB), after load {:.1} MiB", rss_mib(pid));
+    up.requests.clear();
+    Ok(())
+}
+
+/// A 2 KB chat request naming a model plus a fallback `models` list.
+fn ai_body(stream: bool) -> Bytes {
+    let filler = "lorem ipsum dolor sit amet ".repeat(70);
+    let mut v = json!({
+        "model": "p1:p1-model",
+        "models": ["p2:p2-model", "p3:p3-model"],
+        "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": filler}],
+        "temperature": 0.2,
+    });
+    if stream {
+        v["stream"] = json!(true);
+    }
+    Bytes::from(v.to_string())
+}
+
+fn chat_shape(base: &str, stream: bool) -> RequestShape {
+    RequestShape {
+        method: http::Method::POST,
+        url: format!("{base}/v1/chat/completions"),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: ai_body(stream),
+    }
+}
+
+async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
+    println!("\n## ai scenario: 3 providers, request-independent strategy, 2 KB body with a models list");
+    let p1 = provider("p1").stream_chunks(20).chunk_delay(5).start().await?;
+    let p2 = provider("p2").start().await?;
+    let p3 = provider("p3").start().await?;
+    let policy = ai_policy()
+        .provider(ProviderCfg::of(&p1).keys(&["bench-key-1"]))
+        .provider(ProviderCfg::of(&p2).keys(&["bench-key-2"]))
+        .provider(ProviderCfg::of(&p3).keys(&["bench-key-3"]))
+        .set("model_selection", json!({"strategy": ["ai.models.filter(m, m.provider_id != 'p3')"]}))
+        .build();
+    let internal: Vec<String> =
+        [&p1, &p2, &p3].iter().flat_map(|p| ["--internal".to_owned(), p.internal_flag()]).collect();
+    let edge = spawn_edge(&policy, &internal).await?;
+    let p1_url = format!("http://{}", p1.server.addr);
+    let (_proxy, proxy_url) = spawn_proxy(&p1_url)?;
+    let client = load_client();
+    let (d, p, e) = (chat_shape(&p1_url, false), chat_shape(&proxy_url, false), chat_shape(&edge.url, false));
+    if !send_once(&client, &e).await {
+        bail!("the ai policy does not serve a chat request; check the edge log above");
+    }
+    let before = histogram(&scrape(&client, &edge.admin).await, "plugin_call_duration");
+    header(&format!("fixed rate {} req/s, non-streaming chat", o.rate));
+    let c = compare(o, &client, [&d, &p, &e], false).await;
+    let after = histogram(&scrape(&client, &edge.admin).await, "plugin_call_duration");
+    row("direct (provider)", &c.direct);
+    row("bare hyper proxy", &c.proxy);
+    row("edge + ai-gateway", &c.edge);
+    ratios(&c);
+    plugin_line(&after.since(&before), 20.0);
+    for p in [&p1, &p2, &p3] {
+        p.requests.clear();
+    }
+
+    println!("\n### stream: delay from a provider chunk to the client (p50 / p99 over chunks 2..n)\n");
+    for (name, base) in [("direct", p1_url.as_str()), ("bare hyper proxy", proxy_url.as_str()), ("edge", edge.url.as_str())] {
+        let (p50, p99, n) = chunk_delays(&client, &p1, &chat_shape(base, true), 30).await?;
+        println!("| {name:<18} | p50 {p50:>7.0} µs | p99 {p99:>7.0} µs | {n} chunks |");
+    }
+    println!("(target: edge p50 ≤ 200 µs)");
+    Ok(())
+}
+
+/// Runs `streams` streams one after another and pairs the provider's send time of each SSE
+/// event with the client's arrival time of the same event.
+async fn chunk_delays(client: &LoadClient, p: &MockProvider, shape: &RequestShape, streams: usize) -> anyhow::Result<(f64, f64, usize)> {
+    let mut delays = Vec::new();
+    for _ in 0..streams {
+        let sent_before = p.sent_chunks().len();
+        let mut b = http::Request::builder().method(shape.method.clone()).uri(shape.url.as_str());
+        for (k, v) in &shape.headers {
+            b = b.header(k.as_str(), v.as_str());
+        }
+        let res = client.request(b.body(Full::new(shape.body.clone()))?).await?;
+        if !res.status().is_success() {
+            bail!("stream request failed: {}", res.status());
+        }
+        let mut body = res.into_body();
+        let mut arrivals = Vec::new();
+        let mut pending = String::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame?;
+            let now = Instant::now();
+            if let Ok(data) = frame.into_data() {
+                pending.push_str(&String::from_utf8_lossy(&data));
+                while let Some(i) = pending.find("\n\n") {
+                    arrivals.push(now);
+                    pending.drain(..i + 2);
+                }
+            }
+        }
+        let sent: Vec<Instant> = p.sent_chunks().into_iter().skip(sent_before).map(|(_, t)| t).collect();
+        // Event 0 waits for the edge's commit decision; measure steady-state relaying.
+        for (s, a) in sent.iter().zip(arrivals.iter()).skip(1) {
+            delays.push(a.saturating_duration_since(*s).as_secs_f64() * 1e6);
+        }
+    }
+    delays.sort_by(f64::total_cmp);
+    Ok((percentile(&delays, 50.0), percentile(&delays, 99.0), delays.len()))
+}

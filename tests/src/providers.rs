@@ -1,0 +1,462 @@
+//! Mock AI providers: real hyper servers speaking the OpenAI and Anthropic wire formats, with
+//! scripted faults. Each records every request it got (headers and body included) so a test
+//! can assert the exact attempt order and which credential reached which provider.
+//!
+//! ```ignore
+//! let p = provider("p1").status(503).retry_after(1).then().start().await?; // 503 once, then 200
+//! let s = provider("s").stream_chunks(5).stall_after(2).tls(&ca).start().await?;
+//! ```
+//!
+//! Behaviours form a script: request N gets behaviour N, the last one repeats. Builder
+//! methods edit the behaviour being written; `then()` starts the next one (a plain success
+//! until edited). `on_model(id, ..)` gives one model its own script.
+//!
+//! What a success looks like: the assistant text starts with `"<provider>:<model>"` so a test
+//! can tell who served it; streams send that as the first chunk, then `c1 `, `c2 `, … and end
+//! with `[DONE]` (OpenAI) or `message_stop` (Anthropic). The format follows the request path:
+//! `/v1/messages` is Anthropic, everything else OpenAI.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::Response;
+use hyper::body::Frame;
+use serde_json::{Value, json};
+
+use crate::Result;
+use crate::http_server::{Body, BoxError, Handler, ServerHandle, json_response};
+pub use crate::recorded::RecordedRequest;
+use crate::recorded::{Recorder, record};
+use crate::test_ca::TestCa;
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// Replaces the default error body for non-2xx answers.
+    pub error_body: Option<Value>,
+    /// Wait this long before sending the response head.
+    pub delay_ms: u64,
+    /// Number of content chunks in a stream (before the terminator).
+    pub chunks: usize,
+    pub chunk_delay_ms: u64,
+    /// After this many chunks, send nothing more but keep the connection open.
+    pub stall_after: Option<usize>,
+    /// After this many chunks, break the connection (no terminator).
+    pub drop_after: Option<usize>,
+    /// The first SSE event is an error event (status stays 200).
+    pub first_event_error: bool,
+    /// 200 + SSE head, then the connection breaks before any body byte.
+    pub fail_before_first_byte: bool,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            status: 200,
+            retry_after: None,
+            headers: Vec::new(),
+            error_body: None,
+            delay_ms: 0,
+            chunks: 3,
+            chunk_delay_ms: 0,
+            stall_after: None,
+            drop_after: None,
+            first_event_error: false,
+            fail_before_first_byte: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum TlsMode {
+    Plain,
+    /// Certificate from the given CA (PEM of leaf + key prepared at start).
+    Ca(Arc<TestCa>),
+}
+
+/// Starts describing a provider called `name` (its `.internal` host is `<name>.internal`).
+pub fn provider(name: &str) -> ProviderBuilder {
+    ProviderBuilder {
+        name: name.to_owned(),
+        tls: TlsMode::Plain,
+        script: vec![Behaviour::default()],
+        per_model: Vec::new(),
+        editing_model: None,
+    }
+}
+
+pub struct ProviderBuilder {
+    name: String,
+    tls: TlsMode,
+    script: Vec<Behaviour>,
+    per_model: Vec<(String, Vec<Behaviour>)>,
+    editing_model: Option<usize>,
+}
+
+impl ProviderBuilder {
+    fn current(&mut self) -> &mut Behaviour {
+        let script = match self.editing_model {
+            Some(i) => match self.per_model.get_mut(i) {
+                Some((_, s)) => s,
+                None => &mut self.script,
+            },
+            None => &mut self.script,
+        };
+        if script.is_empty() {
+            script.push(Behaviour::default());
+        }
+        let last = script.len() - 1;
+        &mut script[last]
+    }
+
+    /// Answer with this status (non-2xx gets a provider-shaped error body).
+    pub fn status(mut self, status: u16) -> Self {
+        self.current().status = status;
+        self
+    }
+    /// Send `retry-after: <secs>`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.current().retry_after = Some(secs.to_string());
+        self
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.current().headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+    pub fn error_body(mut self, body: Value) -> Self {
+        self.current().error_body = Some(body);
+        self
+    }
+    /// Wait before the response head (per-attempt timeout tests).
+    pub fn delay(mut self, ms: u64) -> Self {
+        self.current().delay_ms = ms;
+        self
+    }
+    pub fn stream_chunks(mut self, n: usize) -> Self {
+        self.current().chunks = n;
+        self
+    }
+    pub fn chunk_delay(mut self, ms: u64) -> Self {
+        self.current().chunk_delay_ms = ms;
+        self
+    }
+    pub fn stall_after(mut self, n: usize) -> Self {
+        self.current().stall_after = Some(n);
+        self
+    }
+    pub fn drop_after(mut self, n: usize) -> Self {
+        self.current().drop_after = Some(n);
+        self
+    }
+    pub fn first_event_error(mut self) -> Self {
+        self.current().first_event_error = true;
+        self
+    }
+    pub fn fail_before_first_byte(mut self) -> Self {
+        self.current().fail_before_first_byte = true;
+        self
+    }
+    /// The next request gets a new behaviour (a plain success until edited).
+    pub fn then(mut self) -> Self {
+        match self.editing_model.and_then(|i| self.per_model.get_mut(i)) {
+            Some((_, s)) => s.push(Behaviour::default()),
+            None => self.script.push(Behaviour::default()),
+        }
+        self
+    }
+    /// Following edits apply to requests for `model` only (its own script).
+    pub fn on_model(mut self, model: &str) -> Self {
+        self.per_model.push((model.to_owned(), vec![Behaviour::default()]));
+        self.editing_model = Some(self.per_model.len() - 1);
+        self
+    }
+    /// Following edits apply to the default script again.
+    pub fn default_script(mut self) -> Self {
+        self.editing_model = None;
+        self
+    }
+    /// Serve HTTPS with a certificate from `ca` (valid for `<name>.internal`, localhost, 127.0.0.1).
+    pub fn tls(mut self, ca: &Arc<TestCa>) -> Self {
+        self.tls = TlsMode::Ca(ca.clone());
+        self
+    }
+
+    pub async fn start(self) -> Result<MockProvider> {
+        let tls = match &self.tls {
+            TlsMode::Plain => None,
+            TlsMode::Ca(ca) => {
+                let host = format!("{}.internal", self.name);
+                Some(ca.server_cert(&[host.as_str()])?.server_config()?)
+            }
+        };
+        let state = Arc::new(State {
+            name: self.name.clone(),
+            script: self.script,
+            per_model: self.per_model,
+            counter: AtomicUsize::new(0),
+            model_counters: Mutex::new(Vec::new()),
+            sent_chunks: Mutex::new(Vec::new()),
+            seq: AtomicUsize::new(0),
+        });
+        let requests = Recorder::default();
+        let rec = requests.clone();
+        let st = state.clone();
+        let handler: Handler = Arc::new(move |req| {
+            let rec = rec.clone();
+            let st = st.clone();
+            Box::pin(async move {
+                let r = record(req, &rec).await;
+                st.answer(&r).await
+            })
+        });
+        let server = ServerHandle::start(handler, tls).await?;
+        Ok(MockProvider { name: self.name, server, requests, state })
+    }
+}
+
+struct State {
+    name: String,
+    script: Vec<Behaviour>,
+    per_model: Vec<(String, Vec<Behaviour>)>,
+    counter: AtomicUsize,
+    model_counters: Mutex<Vec<(String, usize)>>,
+    /// (sequence number, when the chunk was handed to hyper) for chunk-latency measurement.
+    sent_chunks: Mutex<Vec<(usize, Instant)>>,
+    seq: AtomicUsize,
+}
+
+fn pick(script: &[Behaviour], n: usize) -> Behaviour {
+    script.get(n).or_else(|| script.last()).cloned().unwrap_or_default()
+}
+
+impl State {
+    fn behaviour_for(&self, model: &str) -> Behaviour {
+        if let Some((_, script)) = self.per_model.iter().find(|(m, _)| m == model) {
+            let n = match self.model_counters.lock() {
+                Ok(mut c) => match c.iter_mut().find(|(m, _)| m == model) {
+                    Some((_, n)) => {
+                        *n += 1;
+                        *n - 1
+                    }
+                    None => {
+                        c.push((model.to_owned(), 1));
+                        0
+                    }
+                },
+                Err(_) => 0,
+            };
+            return pick(script, n);
+        }
+        pick(&self.script, self.counter.fetch_add(1, Ordering::SeqCst))
+    }
+
+    async fn answer(self: &Arc<Self>, r: &RecordedRequest) -> Response<Body> {
+        let path = r.path.split('?').next().unwrap_or("/").to_owned();
+        let anthropic = path.ends_with("/messages");
+        let body = r.json();
+        let model = body.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
+        let b = self.behaviour_for(&model);
+        if b.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(b.delay_ms)).await;
+        }
+        if r.method == "GET" && path.ends_with("/models") {
+            return json_response(200, &json!({"object":"list","data":[{"id":"mock-model","object":"model","owned_by":self.name}]}));
+        }
+        let mut res = if !(200..300).contains(&b.status) {
+            let err = b.error_body.clone().unwrap_or_else(|| error_body(anthropic, b.status, &self.name));
+            json_response(b.status, &err)
+        } else if body.get("stream").and_then(Value::as_bool) == Some(true) {
+            self.stream(&b, anthropic, &model)
+        } else if path.ends_with("/embeddings") {
+            json_response(200, &embeddings(&model, &body))
+        } else if anthropic {
+            json_response(200, &anthropic_message(&self.name, &model))
+        } else {
+            json_response(200, &openai_completion(&self.name, &model))
+        };
+        if let Some(ra) = &b.retry_after
+            && let Ok(v) = http::HeaderValue::from_str(ra)
+        {
+            res.headers_mut().insert(http::header::RETRY_AFTER, v);
+        }
+        for (k, v) in &b.headers {
+            if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+                res.headers_mut().append(k, v);
+            }
+        }
+        res.headers_mut().insert("x-mock-provider", http::HeaderValue::from_str(&self.name).unwrap_or(http::HeaderValue::from_static("?")));
+        res
+    }
+
+    fn stream(self: &Arc<Self>, b: &Behaviour, anthropic: bool, model: &str) -> Response<Body> {
+        let events = stream_events(anthropic, &self.name, model, b);
+        let b = b.clone();
+        let st = self.clone();
+        // Frames: Some(Ok(bytes)) to send, Some(Err) to break the connection, None to end.
+        let stream = futures_util::stream::unfold((0usize, events), move |(i, events)| {
+            let b = b.clone();
+            let st = st.clone();
+            async move {
+                if b.fail_before_first_byte && i == 0 {
+                    // An empty data frame makes hyper write the 200 head (it holds the
+                    // head back until the body yields something); then the body breaks
+                    // before its first byte.
+                    return Some((Ok(Frame::data(Bytes::new())), (usize::MAX - 1, events)));
+                }
+                if i == usize::MAX - 1 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    return Some((Err::<Frame<Bytes>, BoxError>("mock: broken before first byte".into()), (usize::MAX, events)));
+                }
+                if i == usize::MAX {
+                    return None;
+                }
+                // Content chunks are counted after the opening events of the format.
+                if let Some(n) = b.stall_after
+                    && i >= n
+                {
+                    std::future::pending::<()>().await;
+                }
+                if let Some(n) = b.drop_after
+                    && i >= n
+                {
+                    // Let hyper flush what was sent so far; an error frame aborts the
+                    // connection and discards anything still buffered.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    return Some((Err("mock: connection dropped midway".into()), (usize::MAX, events)));
+                }
+                let ev = events.get(i)?.clone();
+                if i > 0 && b.chunk_delay_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(b.chunk_delay_ms)).await;
+                }
+                let seq = st.seq.fetch_add(1, Ordering::SeqCst);
+                if let Ok(mut s) = st.sent_chunks.lock() {
+                    s.push((seq, Instant::now()));
+                }
+                Some((Ok(Frame::data(Bytes::from(ev))), (i + 1, events)))
+            }
+        });
+        let mut res = Response::new(StreamBody::new(stream).boxed());
+        res.headers_mut()
+            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/event-stream"));
+        res.headers_mut()
+            .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+        res
+    }
+}
+
+/// Every SSE event of a stream, one string each (the unit of `stall_after`/`drop_after`).
+fn stream_events(anthropic: bool, name: &str, model: &str, b: &Behaviour) -> Vec<String> {
+    let mut out = Vec::new();
+    if b.first_event_error {
+        out.push(if anthropic {
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n".to_owned()
+        } else {
+            "data: {\"error\":{\"message\":\"mock overloaded\",\"type\":\"server_error\",\"code\":\"overloaded\"}}\n\n".to_owned()
+        });
+        return out;
+    }
+    let texts: Vec<String> =
+        (0..b.chunks).map(|i| if i == 0 { format!("{name}:{model} ") } else { format!("c{i} ") }).collect();
+    if anthropic {
+        let start = json!({"type":"message_start","message":{"id":"msg_mock","type":"message","role":"assistant","model":model,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":0}}});
+        out.push(format!("event: message_start\ndata: {start}\n\n"));
+        let cbs = json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}});
+        out.push(format!("event: content_block_start\ndata: {cbs}\n\n"));
+        for t in &texts {
+            let d = json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":t}});
+            out.push(format!("event: content_block_delta\ndata: {d}\n\n"));
+        }
+        out.push("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n".to_owned());
+        let md = json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":texts.len()}});
+        out.push(format!("event: message_delta\ndata: {md}\n\n"));
+        out.push("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_owned());
+    } else {
+        for (i, t) in texts.iter().enumerate() {
+            let role = if i == 0 { json!({"role":"assistant","content":t}) } else { json!({"content":t}) };
+            let c = json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":0,"model":model,"choices":[{"index":0,"delta":role,"finish_reason":null}]});
+            out.push(format!("data: {c}\n\n"));
+        }
+        let c = json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":0,"model":model,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
+        out.push(format!("data: {c}\n\n"));
+        out.push("data: [DONE]\n\n".to_owned());
+    }
+    out
+}
+
+fn error_body(anthropic: bool, status: u16, name: &str) -> Value {
+    let msg = format!("mock {name} failing with {status}");
+    if anthropic {
+        json!({"type":"error","error":{"type":"api_error","message":msg}})
+    } else {
+        json!({"error":{"message":msg,"type":"server_error","code":status.to_string()}})
+    }
+}
+
+fn openai_completion(name: &str, model: &str) -> Value {
+    json!({
+        "id":"chatcmpl-mock","object":"chat.completion","created":0,"model":model,
+        "choices":[{"index":0,"message":{"role":"assistant","content":format!("{name}:{model}")},"finish_reason":"stop"}],
+        "usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}
+    })
+}
+
+fn anthropic_message(name: &str, model: &str) -> Value {
+    json!({
+        "id":"msg_mock","type":"message","role":"assistant","model":model,
+        "content":[{"type":"text","text":format!("{name}:{model}")}],
+        "stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":2}
+    })
+}
+
+fn embeddings(model: &str, body: &Value) -> Value {
+    let n = match body.get("input") {
+        Some(Value::Array(a)) => a.len(),
+        _ => 1,
+    };
+    let data: Vec<Value> =
+        (0..n).map(|i| json!({"object":"embedding","index":i,"embedding":[0.1, 0.2, i as f64]})).collect();
+    json!({"object":"list","data":data,"model":model,"usage":{"prompt_tokens":n,"total_tokens":n}})
+}
+
+/// A running mock provider.
+pub struct MockProvider {
+    pub name: String,
+    pub server: ServerHandle,
+    pub requests: Recorder,
+    state: Arc<State>,
+}
+
+impl MockProvider {
+    /// `NAME.internal`
+    pub fn host(&self) -> String {
+        format!("{}.internal", self.name)
+    }
+    /// `--internal NAME.internal=127.0.0.1:PORT`
+    pub fn internal_flag(&self) -> String {
+        format!("{}={}", self.host(), self.server.addr)
+    }
+    /// `http(s)://NAME.internal/v1`: the base URL a policy names it by.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}/v1", if self.server.tls { "https" } else { "http" }, self.host())
+    }
+    pub fn received(&self) -> Vec<RecordedRequest> {
+        self.requests.all()
+    }
+    /// The `model` of each request received, in order.
+    pub fn models_seen(&self) -> Vec<String> {
+        self.requests.all().iter().map(|r| r.model().unwrap_or_default()).collect()
+    }
+    /// When each stream chunk was handed to the connection, by sequence number.
+    pub fn sent_chunks(&self) -> Vec<(usize, Instant)> {
+        self.state.sent_chunks.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+    pub async fn stop(self) -> Result<()> {
+        self.server.stop().await
+    }
+}
