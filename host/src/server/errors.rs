@@ -1,6 +1,21 @@
 //! The edge's own error answers. Every one is JSON `{"error":{"message","type","code"}}`
 //! with the code repeated in the `x-edge-error-code` header, so clients and tests can tell
 //! an edge error from an upstream's answer.
+//!
+//! | code | status | when |
+//! |---|---|---|
+//! | `request_body_too_large` | 413 | body over `--max-body-bytes` (declared or while reading) |
+//! | `request_body_unreadable` | 400 | the client broke off while sending its body |
+//! | `no_upstream` | 404 | no rule answered and no `--upstream` is configured |
+//! | `no_policy_loaded` | 503 | no policy is being served (cannot happen after a normal start) |
+//! | `upstream_unreachable` | 502 | `--upstream` refused or broke the connection |
+//! | `upstream_timeout` | 504 | `--upstream` did not answer in time |
+//! | `upstream_request_invalid` | 502 | the policy's edits make an invalid upstream request |
+//! | `plugin_trap`, `plugin_deadline_exceeded`, `plugin_memory_exhausted`, `plugin_load_failed` | 500 | the plugin call failed (codes from the runtime) |
+//! | `plugin_invalid_response` | 500 | the plugin answered with an invalid status code |
+//! | `policy_resume_loop` | 500 | `resume` kept returning new plans |
+//!
+//! Errors of the `ai-gateway` action itself come from the plugin with its own codes.
 
 use http::{HeaderValue, Response, StatusCode};
 
