@@ -36,7 +36,7 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
         ),
     ];
     let mut results = json!({
-        "client": c.client,
+        "client": c.client.to_json(),
         "input_ngrok_tokens": c.input_tokens,
         "output_ngrok_tokens": 0,
         "gateway_latency_ms": c.gateway_latency_ms,
