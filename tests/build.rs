@@ -5,7 +5,10 @@
 
 fn main() {
     let root = build_support::workspace_root();
-    build_support::rerun_if_changed(&root, &["tests/fixtures/hostile-plugin", "wit", "Cargo.lock"]);
+    build_support::rerun_if_changed(
+        &root,
+        &["tests/fixtures/hostile-plugin", "wit", "Cargo.lock"],
+    );
     let wasm = build_support::build_component(&root, "hostile-plugin");
     println!("cargo:rustc-env=HOSTILE_PLUGIN_WASM={}", wasm.display());
 }

@@ -9,15 +9,21 @@ use std::time::{Duration, Instant};
 
 use edge::host_services::{AttemptSample, HostServices, Quota, SecretStore, TargetKey};
 use edge::plugin_runtime::types::{
-    Connection, Decision, EndpointInfo, LoadOptions, Request, RequestOutcome, ResponseDecision, ResponseHead,
+    Connection, Decision, EndpointInfo, LoadOptions, Request, RequestOutcome, ResponseDecision,
+    ResponseHead,
 };
-use edge::plugin_runtime::{ArtifactCache, CacheOutcome, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig};
+use edge::plugin_runtime::{
+    ArtifactCache, CacheOutcome, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig,
+};
 
 /// The hostile fixture, built once per test process with the same helper the build scripts use.
 fn hostile_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
     WASM.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
         let path = build_support::build_component(&root, "hostile-plugin");
         std::fs::read(path).unwrap()
     })
@@ -40,6 +46,8 @@ fn test_config() -> RuntimeConfig {
     RuntimeConfig {
         cache: ArtifactCache::Off,
         max_instances: 16,
+        // Instance counts must be deterministic in most tests; the warmer has its own.
+        warm_instances: 0,
         ..RuntimeConfig::default()
     }
 }
@@ -67,7 +75,9 @@ fn load(rt: &PluginRuntime) -> LoadedPolicy {
 }
 
 fn request(path_and_query: &str) -> Request {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
     Request {
         id: "req-1".into(),
         method: "GET".into(),
@@ -118,7 +128,10 @@ fn artifact_cache_hit_on_second_start() {
     };
     let first = runtime_with(cfg.clone(), HostServices::default());
     let CacheOutcome::Stored(path) = first.cache_outcome().clone() else {
-        panic!("first start must compile and store, got {:?}", first.cache_outcome())
+        panic!(
+            "first start must compile and store, got {:?}",
+            first.cache_outcome()
+        )
     };
     assert!(path.starts_with(&dir) && path.is_file());
     assert!(first.cache_outcome().compiled());
@@ -138,7 +151,10 @@ fn artifact_cache_hit_on_second_start() {
     assert_eq!(third.cache_outcome(), &CacheOutcome::Stored(path.clone()));
     assert_serves(&load(&third));
     // No temporary files are left behind.
-    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "{names:?}");
 }
 
@@ -166,15 +182,27 @@ fn infinite_loop_hits_the_deadline_and_the_policy_keeps_serving() {
     assert_eq!(err.code(), "plugin_deadline_exceeded");
     assert_eq!(err.status(), 500);
     // 100 ms deadline at a 1 ms tick; allow for a loaded CI machine.
-    assert!(took >= Duration::from_millis(90), "interrupted too early: {took:?}");
-    assert!(took < Duration::from_secs(2), "interrupted too late: {took:?}");
+    assert!(
+        took >= Duration::from_millis(90),
+        "interrupted too early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "interrupted too late: {took:?}"
+    );
     assert_serves(&policy);
     assert_eq!(policy.pool_stats().discarded, 1);
 }
 
 #[test]
 fn memory_hog_is_stopped_by_the_limit() {
-    let rt = runtime_with(test_config(), HostServices::default());
+    // Filling 64 MiB takes tens of ms, more on a loaded machine; a long deadline keeps this
+    // test about memory only.
+    let cfg = RuntimeConfig {
+        call_deadline: Duration::from_secs(10),
+        ..test_config()
+    };
+    let rt = runtime_with(cfg, HostServices::default());
     let policy = load(&rt);
     let err = policy.on_http_request(&request("/hog")).unwrap_err();
     assert_eq!(err, PluginError::MemoryExhausted);
@@ -190,7 +218,10 @@ fn panic_is_a_trap_with_the_guest_message() {
     let PluginError::Trap { message } = &err else {
         panic!("expected a trap, got {err:?}")
     };
-    assert!(message.contains("hostile plugin panicked on purpose"), "{message}");
+    assert!(
+        message.contains("hostile plugin panicked on purpose"),
+        "{message}"
+    );
     assert_eq!(err.code(), "plugin_trap");
     assert_serves(&policy);
     // The trapped instance was dropped, a fresh one created.
@@ -210,7 +241,9 @@ async fn guest_stderr_is_safe_on_tokio_workers() {
     let err = policy.on_http_request(&request("/panic")).unwrap_err();
     assert_eq!(err.code(), "plugin_trap");
     let p = policy.clone();
-    tokio::spawn(async move { p.on_http_request(&request("/panic")).unwrap_err() }).await.unwrap();
+    tokio::spawn(async move { p.on_http_request(&request("/panic")).unwrap_err() })
+        .await
+        .unwrap();
     assert_serves(&policy);
 }
 
@@ -269,6 +302,66 @@ fn instances_are_reused_then_recycled_after_n_calls() {
     assert_eq!(stats.idle, 1);
 }
 
+/// Polls `cond` for up to 20 s (the warmer works in the background).
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn warmer_keeps_instances_ready_and_replaces_lost_ones() {
+    let cfg = RuntimeConfig {
+        warm_instances: 3,
+        recycle_after_calls: 2,
+        ..test_config()
+    };
+    let rt = runtime_with(cfg, HostServices::default());
+    let policy = load(&rt);
+    eventually("3 warm instances after load", || {
+        policy.pool_stats().idle == 3
+    });
+    assert_eq!(policy.pool_stats().created, 3);
+
+    // A check-only load (`edge check`) is never warmed.
+    let checked = rt
+        .load_policy(
+            "x",
+            LoadOptions {
+                check_only: true,
+                ..options()
+            },
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(checked.pool_stats().created, 1);
+
+    // A trap costs an instance; the warmer replaces it without a request waiting for it.
+    policy.on_http_request(&request("/panic")).unwrap_err();
+    eventually("a replacement after the trap", || {
+        policy.pool_stats().idle == 3
+    });
+    assert_eq!(policy.pool_stats().created, 4);
+
+    // Same after recycling.
+    for _ in 0..2 {
+        assert_serves(&policy);
+    }
+    eventually("a replacement after recycling", || {
+        policy.pool_stats().idle == 3
+    });
+    let stats = policy.pool_stats();
+    assert_eq!((stats.recycled, stats.created), (1, 5));
+    // The next request lands on a fresh (warmed) instance that has served nothing yet.
+    let (_, _, calls) = answer(policy.on_http_request(&request("/")).unwrap());
+    assert_eq!(calls, 1);
+}
+
 #[test]
 fn invalid_policy_returns_diagnostics_and_load_panic_is_a_trap() {
     let rt = runtime_with(test_config(), HostServices::default());
@@ -301,7 +394,9 @@ fn response_phase_and_failover_exports() {
         headers: vec![("content-type".into(), "text/plain".into())],
     };
     match policy.on_http_response(&[], &request("/"), &head).unwrap() {
-        ResponseDecision::Headers(h) => assert!(h.contains(&("x-hostile-response".into(), "seen".into()))),
+        ResponseDecision::Headers(h) => {
+            assert!(h.contains(&("x-hostile-response".into(), "seen".into())))
+        }
         ResponseDecision::Replace(_) => panic!("expected headers"),
     }
     let failed = AttemptResult {
@@ -317,7 +412,10 @@ fn response_phase_and_failover_exports() {
         duration_ms: 3,
         retry_action: "next_key".into(),
     };
-    assert_eq!(policy.classify_failure(&[], &failed).unwrap(), FailoverAction::NextKey);
+    assert_eq!(
+        policy.classify_failure(&[], &failed).unwrap(),
+        FailoverAction::NextKey
+    );
     let outcome = GatewayOutcome {
         served: None,
         attempts: vec![failed],
@@ -326,6 +424,17 @@ fn response_phase_and_failover_exports() {
     };
     let (status, body, _) = answer(policy.resume(&[], &request("/"), &outcome).unwrap());
     assert_eq!((status, body.as_str()), (502, "attempts=1"));
+    let Decision::Upstream(up) = policy
+        .on_http_request(&request("/upstream/a?b=1"))
+        .unwrap()
+        .decision
+    else {
+        panic!("expected an upstream decision")
+    };
+    assert_eq!(
+        (up.method.as_str(), up.path_and_query.as_str()),
+        ("GET", "/upstream/a?b=1")
+    );
 }
 
 #[test]
@@ -339,7 +448,9 @@ fn rate_limit_counters_are_shared_by_all_instances() {
                 (0..10)
                     .filter(|_| {
                         let o = policy
-                            .on_http_request(&request("/ratelimit?bucket=shared&capacity=15&window=60000"))
+                            .on_http_request(&request(
+                                "/ratelimit?bucket=shared&capacity=15&window=60000",
+                            ))
                             .unwrap();
                         answer(o).0 == 200
                     })
@@ -351,15 +462,23 @@ fn rate_limit_counters_are_shared_by_all_instances() {
     assert_eq!(allowed, 15);
     // A second policy load (a reload) sees the same buckets.
     let reloaded = load(&rt);
-    let (status, body, _) =
-        answer(reloaded.on_http_request(&request("/ratelimit?bucket=shared&capacity=15&window=60000")).unwrap());
+    let (status, body, _) = answer(
+        reloaded
+            .on_http_request(&request(
+                "/ratelimit?bucket=shared&capacity=15&window=60000",
+            ))
+            .unwrap(),
+    );
     assert_eq!(status, 429);
     assert!(body.starts_with("remaining=0 retry_after_ms="), "{body}");
 }
 
 #[test]
 fn secrets_and_metrics_reach_the_plugin() {
-    let secrets = SecretStore::new().with_env([("EDGE_SECRET_OPENAI_PROD_KEY".to_owned(), "sk-test-123".to_owned())]);
+    let secrets = SecretStore::new().with_env([(
+        "EDGE_SECRET_OPENAI_PROD_KEY".to_owned(),
+        "sk-test-123".to_owned(),
+    )]);
     let services = HostServices::new(secrets);
     services.metrics.record(
         &TargetKey {
@@ -375,12 +494,91 @@ fn secrets_and_metrics_reach_the_plugin() {
     );
     let rt = runtime_with(test_config(), services);
     let policy = load(&rt);
-    let (status, body, _) = answer(policy.on_http_request(&request("/secret?vault=openai&name=prod-key")).unwrap());
+    let (status, body, _) = answer(
+        policy
+            .on_http_request(&request("/secret?vault=openai&name=prod-key"))
+            .unwrap(),
+    );
     assert_eq!((status, body.as_str()), (200, "sk-test-123"));
-    let (status, _, _) = answer(policy.on_http_request(&request("/secret?vault=openai&name=missing")).unwrap());
+    let (status, _, _) = answer(
+        policy
+            .on_http_request(&request("/secret?vault=openai&name=missing"))
+            .unwrap(),
+    );
     assert_eq!(status, 404);
     let (_, body, _) = answer(policy.on_http_request(&request("/metrics")).unwrap());
     assert!(body.starts_with("targets=1 generation="), "{body}");
     let (status, _, _) = answer(policy.on_http_request(&request("/log")).unwrap());
     assert_eq!(status, 200);
+}
+
+/// The real gateway plugin embedded in the edge, on the benchmark's rules policy: the
+/// runtime must load it, and its decisions must come through the pool unchanged.
+#[test]
+fn embedded_plugin_serves_the_rules_policy() {
+    let policy_text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/rules.yaml"),
+    )
+    .unwrap();
+    let rt = PluginRuntime::new(edge::EMBEDDED_PLUGIN, test_config(), Arc::default()).unwrap();
+    let policy = rt.load_policy(&policy_text, options()).unwrap();
+    assert!(policy.summary().has_response_rules);
+    assert!(policy.summary().request_rules >= 4);
+
+    // No API key on the API: the policy answers 401 itself.
+    let outcome = policy.on_http_request(&request("/api/items")).unwrap();
+    let Decision::Respond(r) = outcome.decision else {
+        panic!("expected the 401 custom-response")
+    };
+    assert_eq!(r.status, 401);
+
+    // With a key the request goes upstream with the policy's headers added.
+    let mut req = request("/api/items");
+    req.headers.push(("x-api-key".into(), "demo".into()));
+    req.headers.push(("x-debug".into(), "1".into()));
+    let outcome = policy.on_http_request(&req).unwrap();
+    let Decision::Upstream(up) = outcome.decision else {
+        panic!("expected an upstream decision")
+    };
+    assert!(
+        up.headers
+            .contains(&("x-forwarded-by".into(), "edge".into())),
+        "{:?}",
+        up.headers
+    );
+    assert!(
+        up.headers
+            .contains(&("x-request-id".into(), "req-1".into())),
+        "{:?}",
+        up.headers
+    );
+    assert!(
+        !up.headers.iter().any(|(k, _)| k == "x-debug"),
+        "{:?}",
+        up.headers
+    );
+
+    // The response phase runs on the state the request phase left.
+    let head = ResponseHead {
+        status: 200,
+        headers: vec![("server".into(), "upstream".into())],
+    };
+    match policy
+        .on_http_response(&outcome.state, &req, &head)
+        .unwrap()
+    {
+        ResponseDecision::Headers(h) => {
+            assert!(h.contains(&("x-served-by".into(), "edge".into())), "{h:?}");
+            assert!(!h.iter().any(|(k, _)| k == "server"), "{h:?}");
+        }
+        ResponseDecision::Replace(_) => panic!("expected header edits"),
+    }
+    // An invalid policy yields positioned diagnostics from the real plugin.
+    match rt.load_policy(
+        "on_http_request:\n  - actions:\n      - type: no-such-action\n",
+        options(),
+    ) {
+        Err(LoadError::Diagnostics(d)) => assert!(d.iter().any(|d| d.line == 3), "{d:?}"),
+        other => panic!("expected diagnostics, got {other:?}"),
+    }
 }

@@ -4,6 +4,7 @@
 //! every loaded policy, so all instances see the same counters and numbers, and a policy
 //! reload keeps them.
 
+mod metrics_sink;
 pub mod plugin_log;
 pub mod rate_limiter;
 pub mod secrets;
@@ -12,7 +13,9 @@ pub mod target_metrics;
 pub use plugin_log::PluginLogLevel;
 pub use rate_limiter::{RateLimitDecision, RateLimiter, RateLimiterConfig};
 pub use secrets::{SecretStore, SecretsError};
-pub use target_metrics::{AttemptSample, Quota, TargetKey, TargetMetrics, TargetMetricsConfig, TargetStats};
+pub use target_metrics::{
+    AttemptSample, Quota, TargetKey, TargetMetrics, TargetMetricsConfig, TargetStats,
+};
 
 /// Everything the plugin may ask of the host.
 #[derive(Debug, Default)]

@@ -25,15 +25,30 @@ pub fn log(level: PluginLogLevel, message: &str, fields: &[(String, String)]) {
     let map: serde_json::Map<String, serde_json::Value> = fields
         .iter()
         .take(MAX_FIELDS)
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(truncate(v, MAX_VALUE_BYTES).to_owned())))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                serde_json::Value::String(truncate(v, MAX_VALUE_BYTES).to_owned()),
+            )
+        })
         .collect();
     let fields = serde_json::Value::Object(map).to_string();
     match level {
-        PluginLogLevel::Trace => tracing::trace!(target: "edge::plugin", fields = %fields, "{message}"),
-        PluginLogLevel::Debug => tracing::debug!(target: "edge::plugin", fields = %fields, "{message}"),
-        PluginLogLevel::Info => tracing::info!(target: "edge::plugin", fields = %fields, "{message}"),
-        PluginLogLevel::Warn => tracing::warn!(target: "edge::plugin", fields = %fields, "{message}"),
-        PluginLogLevel::Error => tracing::error!(target: "edge::plugin", fields = %fields, "{message}"),
+        PluginLogLevel::Trace => {
+            tracing::trace!(target: "edge::plugin", fields = %fields, "{message}")
+        }
+        PluginLogLevel::Debug => {
+            tracing::debug!(target: "edge::plugin", fields = %fields, "{message}")
+        }
+        PluginLogLevel::Info => {
+            tracing::info!(target: "edge::plugin", fields = %fields, "{message}")
+        }
+        PluginLogLevel::Warn => {
+            tracing::warn!(target: "edge::plugin", fields = %fields, "{message}")
+        }
+        PluginLogLevel::Error => {
+            tracing::error!(target: "edge::plugin", fields = %fields, "{message}")
+        }
     }
 }
 

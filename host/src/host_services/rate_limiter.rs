@@ -159,7 +159,13 @@ impl RateLimiter {
     }
 
     /// [`Self::check`] at an explicit time (ms since the limiter started); used by tests.
-    pub fn check_at(&self, bucket: &str, capacity: u64, window_ms: u64, now: u64) -> RateLimitDecision {
+    pub fn check_at(
+        &self,
+        bucket: &str,
+        capacity: u64,
+        window_ms: u64,
+        now: u64,
+    ) -> RateLimitDecision {
         if capacity == 0 || window_ms == 0 {
             return RateLimitDecision {
                 allowed: false,
@@ -169,11 +175,17 @@ impl RateLimiter {
         }
         let idx = (self.hasher.hash_one(bucket) as usize) % self.shards.len();
         let Some(shard) = self.shards.get(idx) else {
-            return RateLimitDecision { allowed: true, remaining: 0, retry_after_ms: 0 };
+            return RateLimitDecision {
+                allowed: true,
+                remaining: 0,
+                retry_after_ms: 0,
+            };
         };
         // A poisoned lock only means another thread panicked mid-update of plain counters;
         // the data is still usable.
-        let mut shard = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shard = shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !shard.buckets.contains_key(bucket) && shard.buckets.len() >= self.per_shard_cap {
             evict(&mut shard, self.per_shard_cap, now);
         }
@@ -208,7 +220,12 @@ impl RateLimiter {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).buckets.len())
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .buckets
+                    .len()
+            })
             .sum()
     }
 
@@ -291,7 +308,10 @@ mod tests {
         // The current window is full, so the earliest point is in the next window once a
         // quarter of the previous one has slid out: 800 + 250.
         assert_eq!(d.retry_after_ms, 1050);
-        assert!(!rl.check_at("k", 4, 1000, 200 + d.retry_after_ms - 10).allowed);
+        assert!(
+            !rl.check_at("k", 4, 1000, 200 + d.retry_after_ms - 10)
+                .allowed
+        );
         assert!(rl.check_at("k", 4, 1000, 200 + d.retry_after_ms).allowed);
     }
 
@@ -324,7 +344,10 @@ mod tests {
             rl.check_at("hot", 1_000_000, 60_000, i * 2);
             rl.check_at(&format!("key-{i}"), 5, 60_000, i * 2 + 1);
         }
-        assert_eq!(rl.check_at("hot", 1_000_000, 60_000, 4_001).remaining, 1_000_000 - 2_001);
+        assert_eq!(
+            rl.check_at("hot", 1_000_000, 60_000, 4_001).remaining,
+            1_000_000 - 2_001
+        );
     }
 
     #[test]
@@ -346,7 +369,11 @@ mod tests {
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 let rl = rl.clone();
-                std::thread::spawn(move || (0..100).filter(|_| rl.check_at("k", 150, 60_000, 5).allowed).count())
+                std::thread::spawn(move || {
+                    (0..100)
+                        .filter(|_| rl.check_at("k", 150, 60_000, 5).allowed)
+                        .count()
+                })
             })
             .collect();
         let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();

@@ -59,7 +59,13 @@ impl std::fmt::Debug for SecretStore {
 pub fn env_var_name(vault: &str, name: &str) -> String {
     let norm = |s: &str| -> String {
         s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
             .collect()
     };
     format!("{ENV_PREFIX}{}_{}", norm(vault), norm(name))
@@ -73,7 +79,10 @@ impl SecretStore {
 
     /// Takes every `EDGE_SECRET_*` variable of this process.
     pub fn with_process_env(self) -> Self {
-        self.with_env(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))))
+        self.with_env(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
     /// Takes the `EDGE_SECRET_*` entries of `vars` (tests pass their own).
@@ -121,7 +130,11 @@ impl SecretStore {
         if let Some(v) = self.env.get(&env_var_name(vault, name)) {
             return Some(v.clone());
         }
-        if let Some(v) = self.dir.as_deref().and_then(|d| read_dir_secret(d, vault, name)) {
+        if let Some(v) = self
+            .dir
+            .as_deref()
+            .and_then(|d| read_dir_secret(d, vault, name))
+        {
             return Some(v);
         }
         self.file.get(vault).and_then(|m| m.get(name)).cloned()
@@ -149,7 +162,8 @@ type SecretsMap = HashMap<String, HashMap<String, String>>;
 /// Parses the secrets file; on failure returns only a position suffix (" at line L column C").
 fn parse_secrets_map(text: &str) -> Result<SecretsMap, String> {
     if text.trim_start().starts_with('{') {
-        return serde_json::from_str(text).map_err(|e| format!(" at line {} column {}", e.line(), e.column()));
+        return serde_json::from_str(text)
+            .map_err(|e| format!(" at line {} column {}", e.line(), e.column()));
     }
     serde_saphyr::from_str(text).map_err(|e| match e.location() {
         Some(l) => format!(" at line {} column {}", l.line(), l.column()),
@@ -174,14 +188,23 @@ mod tests {
 
     #[test]
     fn env_names_are_upper_cased_with_underscores() {
-        assert_eq!(env_var_name("openai", "prod-key"), "EDGE_SECRET_OPENAI_PROD_KEY");
-        assert_eq!(env_var_name("my.vault", "a b/c"), "EDGE_SECRET_MY_VAULT_A_B_C");
+        assert_eq!(
+            env_var_name("openai", "prod-key"),
+            "EDGE_SECRET_OPENAI_PROD_KEY"
+        );
+        assert_eq!(
+            env_var_name("my.vault", "a b/c"),
+            "EDGE_SECRET_MY_VAULT_A_B_C"
+        );
     }
 
     #[test]
     fn env_lookup() {
         let s = SecretStore::new().with_env([
-            ("EDGE_SECRET_OPENAI_PROD_KEY".to_owned(), "sk-env".to_owned()),
+            (
+                "EDGE_SECRET_OPENAI_PROD_KEY".to_owned(),
+                "sk-env".to_owned(),
+            ),
             ("UNRELATED".to_owned(), "x".to_owned()),
         ]);
         assert_eq!(val(s.get("openai", "prod-key")).as_deref(), Some("sk-env"));
@@ -210,10 +233,18 @@ mod tests {
     fn yaml_and_json_files() {
         let dir = tempdir();
         let yaml = dir.join("s.yaml");
-        std::fs::write(&yaml, "openai:\n  prod: sk-yaml\nanthropic:\n  main: \"sk-ant\"\n").unwrap();
+        std::fs::write(
+            &yaml,
+            "openai:\n  prod: sk-yaml\nanthropic:\n  main: \"sk-ant\"\n",
+        )
+        .unwrap();
         let json = dir.join("s.json");
         std::fs::write(&json, r#"{"groq": {"k": "gsk-json"}}"#).unwrap();
-        let s = SecretStore::new().with_file(&yaml).unwrap().with_file(&json).unwrap();
+        let s = SecretStore::new()
+            .with_file(&yaml)
+            .unwrap()
+            .with_file(&json)
+            .unwrap();
         assert_eq!(val(s.get("openai", "prod")).as_deref(), Some("sk-yaml"));
         assert_eq!(val(s.get("anthropic", "main")).as_deref(), Some("sk-ant"));
         assert_eq!(val(s.get("groq", "k")).as_deref(), Some("gsk-json"));
@@ -246,7 +277,10 @@ mod tests {
         assert!(err.contains("bad.yaml"), "{err}");
         let bad_json = dir.join("bad.json");
         std::fs::write(&bad_json, r#"{"v": {"n": 42, "sk-json-secret": 1}}"#).unwrap();
-        let err = SecretStore::new().with_file(&bad_json).unwrap_err().to_string();
+        let err = SecretStore::new()
+            .with_file(&bad_json)
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("sk-json-secret"), "{err}");
 
         let good = dir.join("good.yaml");
@@ -256,7 +290,10 @@ mod tests {
             .unwrap()
             .with_env([("EDGE_SECRET_A_B".to_owned(), "sk-env-secret".to_owned())]);
         let dbg = format!("{s:?} {:?}", s.get("v", "n"));
-        assert!(!dbg.contains("sk-file-secret") && !dbg.contains("sk-env-secret"), "{dbg}");
+        assert!(
+            !dbg.contains("sk-file-secret") && !dbg.contains("sk-env-secret"),
+            "{dbg}"
+        );
     }
 
     fn tempdir() -> PathBuf {

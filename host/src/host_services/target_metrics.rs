@@ -185,6 +185,28 @@ impl TargetMetrics {
         inner.generation += 1;
     }
 
+    /// Counts a response that had committed to the client (and was recorded as a success)
+    /// but then broke. The window keeps counts, not identities, so the most recent success
+    /// sample of the target becomes an error: the totals are exact as long as the broken
+    /// attempt is still inside the window, which it nearly always is (streams are shorter
+    /// than the window). Nothing happens for a target with no success in the window.
+    pub fn record_broken_stream(&self, key: &TargetKey) {
+        let mut inner = self.lock();
+        let Some(series) = inner.series.get_mut(key) else {
+            return;
+        };
+        let Some(sample) = series
+            .samples
+            .iter_mut()
+            .rev()
+            .find(|(_, _, error)| !*error)
+        else {
+            return;
+        };
+        sample.2 = true;
+        inner.generation += 1;
+    }
+
     /// Statistics of every target seen, sorted by (provider, model, key id).
     pub fn snapshot(&self) -> Arc<Vec<TargetStats>> {
         self.snapshot_at(Instant::now()).0
@@ -251,7 +273,11 @@ fn compute(key: &TargetKey, series: &Series) -> TargetStats {
         key: key.clone(),
         requests,
         errors,
-        error_rate: if requests == 0 { 0.0 } else { errors as f64 / requests as f64 },
+        error_rate: if requests == 0 {
+            0.0
+        } else {
+            errors as f64 / requests as f64
+        },
         latency_p50_ms: percentile(&lat, 50),
         latency_p95_ms: percentile(&lat, 95),
         quota: series.quota,
@@ -301,8 +327,16 @@ mod tests {
         assert_eq!(s.requests, 100);
         assert_eq!(s.errors, 10);
         assert!((s.error_rate - 0.1).abs() < 1e-9);
-        assert!((s.latency_p50_ms - 50.0).abs() < 1e-9, "{}", s.latency_p50_ms);
-        assert!((s.latency_p95_ms - 95.0).abs() < 1e-9, "{}", s.latency_p95_ms);
+        assert!(
+            (s.latency_p50_ms - 50.0).abs() < 1e-9,
+            "{}",
+            s.latency_p50_ms
+        );
+        assert!(
+            (s.latency_p95_ms - 95.0).abs() < 1e-9,
+            "{}",
+            s.latency_p95_ms
+        );
     }
 
     #[test]
@@ -354,11 +388,18 @@ mod tests {
             m.record_at(&key("a"), sample(i, false), t0);
         }
         for (i, name) in ["b", "c", "d"].into_iter().enumerate() {
-            m.record_at(&key(name), sample(1, false), t0 + Duration::from_millis(i as u64 + 1));
+            m.record_at(
+                &key(name),
+                sample(1, false),
+                t0 + Duration::from_millis(i as u64 + 1),
+            );
         }
         let (snap, _) = m.snapshot_at(t0 + Duration::from_millis(10));
         assert_eq!(snap.len(), 3);
-        assert!(snap.iter().all(|s| s.key.model != "a"), "least recently recorded target dropped");
+        assert!(
+            snap.iter().all(|s| s.key.model != "a"),
+            "least recently recorded target dropped"
+        );
         let m2 = TargetMetrics::new(TargetMetricsConfig {
             max_samples: 10,
             ..TargetMetricsConfig::default()
@@ -372,6 +413,25 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_stream_turns_one_success_into_an_error() {
+        let m = TargetMetrics::default();
+        let t0 = Instant::now();
+        m.record_at(&key("a"), sample(10, false), t0);
+        m.record_at(&key("a"), sample(20, true), t0);
+        let (_, g1) = m.snapshot_at(t0);
+        m.record_broken_stream(&key("a"));
+        let (snap, g2) = m.snapshot_at(t0);
+        assert_ne!(g1, g2);
+        assert_eq!((snap[0].requests, snap[0].errors), (2, 2));
+        // No success left to flip, and unknown targets, change nothing.
+        m.record_broken_stream(&key("a"));
+        m.record_broken_stream(&key("unknown"));
+        let (snap, g3) = m.snapshot_at(t0);
+        assert_eq!(g2, g3);
+        assert_eq!(snap.len(), 1);
+    }
+
+    #[test]
     fn quota_keeps_the_last_reported_value() {
         let q = Quota::from_headers([
             ("X-RateLimit-Remaining-Requests", "42"),
@@ -382,13 +442,23 @@ mod tests {
         assert_eq!(q.remaining_tokens, Some(9000));
         let m = TargetMetrics::default();
         let t0 = Instant::now();
-        m.record_at(&key("a"), AttemptSample { quota: q, ..sample(5, false) }, t0);
+        m.record_at(
+            &key("a"),
+            AttemptSample {
+                quota: q,
+                ..sample(5, false)
+            },
+            t0,
+        );
         // A later attempt without quota headers keeps the earlier numbers.
         m.record_at(&key("a"), sample(5, false), t0);
         m.record_at(
             &key("a"),
             AttemptSample {
-                quota: Quota { remaining_requests: Some(41), remaining_tokens: None },
+                quota: Quota {
+                    remaining_requests: Some(41),
+                    remaining_tokens: None,
+                },
                 ..sample(5, false)
             },
             t0,

@@ -43,7 +43,11 @@ pub(crate) fn cache_dir(setting: &ArtifactCache) -> Option<PathBuf> {
         ArtifactCache::Default => std::env::var_os("XDG_CACHE_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            })
             .map(|base| base.join("edge")),
     }
 }
@@ -83,15 +87,23 @@ pub(crate) fn load_component(
     let path = dir.join(artifact_name(engine, wasm));
     if path.is_file() {
         match deserialize(engine, &path) {
-            Ok(c) => return Ok((c, CacheOutcome::Hit(path))),
+            Ok(c) => {
+                mark_used(&path);
+                return Ok((c, CacheOutcome::Hit(path)));
+            }
             // Unreadable or from another build: compile and overwrite it below.
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unusable plugin artifact"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring unusable plugin artifact")
+            }
         }
     }
     let artifact = engine
         .precompile_component(wasm)
         .map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))?;
-    match write_atomically(&dir, &path, &artifact).and_then(|()| deserialize(engine, &path).map_err(std::io::Error::other)) {
+    prune(&dir, std::time::SystemTime::now());
+    match write_atomically(&dir, &path, &artifact)
+        .and_then(|()| deserialize(engine, &path).map_err(std::io::Error::other))
+    {
         Ok(c) => Ok((c, CacheOutcome::Stored(path))),
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot use the plugin artifact cache; compiling without it");
@@ -100,8 +112,45 @@ pub(crate) fn load_component(
     }
 }
 
+/// Artifacts unused for this long are deleted when a new one is stored. Every plugin build
+/// and wasmtime upgrade leaves a multi-megabyte artifact behind; a month keeps those of any
+/// binary still in use (each start refreshes its own) without growing forever.
+const PRUNE_AFTER: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// Records that an artifact was just used, so pruning keeps it. Best effort.
+fn mark_used(path: &Path) {
+    if let Ok(f) = std::fs::File::options().append(true).open(path) {
+        let _ = f.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// Deletes `*.cwasm` artifacts (and stray temporary files) in `dir` older than
+/// [`PRUNE_AFTER`]. Deleting a file another process has mapped is safe: the mapping keeps
+/// the data until it is unmapped. Best effort; errors are ignored.
+fn prune(dir: &Path, now: std::time::SystemTime) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("cwasm") {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > PRUNE_AFTER);
+        if old {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, PluginError> {
-    Component::new(engine, wasm).map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))
+    Component::new(engine, wasm)
+        .map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))
 }
 
 #[allow(unsafe_code)]
@@ -129,4 +178,52 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn prune_deletes_only_old_artifacts() {
+        let dir = std::env::temp_dir().join(format!("edge-cache-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["old.cwasm", "new.cwasm", "old.txt"] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        let long_ago = SystemTime::now() - PRUNE_AFTER - Duration::from_secs(60);
+        for name in ["old.cwasm", "old.txt"] {
+            let f = std::fs::File::options()
+                .append(true)
+                .open(dir.join(name))
+                .unwrap();
+            f.set_modified(long_ago).unwrap();
+        }
+        prune(&dir, SystemTime::now());
+        assert!(!dir.join("old.cwasm").exists());
+        assert!(dir.join("new.cwasm").exists());
+        assert!(dir.join("old.txt").exists(), "only artifacts are touched");
+        // Using an artifact keeps it.
+        let f = std::fs::File::options()
+            .append(true)
+            .open(dir.join("new.cwasm"))
+            .unwrap();
+        f.set_modified(long_ago).unwrap();
+        mark_used(&dir.join("new.cwasm"));
+        prune(&dir, SystemTime::now());
+        assert!(dir.join("new.cwasm").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn explicit_settings_name_the_directory() {
+        assert_eq!(cache_dir(&ArtifactCache::Off), None);
+        assert_eq!(
+            cache_dir(&ArtifactCache::Dir("/x".into())),
+            Some(PathBuf::from("/x"))
+        );
+    }
 }

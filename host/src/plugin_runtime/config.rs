@@ -37,6 +37,11 @@ pub struct RuntimeConfig {
     /// most one instance per thread calling into the plugin is busy at a time; more idle
     /// ones than worker threads would only hold memory.
     pub max_idle_instances: usize,
+    /// Idle instances a background thread keeps ready per loaded policy, so requests rarely
+    /// pay for creating one (see `warmer.rs`). Two covers the first concurrent requests on a
+    /// small machine and each replacement after a recycle or trap, without holding much
+    /// memory; 0 turns the warmer off. Never more than `max_idle_instances`.
+    pub warm_instances: usize,
     /// Instance slots of the pooling allocator, shared by every loaded policy (a reload
     /// briefly holds the old and the new pool). Creating an instance beyond this fails the
     /// request with `plugin_load_failed`.
@@ -47,7 +52,9 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         Self {
             cache: ArtifactCache::Default,
             memory_limit_bytes: 64 << 20,
@@ -55,6 +62,7 @@ impl Default for RuntimeConfig {
             load_deadline: Duration::from_secs(5),
             recycle_after_calls: 10_000,
             max_idle_instances: threads * 2,
+            warm_instances: threads.min(2),
             max_instances: 128,
             epoch_tick: Duration::from_millis(1),
         }
@@ -65,6 +73,8 @@ impl RuntimeConfig {
     /// Epoch ticks that make up `d` (at least one).
     pub(crate) fn ticks(&self, d: Duration) -> u64 {
         let tick = self.epoch_tick.as_nanos().max(1);
-        u64::try_from(d.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+        u64::try_from(d.as_nanos().div_ceil(tick))
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 }

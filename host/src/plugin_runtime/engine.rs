@@ -51,7 +51,8 @@ pub(crate) fn build_engine(cfg: &RuntimeConfig) -> Result<Engine, PluginError> {
         .parallel_compilation(true)
         // We keep our own artifact cache (cache.rs); wasmtime's would be a second copy.
         .cache(None);
-    Engine::new(&config).map_err(|e| PluginError::Load(format!("cannot create the wasm engine: {e:#}")))
+    Engine::new(&config)
+        .map_err(|e| PluginError::Load(format!("cannot create the wasm engine: {e:#}")))
 }
 
 /// Advances the engine's epoch every tick from a background thread, so that epoch

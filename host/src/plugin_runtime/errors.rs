@@ -43,6 +43,19 @@ impl PluginError {
         }
     }
 
+    /// A fixed sentence for the client's error body. `Display` (for logs) can carry the
+    /// guest's panic message, which may quote request data; this never does.
+    pub fn client_message(&self) -> &'static str {
+        match self {
+            PluginError::Trap { .. } => "the policy plugin failed while handling this request",
+            PluginError::DeadlineExceeded => {
+                "the policy plugin ran past its time limit on this request"
+            }
+            PluginError::MemoryExhausted => "the policy plugin ran out of memory on this request",
+            PluginError::Load(_) => "the policy plugin is not available",
+        }
+    }
+
     /// Whether repeating the call could help. Never: the plugin is deterministic enough
     /// that the same request would fail the same way.
     pub fn is_retryable(&self) -> bool {
@@ -68,7 +81,12 @@ mod tests {
     #[test]
     fn codes_are_stable_and_all_500() {
         let all = [
-            (PluginError::Trap { message: "x".into() }, "plugin_trap"),
+            (
+                PluginError::Trap {
+                    message: "x".into(),
+                },
+                "plugin_trap",
+            ),
             (PluginError::DeadlineExceeded, "plugin_deadline_exceeded"),
             (PluginError::MemoryExhausted, "plugin_memory_exhausted"),
             (PluginError::Load("x".into()), "plugin_load_failed"),
@@ -77,6 +95,7 @@ mod tests {
             assert_eq!(e.code(), code);
             assert_eq!(e.status(), 500);
             assert!(!e.is_retryable());
+            assert!(!e.client_message().contains('x'));
         }
     }
 }

@@ -23,7 +23,9 @@ use bytes::Bytes;
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
-use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, OutputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::p2::{
+    DynInputStream, DynOutputStream, DynPollable, OutputStream, Pollable, StreamError, StreamResult,
+};
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
 use wasmtime_wasi_io::bindings::wasi::io::streams::{
     HostInputStream as AsyncInput, HostOutputStream as AsyncOutput,
@@ -33,7 +35,8 @@ use wasmtime_wasi_io::bindings::wasi::io::streams::{
 /// a few hundred bytes; older output is dropped.
 const STDERR_TAIL_BYTES: usize = 4096;
 
-const WOULD_BLOCK: &str = "the policy plugin tried to wait (sleep, poll or a blocking read); plugin calls must not block";
+const WOULD_BLOCK: &str =
+    "the policy plugin tried to wait (sleep, poll or a blocking read); plugin calls must not block";
 
 /// The guest's stderr: keeps the last [`STDERR_TAIL_BYTES`] written. Cloning shares the buffer.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +47,9 @@ pub(crate) struct StderrTail {
 impl StderrTail {
     fn push(&self, bytes: &[u8]) {
         let mut buf = self.buf.lock().unwrap_or_else(PoisonError::into_inner);
-        let bytes = bytes.get(bytes.len().saturating_sub(STDERR_TAIL_BYTES)..).unwrap_or(bytes);
+        let bytes = bytes
+            .get(bytes.len().saturating_sub(STDERR_TAIL_BYTES)..)
+            .unwrap_or(bytes);
         let overflow = (buf.len() + bytes.len()).saturating_sub(STDERR_TAIL_BYTES);
         let n = overflow.min(buf.len());
         buf.drain(..n);
@@ -110,7 +115,11 @@ impl Pollable for StderrTail {
 }
 
 impl tokio::io::AsyncWrite for StderrTail {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -173,13 +182,28 @@ impl streams::HostOutputStream for NonBlockingTable<'_> {
     fn write(&mut self, stream: Resource<DynOutputStream>, bytes: Vec<u8>) -> StreamResult<()> {
         AsyncOutput::write(self.0, stream, bytes)
     }
-    fn blocking_write_and_flush(&mut self, stream: Resource<DynOutputStream>, bytes: Vec<u8>) -> StreamResult<()> {
-        now(AsyncOutput::blocking_write_and_flush(self.0, stream, bytes)).unwrap_or_else(|| Err(would_block()))
+    fn blocking_write_and_flush(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+        bytes: Vec<u8>,
+    ) -> StreamResult<()> {
+        now(AsyncOutput::blocking_write_and_flush(self.0, stream, bytes))
+            .unwrap_or_else(|| Err(would_block()))
     }
-    fn blocking_write_zeroes_and_flush(&mut self, stream: Resource<DynOutputStream>, len: u64) -> StreamResult<()> {
-        now(AsyncOutput::blocking_write_zeroes_and_flush(self.0, stream, len)).unwrap_or_else(|| Err(would_block()))
+    fn blocking_write_zeroes_and_flush(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+        len: u64,
+    ) -> StreamResult<()> {
+        now(AsyncOutput::blocking_write_zeroes_and_flush(
+            self.0, stream, len,
+        ))
+        .unwrap_or_else(|| Err(would_block()))
     }
-    fn subscribe(&mut self, stream: Resource<DynOutputStream>) -> wasmtime::Result<Resource<DynPollable>> {
+    fn subscribe(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
         AsyncOutput::subscribe(self.0, stream)
     }
     fn write_zeroes(&mut self, stream: Resource<DynOutputStream>, len: u64) -> StreamResult<()> {
@@ -191,7 +215,12 @@ impl streams::HostOutputStream for NonBlockingTable<'_> {
     fn blocking_flush(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<()> {
         now(AsyncOutput::blocking_flush(self.0, stream)).unwrap_or_else(|| Err(would_block()))
     }
-    fn splice(&mut self, dst: Resource<DynOutputStream>, src: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
+    fn splice(
+        &mut self,
+        dst: Resource<DynOutputStream>,
+        src: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<u64> {
         AsyncOutput::splice(self.0, dst, src, len)
     }
     fn blocking_splice(
@@ -200,7 +229,8 @@ impl streams::HostOutputStream for NonBlockingTable<'_> {
         src: Resource<DynInputStream>,
         len: u64,
     ) -> StreamResult<u64> {
-        now(AsyncOutput::blocking_splice(self.0, dst, src, len)).unwrap_or_else(|| Err(would_block()))
+        now(AsyncOutput::blocking_splice(self.0, dst, src, len))
+            .unwrap_or_else(|| Err(would_block()))
     }
 }
 
@@ -211,7 +241,11 @@ impl streams::HostInputStream for NonBlockingTable<'_> {
     fn read(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<Vec<u8>> {
         AsyncInput::read(self.0, stream, len)
     }
-    fn blocking_read(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<Vec<u8>> {
+    fn blocking_read(
+        &mut self,
+        stream: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<Vec<u8>> {
         now(AsyncInput::blocking_read(self.0, stream, len)).unwrap_or_else(|| Err(would_block()))
     }
     fn skip(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
@@ -220,14 +254,18 @@ impl streams::HostInputStream for NonBlockingTable<'_> {
     fn blocking_skip(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
         now(AsyncInput::blocking_skip(self.0, stream, len)).unwrap_or_else(|| Err(would_block()))
     }
-    fn subscribe(&mut self, stream: Resource<DynInputStream>) -> wasmtime::Result<Resource<DynPollable>> {
+    fn subscribe(
+        &mut self,
+        stream: Resource<DynInputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
         AsyncInput::subscribe(self.0, stream)
     }
 }
 
 impl poll::Host for NonBlockingTable<'_> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
-        now(async_poll::Host::poll(self.0, pollables)).unwrap_or_else(|| Err(wasmtime::Error::msg(WOULD_BLOCK)))
+        now(async_poll::Host::poll(self.0, pollables))
+            .unwrap_or_else(|| Err(wasmtime::Error::msg(WOULD_BLOCK)))
     }
 }
 
@@ -236,7 +274,8 @@ impl poll::HostPollable for NonBlockingTable<'_> {
         now(async_poll::HostPollable::ready(self.0, pollable)).unwrap_or(Ok(false))
     }
     fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
-        now(async_poll::HostPollable::block(self.0, pollable)).unwrap_or_else(|| Err(wasmtime::Error::msg(WOULD_BLOCK)))
+        now(async_poll::HostPollable::block(self.0, pollable))
+            .unwrap_or_else(|| Err(wasmtime::Error::msg(WOULD_BLOCK)))
     }
     fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
         async_poll::HostPollable::drop(self.0, pollable)
@@ -278,7 +317,10 @@ mod tests {
     #[test]
     fn panic_summary_finds_location_and_message() {
         let err = "thread '<unnamed>' panicked at src/lib.rs:10:5:\nboom on purpose\nnote: run with `RUST_BACKTRACE=1`\n";
-        assert_eq!(panic_summary(err).as_deref(), Some("panicked at src/lib.rs:10:5: boom on purpose"));
+        assert_eq!(
+            panic_summary(err).as_deref(),
+            Some("panicked at src/lib.rs:10:5: boom on purpose")
+        );
         assert_eq!(
             panic_summary("memory allocation of 1048576 bytes failed\n").as_deref(),
             Some("memory allocation of 1048576 bytes failed")

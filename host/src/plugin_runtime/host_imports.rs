@@ -20,8 +20,16 @@ impl host::Host for InstanceState {
         plugin_log::log(level, &message, &fields);
     }
 
-    fn rate_limit_check(&mut self, bucket: String, capacity: u64, window_ms: u64) -> host::RateLimitResult {
-        let d = self.services.rate_limiter.check(&bucket, capacity, window_ms);
+    fn rate_limit_check(
+        &mut self,
+        bucket: String,
+        capacity: u64,
+        window_ms: u64,
+    ) -> host::RateLimitResult {
+        let d = self
+            .services
+            .rate_limiter
+            .check(&bucket, capacity, window_ms);
         host::RateLimitResult {
             allowed: d.allowed,
             remaining: d.remaining,

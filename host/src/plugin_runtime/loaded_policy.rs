@@ -6,12 +6,13 @@
 //! fails answers its request with the returned [`PluginError`]; the instance is discarded
 //! and the next call gets a healthy one.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::bindings::types;
 use super::errors::PluginError;
-use super::pool::{InstancePool, PoolStats, Pooled};
+use super::pool::{InstancePool, PoolStats, Pooled, Returned};
 use super::runtime::RuntimeShared;
+use super::warmer::WarmUp;
 
 /// A loaded policy. Cheap to clone; in-flight requests keep the policy they started with
 /// alive after a reload swaps in a new one.
@@ -50,7 +51,7 @@ impl LoadedPolicy {
         let pool = InstancePool::new(rt.cfg.max_idle_instances.max(1), rt.cfg.recycle_after_calls);
         pool.note_created();
         pool.give_back(first);
-        Self {
+        let policy = Self {
             inner: Arc::new(PolicyInner {
                 rt,
                 text,
@@ -58,7 +59,12 @@ impl LoadedPolicy {
                 summary,
                 pool,
             }),
+        };
+        // `edge check` loads a policy only to see its diagnostics; nothing will be served.
+        if !policy.inner.options.check_only {
+            policy.request_warm_up();
         }
+        policy
     }
 
     /// What the policy needs from the host (body buffering, response phase) and its warnings.
@@ -83,7 +89,10 @@ impl LoadedPolicy {
 
     /// Runs the `on_http_request` rules for a request whose head (and body, when the
     /// summary says `needs-body`) arrived.
-    pub fn on_http_request(&self, req: &types::Request) -> Result<types::RequestOutcome, PluginError> {
+    pub fn on_http_request(
+        &self,
+        req: &types::Request,
+    ) -> Result<types::RequestOutcome, PluginError> {
         self.with_instance(|g, s| g.call_on_http_request(s, req))
     }
 
@@ -120,43 +129,86 @@ impl LoadedPolicy {
     }
 
     /// Takes an idle instance (or makes and loads a new one), runs `f` on it under the call
-    /// deadline, and returns it to the pool unless the call failed.
+    /// deadline, and returns it to the pool unless the call failed. When an instance leaves
+    /// the pool for good (failed call, recycle limit), the warmer is asked for a replacement
+    /// so the next request does not pay for creating and loading one.
     fn with_instance<R>(
         &self,
-        f: impl FnOnce(&super::bindings::Gateway, &mut wasmtime::Store<super::instance_state::InstanceState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(
+            &super::bindings::Gateway,
+            &mut wasmtime::Store<super::instance_state::InstanceState>,
+        ) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let inner = &*self.inner;
         let mut inst = match inner.pool.take() {
             Some(i) => i,
-            None => self.fresh_instance()?,
+            None => inner.fresh_instance()?,
         };
         match inner.rt.call(&mut inst, inner.rt.call_ticks, f) {
             Ok(r) => {
-                inner.pool.give_back(inst);
+                if inner.pool.give_back(inst) == Returned::Recycled {
+                    self.request_warm_up();
+                }
                 Ok(r)
             }
             Err(e) => {
                 inner.pool.note_discarded();
                 drop(inst);
+                self.request_warm_up();
                 Err(e)
             }
         }
     }
 
+    fn request_warm_up(&self) {
+        if self.inner.rt.cfg.warm_instances > 0 {
+            let target: Weak<dyn WarmUp> = Arc::downgrade(&self.inner) as Weak<PolicyInner>;
+            self.inner.rt.warmer.request(target);
+        }
+    }
+}
+
+impl PolicyInner {
     /// A new instance with this policy loaded. The text loaded before, so a failure here is
     /// the plugin's fault (nondeterminism, a trap, a secret that disappeared), not the user's.
     fn fresh_instance(&self) -> Result<Pooled, PluginError> {
-        let inner = &*self.inner;
-        let mut inst = inner.rt.new_instance()?;
-        inner.pool.note_created();
-        match inner.rt.run_load(&mut inst, &inner.text, &inner.options)? {
+        let mut inst = self.rt.new_instance()?;
+        self.pool.note_created();
+        match self.rt.run_load(&mut inst, &self.text, &self.options)? {
             Ok(_) => Ok(inst),
             Err(diags) => {
-                let first = diags.first().map(|d| d.message.as_str()).unwrap_or("no diagnostics");
+                let first = diags
+                    .first()
+                    .map(|d| d.message.as_str())
+                    .unwrap_or("no diagnostics");
                 Err(PluginError::Load(format!(
                     "a new plugin instance rejected the policy that loaded before ({} problem(s); first: {first})",
                     diags.len()
                 )))
+            }
+        }
+    }
+}
+
+impl WarmUp for PolicyInner {
+    /// Creates instances until `warm_instances` are idle. Runs on the warmer thread.
+    fn warm_up(&self) {
+        let target = self
+            .rt
+            .cfg
+            .warm_instances
+            .min(self.rt.cfg.max_idle_instances);
+        while self.pool.stats().idle < target {
+            match self.fresh_instance() {
+                Ok(inst) => {
+                    if self.pool.give_back(inst) != Returned::Kept {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot warm up a plugin instance");
+                    break;
+                }
             }
         }
     }

@@ -18,6 +18,7 @@ mod limits;
 mod loaded_policy;
 mod pool;
 mod runtime;
+mod warmer;
 
 pub use bindings::types;
 pub use cache::CacheOutcome;

@@ -37,6 +37,16 @@ pub struct PoolStats {
     pub idle: usize,
 }
 
+/// What became of an instance handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Returned {
+    Kept,
+    /// Dropped: it reached the recycle limit.
+    Recycled,
+    /// Dropped: enough instances are idle already.
+    PoolFull,
+}
+
 pub(crate) struct InstancePool {
     idle: Mutex<Vec<Pooled>>,
     max_idle: usize,
@@ -60,7 +70,10 @@ impl InstancePool {
 
     /// An idle instance, if any.
     pub(crate) fn take(&self) -> Option<Pooled> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
     }
 
     /// Counts an instance created for this pool.
@@ -75,11 +88,11 @@ impl InstancePool {
 
     /// Hands an instance back after a successful call: kept unless it reached the recycle
     /// limit or the pool is full. Dropping happens outside the lock.
-    pub(crate) fn give_back(&self, inst: Pooled) {
+    pub(crate) fn give_back(&self, inst: Pooled) -> Returned {
         if inst.calls >= self.recycle_after {
             self.recycled.fetch_add(1, Ordering::Relaxed);
             drop(inst);
-            return;
+            return Returned::Recycled;
         }
         let rejected = {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -90,7 +103,13 @@ impl InstancePool {
                 Some(inst)
             }
         };
-        drop(rejected);
+        match rejected {
+            None => Returned::Kept,
+            Some(inst) => {
+                drop(inst);
+                Returned::PoolFull
+            }
+        }
     }
 
     pub(crate) fn stats(&self) -> PoolStats {
@@ -98,7 +117,11 @@ impl InstancePool {
             created: self.created.load(Ordering::Relaxed),
             discarded: self.discarded.load(Ordering::Relaxed),
             recycled: self.recycled.load(Ordering::Relaxed),
-            idle: self.idle.lock().unwrap_or_else(PoisonError::into_inner).len(),
+            idle: self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len(),
         }
     }
 }

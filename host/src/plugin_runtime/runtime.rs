@@ -19,6 +19,7 @@ use super::guest_io::{NonBlockingTable, panic_summary, shadow_blocking_io};
 use super::instance_state::InstanceState;
 use super::loaded_policy::LoadedPolicy;
 use super::pool::Pooled;
+use super::warmer::Warmer;
 use crate::host_services::HostServices;
 
 /// Shared by the runtime handle and every policy loaded from it.
@@ -29,6 +30,7 @@ pub(crate) struct RuntimeShared {
     pub(crate) call_ticks: u64,
     pub(crate) load_ticks: u64,
     cache: CacheOutcome,
+    pub(crate) warmer: Warmer,
     // Declared last so it stops after everything that uses the engine is gone.
     _ticker: EpochTicker,
 }
@@ -52,18 +54,29 @@ impl PluginRuntime {
     /// Compiles (or loads from the artifact cache) the component in `wasm`, links the WASI
     /// and `host` imports, and checks that it implements the `gateway` world. Fails with
     /// [`PluginError::Load`] when the wasm is not such a component.
-    pub fn new(wasm: &[u8], cfg: RuntimeConfig, services: Arc<HostServices>) -> Result<Self, PluginError> {
+    pub fn new(
+        wasm: &[u8],
+        cfg: RuntimeConfig,
+        services: Arc<HostServices>,
+    ) -> Result<Self, PluginError> {
         let engine = build_engine(&cfg)?;
         let ticker = EpochTicker::start(&engine, cfg.epoch_tick)?;
         let (component, cache) = cache::load_component(&engine, wasm, &cfg.cache)?;
-        let link_err = |e: wasmtime::Error| PluginError::Load(format!("cannot link the plugin: {e:#}"));
+        let link_err =
+            |e: wasmtime::Error| PluginError::Load(format!("cannot link the plugin: {e:#}"));
         let mut linker: Linker<InstanceState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_err)?;
-        shadow_blocking_io(&mut linker, |s: &mut InstanceState| NonBlockingTable(&mut s.table)).map_err(link_err)?;
-        Gateway::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker, |s| s).map_err(link_err)?;
+        shadow_blocking_io(&mut linker, |s: &mut InstanceState| {
+            NonBlockingTable(&mut s.table)
+        })
+        .map_err(link_err)?;
+        Gateway::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker, |s| s)
+            .map_err(link_err)?;
         let pre = linker.instantiate_pre(&component).map_err(link_err)?;
         let pre = GatewayPre::new(pre).map_err(|e| {
-            PluginError::Load(format!("the plugin does not implement the gateway world: {e:#}"))
+            PluginError::Load(format!(
+                "the plugin does not implement the gateway world: {e:#}"
+            ))
         })?;
         let shared = RuntimeShared {
             call_ticks: cfg.ticks(cfg.call_deadline),
@@ -72,19 +85,35 @@ impl PluginRuntime {
             services,
             pre,
             cache,
+            warmer: Warmer::start()?,
             _ticker: ticker,
         };
-        Ok(Self { shared: Arc::new(shared) })
+        Ok(Self {
+            shared: Arc::new(shared),
+        })
     }
 
     /// Loads `policy_text` into a fresh instance. Invalid policies come back as
     /// [`LoadError::Diagnostics`]; the instance that loaded a valid one becomes the first of
     /// the new policy's pool. `edge check` uses this with `opts.check_only` set and drops
     /// the result.
-    pub fn load_policy(&self, policy_text: &str, opts: types::LoadOptions) -> Result<LoadedPolicy, LoadError> {
+    pub fn load_policy(
+        &self,
+        policy_text: &str,
+        opts: types::LoadOptions,
+    ) -> Result<LoadedPolicy, LoadError> {
         let mut inst = self.shared.new_instance()?;
-        let summary = self.shared.run_load(&mut inst, policy_text, &opts)?.map_err(LoadError::Diagnostics)?;
-        Ok(LoadedPolicy::new(self.shared.clone(), policy_text.to_owned(), opts, summary, inst))
+        let summary = self
+            .shared
+            .run_load(&mut inst, policy_text, &opts)?
+            .map_err(LoadError::Diagnostics)?;
+        Ok(LoadedPolicy::new(
+            self.shared.clone(),
+            policy_text.to_owned(),
+            opts,
+            summary,
+            inst,
+        ))
     }
 
     /// Whether this start loaded a cached artifact or compiled the plugin.
@@ -114,7 +143,11 @@ impl RuntimeShared {
             .pre
             .instantiate(&mut store)
             .map_err(|e| PluginError::Load(format!("cannot create a plugin instance: {e:#}")))?;
-        Ok(Pooled { store, gateway, calls: 0 })
+        Ok(Pooled {
+            store,
+            gateway,
+            calls: 0,
+        })
     }
 
     /// Runs `load` on `inst` under the load deadline.
