@@ -151,17 +151,3 @@ fn decision_cost_breakdown() {
         let _ = l.plan_with(&req, &env);
     });
 }
-
-#[test]
-#[ignore = "profiling loop"]
-fn decision_profile_loop() {
-    let l = load(BENCH_CONFIG);
-    let content = "x".repeat(1900);
-    let req = chat(
-        json!({"model": "gpt-4o", "models": ["claude-sonnet-4-5", "llama3"], "messages": [{"role": "user", "content": content}]}),
-    );
-    let env = l.req_env();
-    for _ in 0..100_000 {
-        let _ = l.plan_with(&req, &env);
-    }
-}
