@@ -21,8 +21,9 @@ pub struct Continuation {
     pub model_selection: Vec<serde_json::Value>,
     /// Per attempt index: what the results need that `AttemptResult` lacks.
     pub attempts: Vec<AttemptInfo>,
-    /// Per model group: its key-selection record.
-    pub key_selection: Vec<serde_json::Value>,
+    /// (model group, its `api_key_selection` record) when key strategies ran; absent
+    /// groups used the default order.
+    pub key_selection: Vec<(u32, serde_json::Value)>,
 }
 
 /// What the client asked (`actions.ngrok.ai_gateway.client`), credentials redacted. Typed

@@ -194,8 +194,9 @@ pub(super) fn plan(
                 .map(|k| (Some(k.value.as_str()), k.id.clone(), k.id.clone()))
                 .collect()
         };
-        key_records
-            .push(json!({"model": model_id, "provider": provider.id, "api_key_selection": record}));
+        if !record.is_empty() {
+            key_records.push((group as u32, Json::Array(record)));
+        }
         let allow = provider
             .param_allowlists
             .iter()
