@@ -14,15 +14,57 @@ pub struct Continuation {
     pub total_timeout_ms: u64,
     pub max_retry_after_ms: u64,
     /// `actions.ngrok.ai_gateway.client`.
-    pub client: serde_json::Value,
+    pub client: ClientInfo,
     pub input_tokens: u64,
     pub gateway_latency_ms: u64,
     /// `actions.ngrok.ai_gateway.model_selection`.
     pub model_selection: Vec<serde_json::Value>,
     /// Per attempt index: what the results need that `AttemptResult` lacks.
     pub attempts: Vec<AttemptInfo>,
-    /// Per model group: its key-selection record.
-    pub key_selection: Vec<serde_json::Value>,
+    /// (model group, its `api_key_selection` record) when key strategies ran; absent
+    /// groups used the default order.
+    pub key_selection: Vec<(u32, serde_json::Value)>,
+}
+
+/// What the client asked (`actions.ngrok.ai_gateway.client`), credentials redacted. Typed
+/// rather than JSON so that building it per request costs a few copies, not a tree.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClientInfo {
+    pub method: String,
+    pub path: String,
+    /// Lower-cased names, credential values replaced by "[redacted]".
+    pub request_headers: Vec<(String, String)>,
+    pub user_agent: String,
+    pub model: String,
+    pub models: Vec<String>,
+    pub api_key_hash: String,
+    /// (model, reason)
+    pub rejected_models: Vec<(String, String)>,
+}
+
+impl ClientInfo {
+    /// The spec 7 shape: headers as name -> [values].
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut headers = serde_json::Map::new();
+        for (k, v) in &self.request_headers {
+            match headers.get_mut(k) {
+                Some(serde_json::Value::Array(list)) => list.push(v.clone().into()),
+                _ => {
+                    headers.insert(k.clone(), serde_json::json!([v]));
+                }
+            }
+        }
+        serde_json::json!({
+            "method": self.method,
+            "path": self.path,
+            "request_headers": headers,
+            "user_agent": self.user_agent,
+            "model": self.model,
+            "models": self.models,
+            "api_key_hash": self.api_key_hash,
+            "rejected_models": self.rejected_models.iter().map(|(m, r)| serde_json::json!({"model": m, "reason": r})).collect::<Vec<_>>(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

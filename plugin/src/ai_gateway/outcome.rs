@@ -25,7 +25,7 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
     } else {
         ApiFormat::OpenAi
     };
-    let models_tried = models_tried(&c, outcome);
+    let models_tried = models_tried(gw, &c, outcome);
     let mut model_selection = c.model_selection.clone();
     gw.expand_records(&mut model_selection, format);
     let headers: Headers = vec![
@@ -36,7 +36,7 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
         ),
     ];
     let mut results = json!({
-        "client": c.client,
+        "client": c.client.to_json(),
         "input_ngrok_tokens": c.input_tokens,
         "output_ngrok_tokens": 0,
         "gateway_latency_ms": c.gateway_latency_ms,
@@ -130,7 +130,7 @@ fn classify(c: &Continuation, outcome: &GatewayOutcome) -> GatewayError {
 }
 
 /// `models_tried[]`: a new entry whenever the model changes, each with its requests.
-fn models_tried(c: &Continuation, outcome: &GatewayOutcome) -> Json {
+fn models_tried(gw: &AiGateway, c: &Continuation, outcome: &GatewayOutcome) -> Json {
     let mut out: Vec<Json> = Vec::new();
     let mut current_group: Option<u32> = None;
     for a in &outcome.attempts {
@@ -141,11 +141,17 @@ fn models_tried(c: &Continuation, outcome: &GatewayOutcome) -> Json {
             .unwrap_or_default();
         if current_group != Some(info.group) || out.is_empty() {
             current_group = Some(info.group);
-            let keys = c
-                .key_selection
-                .get(info.group as usize)
-                .and_then(|k| k.get("api_key_selection").cloned())
-                .unwrap_or(json!([]));
+            let keys = match c.key_selection.iter().find(|(g, _)| *g == info.group) {
+                Some((_, record)) => record.clone(),
+                // Default order: every configured key of the provider, as written.
+                None => match gw.universe.providers.iter().find(|p| p.id == a.provider) {
+                    Some(p) if !p.keys.is_empty() => json!([{
+                        "strategy": "ai.keys",
+                        "keys_to_try": p.keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+                    }]),
+                    _ => json!([]),
+                },
+            };
             out.push(json!({"model": a.model, "provider": a.provider, "author": info.author, "api_key_selection": keys, "requests_made": []}));
         }
         let headers: serde_json::Map<String, Json> =

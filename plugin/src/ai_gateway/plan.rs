@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde_json::{Value as Json, json};
 
 use super::body::{BodyEdits, ClientBody, upstream_body};
-use super::continuation::{AttemptInfo, Continuation};
+use super::continuation::{AttemptInfo, ClientInfo, Continuation};
 use super::errors::GatewayError;
 use super::models_list::models_list;
 use super::resolve::{Cand, resolve};
@@ -41,7 +41,8 @@ pub(super) fn plan(
     let mut ctx = ErrCtx {
         gw,
         format: Surface::format_for_path(&req.path),
-        client: Json::Null,
+        client: ClientInfo::default(),
+        have_client: false,
         req,
         records: Vec::new(),
         id_header: &id_header,
@@ -69,6 +70,7 @@ pub(super) fn plan(
         Err(e) => return ctx.fail(e),
     };
     ctx.client = client_record(req, Some(&body));
+    ctx.have_client = true;
     let input_tokens = body.estimated_input_tokens();
     if let Some(max) = gw.settings.max_input_tokens
         && input_tokens > max
@@ -91,13 +93,7 @@ pub(super) fn plan(
         &names,
         gw.settings.only_allow_configured_models,
     );
-    ctx.client["rejected_models"] = json!(
-        resolved
-            .rejected
-            .iter()
-            .map(|(m, r)| json!({"model": m, "reason": r}))
-            .collect::<Vec<_>>()
-    );
+    ctx.client.rejected_models = resolved.rejected.clone();
     if resolved.requested && resolved.candidates.is_empty() {
         let reasons: Vec<String> = resolved
             .rejected
@@ -198,8 +194,9 @@ pub(super) fn plan(
                 .map(|k| (Some(k.value.as_str()), k.id.clone(), k.id.clone()))
                 .collect()
         };
-        key_records
-            .push(json!({"model": model_id, "provider": provider.id, "api_key_selection": record}));
+        if !record.is_empty() {
+            key_records.push((group as u32, Json::Array(record)));
+        }
         let allow = provider
             .param_allowlists
             .iter()
@@ -285,17 +282,19 @@ struct ErrCtx<'a> {
     gw: &'a AiGateway,
     req: &'a Request,
     format: ApiFormat,
-    client: Json,
+    client: ClientInfo,
+    /// `client` was filled from the parsed body.
+    have_client: bool,
     records: Vec<Json>,
     id_header: &'a Headers,
 }
 
 impl ErrCtx<'_> {
     fn fail(&self, e: GatewayError) -> GatewayStep {
-        let client = if self.client.is_null() {
-            client_record(self.req, None)
+        let client = if self.have_client {
+            self.client.to_json()
         } else {
-            self.client.clone()
+            client_record(self.req, None).to_json()
         };
         let mut records = self.records.clone();
         self.gw.expand_records(&mut records, self.format);
@@ -315,17 +314,17 @@ impl ErrCtx<'_> {
 }
 
 /// `actions.ngrok.ai_gateway.client`: what the client asked, credentials redacted.
-fn client_record(req: &Request, body: Option<&ClientBody<'_>>) -> Json {
-    let headers: serde_json::Map<String, Json> = req
+fn client_record(req: &Request, body: Option<&ClientBody<'_>>) -> ClientInfo {
+    let request_headers = req
         .headers
         .iter()
         .map(|(k, v)| {
             let shown = if SECRET_HEADERS.contains(&k.as_str()) {
-                "[redacted]".to_owned()
+                "[redacted]"
             } else {
-                v.clone()
+                v.as_str()
             };
-            (k.clone(), json!([shown]))
+            (k.clone(), shown.to_owned())
         })
         .collect();
     let user_agent = req
@@ -334,14 +333,16 @@ fn client_record(req: &Request, body: Option<&ClientBody<'_>>) -> Json {
         .find(|(k, _)| k == "user-agent")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    json!({
-        "method": req.method,
-        "path": req.path,
-        "request_headers": headers,
-        "user_agent": user_agent,
-        "model": body.and_then(|b| b.model.clone()).unwrap_or_default(),
-        "models": body.map(|b| b.models.clone()).unwrap_or_default(),
-        "api_key_hash": client_key(&req.headers).map(|k| key_hint(&k)).unwrap_or_default(),
-        "rejected_models": [],
-    })
+    ClientInfo {
+        method: req.method.clone(),
+        path: req.path.clone(),
+        request_headers,
+        user_agent,
+        model: body.and_then(|b| b.model.clone()).unwrap_or_default(),
+        models: body.map(|b| b.models.clone()).unwrap_or_default(),
+        api_key_hash: client_key(&req.headers)
+            .map(|k| key_hint(&k))
+            .unwrap_or_default(),
+        rejected_models: Vec::new(),
+    }
 }

@@ -350,13 +350,9 @@ impl AiGateway {
         host: &dyn HostApi,
     ) -> KeySelection<'k> {
         if self.key_strategies.is_empty() || keys.is_empty() {
-            let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
-            let rec = if keys.is_empty() {
-                vec![]
-            } else {
-                vec![json!({"strategy": "ai.keys", "keys_to_try": ids})]
-            };
-            return Ok((keys.iter().collect(), rec));
+            // The default record (`ai.keys`, config order) is rebuilt by `finish` when
+            // needed, so the per-request path carries none.
+            return Ok((keys.iter().collect(), Vec::new()));
         }
         let snapshot = host.metrics_snapshot();
         let key_values: Vec<Value> = keys

@@ -154,7 +154,7 @@ fn model_resolution_rules() {
     let p = l.forward(&chat(json!({"model": "nope", "models": ["llama3"]})));
     assert_eq!(p.attempts.len(), 1);
     let c = Continuation::decode(&p.continuation).unwrap();
-    assert_eq!(c.client["rejected_models"][0]["model"], "nope");
+    assert_eq!(c.client.rejected_models[0].0, "nope");
 }
 
 #[test]

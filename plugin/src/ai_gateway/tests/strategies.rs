@@ -386,4 +386,25 @@ api_key_selection:
     }];
     let order = l.attempt_order(&chat(json!({"model": "gpt-4o"})));
     assert_eq!(order, vec![format!("openai:gpt-4o#{backup}")]);
+    // The record of both strategies that ran reaches the result variables.
+    let GatewayStep::Forward(p) = l.plan(&chat(json!({"model": "gpt-4o"}))) else {
+        panic!()
+    };
+    let failed = crate::model::AttemptResult {
+        provider: "openai".into(),
+        model: "gpt-4o".into(),
+        key_id: backup.clone(),
+        status: Some(500),
+        failure: Some(crate::model::FailureKind::Status),
+        retry_action: "exhausted".into(),
+        ..Default::default()
+    };
+    let out = crate::model::GatewayOutcome {
+        attempts: vec![failed],
+        ..Default::default()
+    };
+    let f = l.gw.finish(&p.continuation, &out);
+    let rec = &f.results["models_tried"][0]["api_key_selection"];
+    assert_eq!(rec.as_array().unwrap().len(), 2, "{rec}");
+    assert_eq!(rec[1]["keys_to_try"], json!([backup]));
 }
