@@ -257,6 +257,6 @@ on_http_request:
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains(&format!("{}:7:21: error:", f.display())), "located at the base_url value: {stdout}");
+    assert!(stdout.contains(&format!("{}:6:21: error:", f.display())), "located at the base_url value: {stdout}");
     assert!(stdout.contains("https://") && stdout.contains(".internal"), "says which rule it broke: {stdout}");
 }

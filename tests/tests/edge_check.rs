@@ -47,10 +47,10 @@ fn broken_policy_reports_every_problem_with_line_and_column() {
     let f = file.display();
     let expected = format!(
         "\
-{f}:4:9: error: invalid CEL expression: Syntax error: missing ')' at '<EOF>'
-{f}:6:15: error: unknown action type `no-such-action`
-{f}:9:9: error: action `add-headers` is unreachable: the earlier action `deny` ends the phase
-{f}:14:15: error: action `rate-limit` is not allowed in phase `on_http_response`
+{f}:4:9: error: invalid CEL expression `req.url.path.startsWith('/x'`: syntax error at column 29: missing ')' at '<EOF>'
+{f}:6:15: error: unknown action type `no-such-action`; known types: deny, custom-response, add-headers, remove-headers, set-vars, log, restrict-ips, rate-limit, ai-gateway
+{f}:9:15: error: action `add-headers` is unreachable: `deny` before it always ends the phase
+{f}:14:15: error: action `rate-limit` cannot run in `on_http_response`; it runs in: on_http_request
 "
     );
     assert_eq!(stdout, expected, "stderr: {stderr}");

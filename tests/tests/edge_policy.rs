@@ -202,7 +202,9 @@ on_http_request:
     let limited = send("alice").await.unwrap();
     assert_eq!(limited.status, 429, "{}", limited.text());
     let ra: u64 = limited.header("retry-after").expect("retry-after").parse().expect("seconds");
-    assert!((1..=60).contains(&ra), "retry-after {ra}");
+    // A sliding-window *counter* (current window plus the weighted previous one) can ask
+    // for up to 1.5 windows when the current window alone is full.
+    assert!((1..=90).contains(&ra), "retry-after {ra}");
     // Another bucket is independent.
     assert_eq!(send("bob").await.unwrap().status, 200);
     assert_eq!(up.requests.count(), 3);

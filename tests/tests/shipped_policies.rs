@@ -102,23 +102,34 @@ async fn multi_provider_failover_loads_with_secrets_and_lists_its_models() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rules_yaml_serves_through_to_the_upstream() {
+async fn rules_yaml_guards_the_api_and_edits_headers_both_ways() {
     let up = echo_upstream().await.unwrap();
     let e = edge().policy_file(policy("rules.yaml")).upstream(&up.server.url()).start().await.unwrap();
-    let r = Client::new()
-        .unwrap()
+    let c = Client::new().unwrap();
+    // The benchmark's request shape must be forwarded (not denied), or the benchmark would
+    // measure the wrong path.
+    let r = c
         .send(
-            Client::new()
-                .unwrap()
-                .inner()
+            c.inner()
                 .get(e.url("/api/items?limit=10"))
                 .header("user-agent", "bench")
-                .header("x-api-version", "2"),
+                .header("x-api-key", "bench")
+                .header("x-debug", "1"),
         )
         .await
         .unwrap();
-    // The benchmark's request shape must be forwarded (not denied) or the benchmark measures
-    // the wrong path.
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(up.requests.count(), 1);
+    assert_eq!(r.header("x-served-by"), Some("edge"));
+    let got = &up.requests.all()[0];
+    assert_eq!(got.header("x-forwarded-by"), Some("edge"));
+    assert_eq!(got.header("x-client-ip"), Some("127.0.0.1"));
+    assert!(got.header("x-request-id").is_some_and(|v| !v.is_empty()));
+    assert_eq!(got.header("x-debug"), None);
+
+    let no_key = c.get(&e.url("/api/items")).await.unwrap();
+    assert_eq!(no_key.status, 401, "{}", no_key.text());
+    let delete = c.send(c.inner().delete(e.url("/api/items/1")).header("x-api-key", "k")).await.unwrap();
+    assert_eq!(delete.status, 405);
+    assert_eq!(delete.header("allow"), Some("GET, POST"));
+    assert_eq!(up.requests.count(), 1, "rejected requests never reach the upstream");
 }

@@ -249,7 +249,7 @@ async fn policy_bench(o: &Opts) -> anyhow::Result<()> {
     let shape = |base: &str| RequestShape {
         method: http::Method::GET,
         url: format!("{base}/api/items?limit=10"),
-        headers: vec![("user-agent".into(), "bench".into()), ("x-api-version".into(), "2".into())],
+        headers: vec![("user-agent".into(), "bench".into()), ("x-api-key".into(), "bench".into())],
         body: Bytes::new(),
     };
     let (d, p, e) = (shape(&up.server.url()), shape(&proxy_url), shape(&edge.url));
