@@ -2,12 +2,14 @@
 //!
 //! Cargo builds binaries only for the package under test, and `edge-tests` depends on the
 //! `edge` *library*, so `CARGO_BIN_EXE_edge` does not exist here. We ask cargo itself, once
-//! per test process: `cargo build -p edge --bin edge --message-format=json` with the same
-//! profile and target directory as the running tests, and take the executable path from its
-//! JSON output. This is robust to custom `CARGO_TARGET_DIR`s and to `--release` runs (what
-//! `escargot` does, in 40 lines). When the suite itself is running, cargo has released its
-//! build lock, so the nested build does not deadlock; after the first test binary it is a
-//! no-op fingerprint check.
+//! per test process, with the very build the README's test command runs:
+//! `cargo test --workspace --no-run --message-format=json`, same profile and target directory,
+//! and take the `edge` binary's path from its JSON output. Asking for exactly that build (not
+//! `cargo build -p edge`) matters: features are unified differently with dev-dependencies,
+//! so a plain `cargo build` would recompile part of the graph (minutes on 2 cores) where this
+//! is a no-op fingerprint check once `cargo test --workspace` has built everything. When the
+//! suite itself is running, cargo has released its build lock, so the nested build does not
+//! deadlock.
 //!
 //! `EDGE_BIN=/path/to/edge` skips the build (CI with a prebuilt binary, the benchmark).
 
@@ -37,14 +39,14 @@ fn build() -> std::result::Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root())
-        .args(["build", "-p", "edge", "--bin", "edge", "--message-format=json-render-diagnostics"]);
+        .args(["test", "--workspace", "--no-run", "--message-format=json-render-diagnostics"]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
     let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "cargo build -p edge failed ({}):\n{}",
+            "cargo test --workspace --no-run failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         ));
@@ -54,9 +56,11 @@ fn build() -> std::result::Result<PathBuf, String> {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "edge")
+        // The binary itself, not the unit-test harness built from main.rs.
+        .filter(|v| v["profile"]["test"] == false && v["target"]["kind"][0] == "bin")
         .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
         .next_back()
-        .ok_or_else(|| "cargo build printed no executable for the edge binary".to_owned())
+        .ok_or_else(|| "cargo printed no executable for the edge binary".to_owned())
 }
 
 /// The plugin component of the hostile fixture (infinite loop, memory hog, panic), built by
