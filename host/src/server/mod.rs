@@ -1,8 +1,9 @@
 //! Public listener: HTTP/1.1 and HTTP/2, TLS, request intake and response writing, plus
 //! the start-up and shutdown of a whole edge (listeners, admin, reload).
 //!
-//! [`start_with`] is the core; `start` (in `assemble.rs`) wires it to the real plugin
-//! runtime and attempt loop, and is what `edge serve` and the end-to-end tests call.
+//! `start_with` is the core, generic over the policy loader and the attempt loop;
+//! [`start`] (in `assemble.rs`) wires it to the real plugin runtime and attempt loop, and is
+//! the only public way in: `edge serve` and every test start the real parts through it.
 
 pub mod access_log;
 pub mod assemble;
@@ -110,7 +111,7 @@ impl RunningEdge {
 
 /// Starts an edge with the given policy loader and attempt loop: loads the policy (a
 /// start-up failure is an error), binds both listeners, and starts reload watching.
-pub async fn start_with<L: PolicyLoader>(
+pub(crate) async fn start_with<L: PolicyLoader>(
     cfg: ServeConfig,
     loader: Arc<L>,
     plans: Arc<dyn PlanRunner>,
