@@ -121,6 +121,48 @@ impl EngineContinuation {
         }
     }
 
+    /// What `new(...).encode()` gives, without re-reading the action's bytes: they come
+    /// straight from the action's JSON encoder, so they are spliced in as they are (a
+    /// few KB that checking would scan once more per request). Runs when a plan leaves the
+    /// plugin. Bytes that cannot be a JSON object (empty: the action failed to encode)
+    /// become `null`, as in [`EngineContinuation::new`].
+    pub fn encode_parts(
+        position: Position,
+        bindings: &Bindings,
+        headers: &Headers,
+        gateway: &[u8],
+    ) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            position: Position,
+            vars: BTreeMap<&'a str, serde_json::Value>,
+            actions: BTreeMap<&'a str, serde_json::Value>,
+            headers: &'a Headers,
+        }
+        fn to_json(m: &BTreeMap<String, cel::Value>) -> BTreeMap<&str, serde_json::Value> {
+            m.iter()
+                .filter_map(|(k, v)| cel_to_json(v).ok().map(|j| (k.as_str(), j)))
+                .collect()
+        }
+        let head = Head {
+            position,
+            vars: to_json(&bindings.vars),
+            actions: to_json(&bindings.actions),
+            headers,
+        };
+        let Ok(mut out) = serde_json::to_vec(&head) else {
+            return Vec::new();
+        };
+        let object = gateway.first() == Some(&b'{') && gateway.last() == Some(&b'}');
+        // `out` is `{...}`: reopen it and append the last field.
+        out.pop();
+        out.reserve(gateway.len() + 16);
+        out.extend_from_slice(b",\"gateway\":");
+        out.extend_from_slice(if object { gateway } else { b"null" });
+        out.push(b'}');
+        out
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }

@@ -138,9 +138,12 @@ impl LoadedPolicy {
                 }
             }
             GatewayStep::Forward(mut plan) => {
-                plan.continuation =
-                    EngineContinuation::new(here, run.bindings, run.headers, &plan.continuation)
-                        .encode();
+                plan.continuation = EngineContinuation::encode_parts(
+                    here,
+                    run.bindings,
+                    run.headers,
+                    &plan.continuation,
+                );
                 Some(PhaseEnd::Forward(plan))
             }
         }
