@@ -90,7 +90,8 @@ fn decision_cost_of_the_benchmark_policy() {
 #[test]
 #[ignore = "measurement, run by hand in release mode"]
 fn decision_cost_of_an_ai_gateway_policy() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/multi-provider-failover.yaml");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/multi-provider-failover.yaml");
     let text = std::fs::read_to_string(path).unwrap();
     let host = MemoryHost::new()
         .with_secret("openai", "primary", "sk-primary-0123456789")
@@ -119,7 +120,11 @@ fn decision_cost_of_an_ai_gateway_policy() {
     };
     for _ in 0..1_000 {
         let out = policy.on_http_request(&req, &host);
-        assert!(matches!(out.decision, Decision::Forward(_)), "{:?}", out.decision);
+        assert!(
+            matches!(out.decision, Decision::Forward(_)),
+            "{:?}",
+            out.decision
+        );
     }
     let started = Instant::now();
     let cpu = thread_cpu_ns();
