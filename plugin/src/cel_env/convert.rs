@@ -55,6 +55,15 @@ pub fn cel_to_string(value: &Value) -> Result<String, String> {
     })
 }
 
+/// [`cel_to_string`] for a value the caller gives up: a string nobody else holds is moved
+/// out instead of copied (header values rendered per request).
+pub fn cel_into_string(value: Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(Arc::try_unwrap(s).unwrap_or_else(|shared| shared.as_ref().clone())),
+        other => cel_to_string(&other),
+    }
+}
+
 /// A map value from string keys.
 pub fn string_map<I>(entries: I) -> Value
 where

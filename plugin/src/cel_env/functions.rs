@@ -250,11 +250,14 @@ fn lookup<'c, 'v>(
     lower: bool,
 ) -> Result<CowVal<'c, 'v>, ExecutionError> {
     let name = str_arg(ftx, 0)?;
-    let key = if lower {
-        format!("{prefix}{}", name.to_ascii_lowercase())
-    } else {
-        format!("{prefix}{name}")
-    };
+    // Built by hand: `format!` costs several hundred instructions per call here, and these
+    // helpers run in most rules.
+    let mut key = String::with_capacity(prefix.len() + name.len());
+    key.push_str(prefix);
+    key.push_str(name);
+    if lower {
+        key[prefix.len()..].make_ascii_lowercase();
+    }
     let ptx: &'c Context<'c, 'v> = ftx.ptx;
     ptx.get_variable(&key)
         .ok_or_else(|| ftx.error("no request is bound to this evaluation"))

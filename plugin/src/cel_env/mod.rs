@@ -34,6 +34,10 @@ pub struct Expr {
     program: Arc<Program>,
     pub source: Arc<str>,
     pub refs: Arc<Refs>,
+    /// `Some("conn.client_ip")` when the whole expression is a plain variable path: such an
+    /// expression (common in `${…}` header values) is answered straight from the request's
+    /// variables, skipping the interpreter; see [`Evaluator::eval`].
+    path: Option<Arc<str>>,
 }
 
 /// Evaluates compiled expressions; one per loaded policy.
@@ -50,6 +54,11 @@ impl Evaluator {
 
     /// Runs `expr` against a request's variables. The error text names the failure.
     pub fn eval(&self, expr: &Expr, act: &Activation<'_, '_>) -> Result<Value, String> {
+        // The interpreter would ask the resolver for this very name first and return what
+        // it gives; anything else (unknown names, errors) still goes through it below.
+        if let Some(value) = expr.path.as_deref().and_then(|p| act.value(p)) {
+            return Ok(value);
+        }
         let root: &Context<'_, '_> = &self.root;
         let mut ctx = root.new_inner_scope();
         ctx.set_variable_resolver(act);
@@ -175,7 +184,9 @@ impl CelEnv {
         // The whole `req` map includes the body too.
         self.reads_body |=
             refs.reads(&["req", "body"]) || refs.variables.contains(&vec!["req".to_string()]);
+        let path = variable_path(&program.expression().expr).map(Arc::from);
         let expr = Expr {
+            path,
             program: Arc::new(program),
             source: Arc::from(source),
             refs: Arc::new(refs),
@@ -262,6 +273,28 @@ impl CelEnv {
                 .insert(key, value);
         }
         Ok(())
+    }
+}
+
+/// `a.b.c` when `expr` is nothing but that variable path (no calls, no `has()`, not an
+/// absolute `.a` name).
+fn variable_path(expr: &cel::common::ast::Expr) -> Option<String> {
+    use cel::common::ast::Expr as Ast;
+    let mut segments = Vec::new();
+    let mut node = expr;
+    loop {
+        match node {
+            Ast::Ident(name) if !name.starts_with('.') => {
+                segments.push(name.as_str());
+                segments.reverse();
+                return Some(segments.join("."));
+            }
+            Ast::Select(select) if !select.test => {
+                segments.push(select.field.as_str());
+                node = &select.operand.expr;
+            }
+            _ => return None,
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 use cel::Value;
 
 use super::Expr;
-use super::convert::{cel_to_string, string_value};
+use super::convert::{cel_into_string, cel_to_string, string_value};
 
 /// A config string, compiled.
 #[derive(Debug, Clone)]
@@ -131,7 +131,7 @@ impl Template {
     {
         match self {
             Template::Text(t) => Ok(t.clone()),
-            _ => cel_to_string(&self.render(eval)?),
+            _ => cel_into_string(self.render(eval)?),
         }
     }
 }

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::run::Position;
 use crate::ai_gateway::{LoadEnv, RequestEnv, TemplateId};
@@ -74,15 +74,27 @@ impl RequestEnv for GatewayRequestEnv<'_, '_> {
 
 /// The engine's continuation around the action's own: where the phase stopped, what it
 /// had bound and edited so far, and the action's bytes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EngineContinuation {
     pub position: Position,
     pub vars: BTreeMap<String, serde_json::Value>,
     pub actions: BTreeMap<String, serde_json::Value>,
     /// The upstream request's headers after the edits made before the action.
     pub headers: Headers,
-    /// The action's continuation, base64.
-    pub gateway: String,
+    /// The action's continuation, itself JSON, embedded as is: neither base64 nor a JSON
+    /// string, either of which costs a pass over it (several KB) per request. `null` when
+    /// the action's bytes were not JSON (they then read back as unreadable, as before).
+    pub gateway: Box<RawValue>,
+}
+
+impl PartialEq for EngineContinuation {
+    fn eq(&self, other: &Self) -> bool {
+        self.position == other.position
+            && self.vars == other.vars
+            && self.actions == other.actions
+            && self.headers == other.headers
+            && self.gateway.get() == other.gateway.get()
+    }
 }
 
 impl EngineContinuation {
@@ -102,8 +114,53 @@ impl EngineContinuation {
             vars: to_json(&bindings.vars),
             actions: to_json(&bindings.actions),
             headers: headers.clone(),
-            gateway: base64::engine::general_purpose::STANDARD.encode(gateway),
+            gateway: std::str::from_utf8(gateway)
+                .ok()
+                .and_then(|text| serde_json::from_str::<Box<RawValue>>(text).ok())
+                .unwrap_or_default(),
         }
+    }
+
+    /// What `new(...).encode()` gives, without re-reading the action's bytes: they come
+    /// straight from the action's JSON encoder, so they are spliced in as they are (a
+    /// few KB that checking would scan once more per request). Runs when a plan leaves the
+    /// plugin. Bytes that cannot be a JSON object (empty: the action failed to encode)
+    /// become `null`, as in [`EngineContinuation::new`].
+    pub fn encode_parts(
+        position: Position,
+        bindings: &Bindings,
+        headers: &Headers,
+        gateway: &[u8],
+    ) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            position: Position,
+            vars: BTreeMap<&'a str, serde_json::Value>,
+            actions: BTreeMap<&'a str, serde_json::Value>,
+            headers: &'a Headers,
+        }
+        fn to_json(m: &BTreeMap<String, cel::Value>) -> BTreeMap<&str, serde_json::Value> {
+            m.iter()
+                .filter_map(|(k, v)| cel_to_json(v).ok().map(|j| (k.as_str(), j)))
+                .collect()
+        }
+        let head = Head {
+            position,
+            vars: to_json(&bindings.vars),
+            actions: to_json(&bindings.actions),
+            headers,
+        };
+        let Ok(mut out) = serde_json::to_vec(&head) else {
+            return Vec::new();
+        };
+        let object = gateway.first() == Some(&b'{') && gateway.last() == Some(&b'}');
+        // `out` is `{...}`: reopen it and append the last field.
+        out.pop();
+        out.reserve(gateway.len() + 16);
+        out.extend_from_slice(b",\"gateway\":");
+        out.extend_from_slice(if object { gateway } else { b"null" });
+        out.push(b'}');
+        out
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -115,9 +172,7 @@ impl EngineContinuation {
     }
 
     pub fn gateway_bytes(&self) -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.gateway)
-            .unwrap_or_default()
+        self.gateway.get().as_bytes().to_vec()
     }
 
     pub fn bindings(&self) -> Bindings {

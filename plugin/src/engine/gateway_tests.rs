@@ -137,3 +137,27 @@ fn only_one_gateway_per_policy() {
         "{diags:#?}"
     );
 }
+
+#[test]
+fn spliced_continuation_reads_back_like_the_built_one() {
+    let mut bindings = crate::cel_env::Bindings::default();
+    bindings.vars.insert(
+        "team".into(),
+        cel::Value::String(std::sync::Arc::new("blue".into())),
+    );
+    let headers = vec![("x-a".to_string(), "1".to_string())];
+    let here = super::run::Position { rule: 2, action: 1 };
+    let gateway = br#"{"format":"openai","n":[1,2]}"#;
+    use super::gateway::EngineContinuation;
+    let spliced = EngineContinuation::encode_parts(here, &bindings, &headers, gateway);
+    let built = EngineContinuation::new(here, &bindings, &headers, gateway);
+    let read = EngineContinuation::decode(&spliced).unwrap();
+    assert_eq!(read, built);
+    assert_eq!(read.gateway_bytes(), gateway.to_vec());
+    // Bytes the action failed to encode read back as null, as before.
+    let empty = EngineContinuation::encode_parts(here, &bindings, &headers, b"");
+    assert_eq!(
+        EngineContinuation::decode(&empty).unwrap().gateway_bytes(),
+        b"null".to_vec()
+    );
+}

@@ -138,9 +138,12 @@ impl LoadedPolicy {
                 }
             }
             GatewayStep::Forward(mut plan) => {
-                plan.continuation =
-                    EngineContinuation::new(here, run.bindings, run.headers, &plan.continuation)
-                        .encode();
+                plan.continuation = EngineContinuation::encode_parts(
+                    here,
+                    run.bindings,
+                    run.headers,
+                    &plan.continuation,
+                );
                 Some(PhaseEnd::Forward(plan))
             }
         }
@@ -262,7 +265,7 @@ impl LoadedPolicy {
     pub fn on_http_request(&self, req: &Request, host: &dyn HostApi) -> RequestOutcome {
         let data = RequestData::new(req, &self.endpoint, None);
         let mut bindings = Bindings::default();
-        let mut headers = req.headers.clone();
+        let mut headers = headers_to_edit(&req.headers);
         let mut run = PhaseRun {
             data: &data,
             bindings: &mut bindings,
@@ -284,7 +287,7 @@ impl LoadedPolicy {
     ) -> ResponseDecision {
         let data = RequestData::new(req, &self.endpoint, Some(head));
         let mut bindings = CarriedState::from_bytes(state).into_bindings();
-        let mut headers = head.headers.clone();
+        let mut headers = headers_to_edit(&head.headers);
         let mut run = PhaseRun {
             data: &data,
             bindings: &mut bindings,
@@ -313,12 +316,27 @@ impl LoadedPolicy {
     }
 }
 
+/// Room for headers the phase's actions add before the list must grow again: most
+/// policies add a few (`add-headers` takes at most 10 per action).
+const ADDED_HEADERS_ROOM: usize = 8;
+
+/// A copy of a header list for a phase to edit, with room for the headers it adds.
+fn headers_to_edit(headers: &Headers) -> Headers {
+    let mut copy = Vec::with_capacity(headers.len() + ADDED_HEADERS_ROOM);
+    copy.extend_from_slice(headers);
+    copy
+}
+
 /// The client's request as sent upstream, with the phase's header edits.
 pub fn upstream_request(req: &Request, headers: Headers) -> UpstreamRequest {
     let path_and_query = if req.query.is_empty() {
         req.path.clone()
     } else {
-        format!("{}?{}", req.path, req.query)
+        let mut pq = String::with_capacity(req.path.len() + 1 + req.query.len());
+        pq.push_str(&req.path);
+        pq.push('?');
+        pq.push_str(&req.query);
+        pq
     };
     UpstreamRequest {
         method: req.method.clone(),
