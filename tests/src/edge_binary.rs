@@ -43,6 +43,16 @@ fn build() -> std::result::Result<PathBuf, String> {
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
+    // Cargo sets CARGO_PKG_*, CARGO_MANIFEST_DIR, CARGO_CRATE_NAME... for this test process;
+    // inherited by the nested cargo, they reach build scripts that watch environment
+    // variables and make it rebuild part of the graph (and the next outer run rebuild it
+    // back). Only the variables that select the build stay.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR" {
+            cmd.env_remove(&key);
+        }
+    }
     let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         return Err(format!(
