@@ -146,7 +146,13 @@ impl EdgeBuilder {
         // between, so a start that fails on "address in use" is retried with fresh ports.
         for _ in 0..3 {
             let addr = free_port()?;
-            let admin_addr = free_port()?;
+            // Both ports come from binding :0 and releasing it, so the kernel may hand out
+            // the same one twice; the edge (rightly) refuses an admin listener on its
+            // public address.
+            let mut admin_addr = free_port()?;
+            while admin_addr == addr {
+                admin_addr = free_port()?;
+            }
             let mut cmd = Command::new(&bin);
             cmd.arg("serve")
                 .arg("--policy")

@@ -5,15 +5,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use http::HeaderMap;
 
 use super::decider::{PluginCallError, PolicyDecider};
 use super::policy_loader::{LoadRejection, Loaded, PolicyLoader};
 use super::{RunningEdge, ServeConfig, StartError, start_with};
 use crate::gateway::{GatewayConfig, GatewayContext, TargetMetricsSink};
-use crate::host_services::{AttemptSample, HostServices, Quota, SecretStore, TargetKey};
+use crate::host_services::{HostServices, SecretStore};
 use crate::plugin_runtime::types::{self, EndpointInfo, LoadOptions};
 use crate::plugin_runtime::{ArtifactCache, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig};
 use crate::policy_state::DiagnosticView;
@@ -45,7 +43,9 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
         None => None,
     };
     let gw_cfg = GatewayConfig { internal_hosts, provider_ca_pem, ..GatewayConfig::default() };
-    let sink = Arc::new(ServicesSink(services));
+    // HostServices is the sink: the attempt loop feeds the rolling target metrics the
+    // plugin reads through `metrics-snapshot`.
+    let sink: Arc<dyn TargetMetricsSink> = services;
     let gateway = GatewayContext::new(&gw_cfg, sink).map_err(|e| StartError::Setup(e.to_string()))?;
 
     let loader = Arc::new(RuntimeLoader { runtime, check_only: false });
@@ -169,23 +169,3 @@ impl PolicyDecider for LoadedPolicy {
     }
 }
 
-/// Feeds the attempt loop's per-attempt records into the host's rolling target metrics,
-/// which the plugin reads through `metrics-snapshot`.
-struct ServicesSink(Arc<HostServices>);
-
-impl TargetMetricsSink for ServicesSink {
-    fn record(
-        &self,
-        provider: &str,
-        model: &str,
-        key_id: &str,
-        _status: Option<u16>,
-        ok: bool,
-        latency: Duration,
-        headers: &HeaderMap,
-    ) {
-        let key = TargetKey { provider: provider.to_owned(), model: model.to_owned(), key_id: key_id.to_owned() };
-        let quota = Quota::from_headers(headers.iter().filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?))));
-        self.0.metrics.record(&key, AttemptSample { error: !ok, latency, quota });
-    }
-}
