@@ -50,13 +50,22 @@ impl<P> AdminHandler<P> {
                     body,
                     "application/openmetrics-text; version=1.0.0; charset=utf-8",
                 ),
-                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed\n"),
+                Err(_) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "metrics encoding failed\n",
+                ),
             },
             "/policy" => match serde_json::to_string_pretty(&*self.policy.status()) {
                 Ok(body) => with_type(StatusCode::OK, body, "application/json"),
-                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "status encoding failed\n"),
+                Err(_) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "status encoding failed\n",
+                ),
             },
-            _ => text(StatusCode::NOT_FOUND, "not found; try /healthz /readyz /metrics /policy\n"),
+            _ => text(
+                StatusCode::NOT_FOUND,
+                "not found; try /healthz /readyz /metrics /policy\n",
+            ),
         }
     }
 }
@@ -65,11 +74,17 @@ fn text(status: StatusCode, body: &'static str) -> Response<ResponseBody> {
     with_type(status, body.to_owned(), "text/plain; charset=utf-8")
 }
 
-fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Response<ResponseBody> {
+fn with_type(
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+) -> Response<ResponseBody> {
     let mut res = Response::new(full(body));
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
     res
 }
 
@@ -93,23 +108,29 @@ mod tests {
         assert_eq!(admin.route(&Method::GET, "/readyz").status(), 503);
         admin.policy.install(1, "abc".into(), vec![]);
         assert_eq!(admin.route(&Method::GET, "/readyz").status(), 200);
-        admin.policy.record_failure(crate::policy_state::LoadFailure {
-            at_ms: 5,
-            hash: None,
-            message: "1 error".into(),
-            diagnostics: vec![crate::policy_state::DiagnosticView {
-                severity: "error",
-                message: "bad".into(),
-                line: 2,
-                column: 3,
-                path: "on_http_request".into(),
-            }],
-        });
+        admin
+            .policy
+            .record_failure(crate::policy_state::LoadFailure {
+                at_ms: 5,
+                hash: None,
+                message: "1 error".into(),
+                diagnostics: vec![crate::policy_state::DiagnosticView {
+                    severity: "error",
+                    message: "bad".into(),
+                    line: 2,
+                    column: 3,
+                    path: "on_http_request".into(),
+                }],
+            });
         let v: serde_json::Value =
             serde_json::from_str(&body(admin.route(&Method::GET, "/policy")).await).unwrap();
         assert_eq!(v["hash"], "abc");
         assert_eq!(v["last_error"]["diagnostics"][0]["line"], 2);
-        assert!(body(admin.route(&Method::GET, "/metrics")).await.contains("edge_policy_loaded"));
+        assert!(
+            body(admin.route(&Method::GET, "/metrics"))
+                .await
+                .contains("edge_policy_loaded")
+        );
         assert_eq!(admin.route(&Method::GET, "/nope").status(), 404);
     }
 }

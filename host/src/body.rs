@@ -3,7 +3,7 @@
 //! reading of client request bodies.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody, LengthLimitError};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited, combinators::BoxBody};
 use hyper::body::Incoming;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -11,7 +11,9 @@ pub type ResponseBody = BoxBody<Bytes, BoxError>;
 
 /// A body already fully in memory.
 pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// Why a request body could not be taken.
@@ -78,7 +80,10 @@ mod tests {
     fn declared_length_over_limit_is_detected() {
         let mut h = http::HeaderMap::new();
         assert!(!declared_too_large(&h, 10));
-        h.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("11"));
+        h.insert(
+            http::header::CONTENT_LENGTH,
+            http::HeaderValue::from_static("11"),
+        );
         assert!(declared_too_large(&h, 10));
         assert!(!declared_too_large(&h, 11));
     }

@@ -25,19 +25,25 @@ impl CheckOutcome {
 pub fn check_files<L: PolicyLoader>(loader: &L, files: &[PathBuf]) -> CheckOutcome {
     // What `edge serve` with its defaults would tell the policy about itself.
     let endpoint = endpoint_info(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)), false);
-    let mut out = CheckOutcome { files: files.len(), ..CheckOutcome::default() };
+    let mut out = CheckOutcome {
+        files: files.len(),
+        ..CheckOutcome::default()
+    };
     for path in files {
         let name = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                out.lines.push(format!("{name}: error: cannot read the file: {e}"));
+                out.lines
+                    .push(format!("{name}: error: cannot read the file: {e}"));
                 out.invalid_files += 1;
                 continue;
             }
         };
         match loader.load(&text, &name, &endpoint) {
-            Ok(loaded) => out.lines.extend(loaded.warnings.iter().map(|w| w.render(&name))),
+            Ok(loaded) => out
+                .lines
+                .extend(loaded.warnings.iter().map(|w| w.render(&name))),
             Err(LoadRejection::Invalid(diags)) => {
                 out.invalid_files += 1;
                 out.lines.extend(diags.iter().map(|d| d.render(&name)));

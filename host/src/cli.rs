@@ -10,7 +10,11 @@ use crate::server::config::DEFAULT_MAX_BODY_BYTES;
 use crate::server::{LogFormat, ServeConfig, TlsFiles};
 
 #[derive(Debug, Parser)]
-#[command(name = "edge", version, about = "A self-hosted AI gateway: traffic policies with CEL, run by a Wasm plugin")]
+#[command(
+    name = "edge",
+    version,
+    about = "A self-hosted AI gateway: traffic policies with CEL, run by a Wasm plugin"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -118,7 +122,10 @@ impl ServeArgs {
         cfg.admin_listen = self.admin_listen;
         cfg.upstream.clone_from(&self.upstream);
         cfg.tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
             _ => None,
         };
         cfg.plugin.clone_from(&self.plugin);
@@ -143,7 +150,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// `NAME.internal=HOST:PORT`; the host part is resolved once, at start-up.
 fn parse_internal(s: &str) -> Result<(String, SocketAddr), String> {
-    let (name, target) = s.split_once('=').ok_or("expected NAME.internal=HOST:PORT")?;
+    let (name, target) = s
+        .split_once('=')
+        .ok_or("expected NAME.internal=HOST:PORT")?;
     let name = name.trim().to_ascii_lowercase();
     if !name.ends_with(".internal") || name.len() <= ".internal".len() {
         return Err(format!("{name:?} must end in .internal"));
@@ -165,20 +174,38 @@ mod tests {
     #[test]
     fn serve_defaults_and_flags() {
         let cli = Cli::try_parse_from([
-            "edge", "serve", "--policy", "p.yaml", "--internal", "demo.internal=127.0.0.1:7000",
-            "--header-read-timeout", "2s", "--log-format", "json",
+            "edge",
+            "serve",
+            "--policy",
+            "p.yaml",
+            "--internal",
+            "demo.internal=127.0.0.1:7000",
+            "--header-read-timeout",
+            "2s",
+            "--log-format",
+            "json",
         ])
         .unwrap();
-        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
         let cfg = args.to_config();
         assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(cfg.admin_listen.to_string(), "127.0.0.1:9090");
         assert_eq!(cfg.header_read_timeout, Duration::from_secs(2));
         // The flag defaults are spelled out for clap; they must match the library's.
-        assert_eq!(cfg.shutdown_grace, crate::server::config::DEFAULT_SHUTDOWN_GRACE);
+        assert_eq!(
+            cfg.shutdown_grace,
+            crate::server::config::DEFAULT_SHUTDOWN_GRACE
+        );
         let cli = Cli::try_parse_from(["edge", "serve", "--policy", "p.yaml"]).unwrap();
-        let Command::Serve(defaults) = cli.command else { panic!("not serve") };
-        assert_eq!(defaults.header_read_timeout, crate::server::config::DEFAULT_HEADER_READ_TIMEOUT);
+        let Command::Serve(defaults) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(
+            defaults.header_read_timeout,
+            crate::server::config::DEFAULT_HEADER_READ_TIMEOUT
+        );
         assert_eq!(cfg.internal_hosts[0].0, "demo.internal");
         assert_eq!(args.log_format(), LogFormat::Json);
         assert!(cfg.handle_signals);
@@ -186,8 +213,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_internal_and_half_tls() {
-        assert!(Cli::try_parse_from(["edge", "serve", "--policy", "p", "--internal", "demo=127.0.0.1:1"]).is_err());
-        assert!(Cli::try_parse_from(["edge", "serve", "--policy", "p", "--tls-cert", "c.pem"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "edge",
+                "serve",
+                "--policy",
+                "p",
+                "--internal",
+                "demo=127.0.0.1:1"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["edge", "serve", "--policy", "p", "--tls-cert", "c.pem"]).is_err()
+        );
         assert!(Cli::try_parse_from(["edge", "check"]).is_err());
     }
 }

@@ -39,7 +39,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let edge = edge::server::start(args.to_config()).await.context("edge failed to start")?;
+        let edge = edge::server::start(args.to_config())
+            .await
+            .context("edge failed to start")?;
         edge.wait().await;
         tracing::info!("edge stopped");
         Ok(())
@@ -48,8 +50,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 
 /// Prints every diagnostic on stdout and a summary on stderr; true when all files are valid.
 fn check(args: &CheckArgs) -> anyhow::Result<bool> {
-    let loader = edge::server::assemble::check_loader(args.plugin.as_deref(), args.cache_dir.as_deref())
-        .context("cannot load the plugin")?;
+    let loader =
+        edge::server::assemble::check_loader(args.plugin.as_deref(), args.cache_dir.as_deref())
+            .context("cannot load the plugin")?;
     let outcome = edge::check::check_files(&loader, &args.files);
     let mut stdout = std::io::stdout().lock();
     for line in &outcome.lines {
@@ -72,9 +75,16 @@ fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a terminal; piped or collected logs stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(ansi);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
         LogFormat::Text => builder.init(),
     }
     guard

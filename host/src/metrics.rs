@@ -148,7 +148,10 @@ impl EdgeMetrics {
     /// Called once per request when its response head has been produced.
     pub fn record_request(&self, decision: &'static str, status: u16, elapsed: Duration) {
         self.requests
-            .get_or_create(&RequestLabels { decision, status: status_class(status) })
+            .get_or_create(&RequestLabels {
+                decision,
+                status: status_class(status),
+            })
             .inc();
         self.request_duration
             .get_or_create(&DecisionLabels { decision })
@@ -164,13 +167,19 @@ impl EdgeMetrics {
 
     /// Called when a plugin call failed; `kind` is the runtime's stable error code.
     pub fn record_plugin_error(&self, kind: &str) {
-        self.plugin_errors.get_or_create(&TrapLabels { kind: kind.to_owned() }).inc();
+        self.plugin_errors
+            .get_or_create(&TrapLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
     }
 
     /// Called after every reload attempt (file change or SIGHUP).
     pub fn record_reload(&self, ok: bool) {
         let result = if ok { "ok" } else { "failed" };
-        self.policy_reloads.get_or_create(&ResultLabels { result }).inc();
+        self.policy_reloads
+            .get_or_create(&ResultLabels { result })
+            .inc();
     }
 
     pub fn set_policy_loaded(&self, loaded: bool) {
@@ -180,14 +189,19 @@ impl EdgeMetrics {
     /// Called once per upstream attempt of a plan.
     pub fn record_attempt(&self, provider: &str, result: &str) {
         self.upstream_attempts
-            .get_or_create(&AttemptLabels { provider: provider.to_owned(), result: result.to_owned() })
+            .get_or_create(&AttemptLabels {
+                provider: provider.to_owned(),
+                result: result.to_owned(),
+            })
             .inc();
     }
 
     /// Counts a request as in flight until the guard drops.
     pub fn in_flight(&self) -> InFlightGuard {
         self.in_flight.inc();
-        InFlightGuard { gauge: self.in_flight.clone() }
+        InFlightGuard {
+            gauge: self.in_flight.clone(),
+        }
     }
 
     /// The whole registry in the Prometheus/OpenMetrics text format.
@@ -239,11 +253,28 @@ mod tests {
         m.record_reload(false);
         m.record_attempt("openai", "next_model");
         let text = m.encode().unwrap();
-        assert!(text.contains(r#"edge_requests_total{decision="respond",status="4xx"} 1"#), "{text}");
-        assert!(text.contains(r#"edge_plugin_errors_total{kind="plugin_trap"} 1"#), "{text}");
-        assert!(text.contains(r#"edge_policy_reloads_total{result="failed"} 1"#), "{text}");
-        assert!(text.contains(r#"edge_upstream_attempts_total{provider="openai",result="next_model"} 1"#), "{text}");
-        assert!(text.contains("edge_plugin_call_duration_seconds_count{export=\"on_http_request\"} 1"), "{text}");
+        assert!(
+            text.contains(r#"edge_requests_total{decision="respond",status="4xx"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"edge_plugin_errors_total{kind="plugin_trap"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"edge_policy_reloads_total{result="failed"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"edge_upstream_attempts_total{provider="openai",result="next_model"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("edge_plugin_call_duration_seconds_count{export=\"on_http_request\"} 1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ impl DiagnosticView {
         if self.line == 0 {
             format!("{file}: {}: {}", self.severity, self.message)
         } else {
-            format!("{file}:{}:{}: {}: {}", self.line, self.column, self.severity, self.message)
+            format!(
+                "{file}:{}:{}: {}: {}",
+                self.line, self.column, self.severity, self.message
+            )
         }
     }
 }
@@ -75,7 +78,10 @@ impl<P> PolicyState<P> {
     pub fn new(file: PathBuf) -> Self {
         Self {
             current: ArcSwapOption::const_empty(),
-            status: ArcSwap::from_pointee(PolicyStatus { file, ..PolicyStatus::default() }),
+            status: ArcSwap::from_pointee(PolicyStatus {
+                file,
+                ..PolicyStatus::default()
+            }),
         }
     }
 
@@ -165,8 +171,18 @@ mod tests {
             column: 13,
             path: "on_http_request[0].actions[0].type".into(),
         };
-        assert_eq!(d.render("p.yaml"), "p.yaml:4:13: error: unknown action type `denyy`");
-        let d = DiagnosticView { line: 0, column: 0, ..d };
-        assert_eq!(d.render("p.yaml"), "p.yaml: error: unknown action type `denyy`");
+        assert_eq!(
+            d.render("p.yaml"),
+            "p.yaml:4:13: error: unknown action type `denyy`"
+        );
+        let d = DiagnosticView {
+            line: 0,
+            column: 0,
+            ..d
+        };
+        assert_eq!(
+            d.render("p.yaml"),
+            "p.yaml: error: unknown action type `denyy`"
+        );
     }
 }

@@ -86,15 +86,22 @@ pub fn watch_policy_file(
         }
     };
     let mut debouncer =
-        new_debouncer(DEBOUNCE, None, handler).map_err(|source| WatchError::Watch { dir: dir.clone(), source })?;
+        new_debouncer(DEBOUNCE, None, handler).map_err(|source| WatchError::Watch {
+            dir: dir.clone(),
+            source,
+        })?;
     debouncer
         .watch(&dir, RecursiveMode::NonRecursive)
         .map_err(|source| WatchError::Watch { dir, source })?;
-    Ok(PolicyWatcher { _debouncer: debouncer })
+    Ok(PolicyWatcher {
+        _debouncer: debouncer,
+    })
 }
 
 /// Sends [`ReloadReason::Signal`] on every SIGHUP until the receiver is gone.
-pub fn spawn_sighup_listener(tx: mpsc::UnboundedSender<ReloadReason>) -> std::io::Result<tokio::task::JoinHandle<()>> {
+pub fn spawn_sighup_listener(
+    tx: mpsc::UnboundedSender<ReloadReason>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     Ok(tokio::spawn(async move {
         while hup.recv().await.is_some() {
@@ -122,7 +129,9 @@ mod tests {
         let tmp = dir.join("policy.yaml.tmp");
         std::fs::write(&tmp, "a: 2\n").unwrap();
         std::fs::rename(&tmp, &file).unwrap();
-        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap();
         assert_eq!(got, Some(ReloadReason::FileChanged));
         // An unrelated file in the same directory does not trigger.
         tokio::time::sleep(Duration::from_millis(400)).await;

@@ -13,7 +13,10 @@ use crate::plugin_runtime::bindings::types::TlsInfo;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} holds no PEM certificate")]
     NoCertificate { path: PathBuf },
     #[error("{path} holds no PEM private key")]
@@ -45,16 +48,24 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
 }
 
 fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = read_pem(path)?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<_, _>>()
-        .map_err(|source| TlsError::Read { path: path.to_owned(), source })?;
+        .map_err(|source| TlsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(TlsError::NoCertificate { path: path.to_owned() });
+        return Err(TlsError::NoCertificate {
+            path: path.to_owned(),
+        });
     }
     Ok(certs)
 }
@@ -62,8 +73,13 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read_pem(path)?;
     rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|source| TlsError::Read { path: path.to_owned(), source })?
-        .ok_or_else(|| TlsError::NoKey { path: path.to_owned() })
+        .map_err(|source| TlsError::Read {
+            path: path.to_owned(),
+            source,
+        })?
+        .ok_or_else(|| TlsError::NoKey {
+            path: path.to_owned(),
+        })
 }
 
 /// The facts of a finished handshake, for `conn.tls.*`.
@@ -83,6 +99,8 @@ pub fn tls_info(conn: &ServerConnection) -> TlsInfo {
         version,
         cipher_suite,
         sni: conn.server_name().map(str::to_owned),
-        negotiated_alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
+        negotiated_alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
     }
 }

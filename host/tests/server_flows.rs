@@ -54,7 +54,11 @@ impl Harness {
         cfg.cache_dir = Some(std::env::temp_dir().join("edge-test-plugin-cache"));
         tweak(&mut cfg);
         let edge = start(cfg).await.unwrap();
-        Self { edge, dir, client: reqwest::Client::new() }
+        Self {
+            edge,
+            dir,
+            client: reqwest::Client::new(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -66,7 +70,14 @@ impl Harness {
     }
 
     async fn metrics(&self) -> String {
-        self.client.get(self.admin("/metrics")).send().await.unwrap().text().await.unwrap()
+        self.client
+            .get(self.admin("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     async fn stop(self) {
@@ -79,7 +90,10 @@ impl Harness {
 fn hostile_plugin() -> &'static Path {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
     WASM.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
         build_support::build_component(&root, "hostile-plugin")
     })
 }
@@ -91,17 +105,28 @@ async fn echo_upstream() -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let svc = service_fn(|req: http::Request<hyper::body::Incoming>| async move {
                     let (parts, body) = req.into_parts();
-                    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                    let bytes = body
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes())
+                        .unwrap_or_default();
                     let mut res = http::Response::new(Full::new(bytes));
                     let h = res.headers_mut();
                     h.insert("x-seen-path", parts.uri.to_string().parse().unwrap());
                     for name in ["x-added-by-policy", "x-forwarded-for", "te", "x-drop-me"] {
                         if let Some(v) = parts.headers.get(name) {
-                            h.insert(format!("x-seen-{name}").parse::<http::HeaderName>().unwrap(), v.clone());
+                            h.insert(
+                                format!("x-seen-{name}")
+                                    .parse::<http::HeaderName>()
+                                    .unwrap(),
+                                v.clone(),
+                            );
                         }
                     }
                     h.insert("x-upstream-secret", "s".parse().unwrap());
@@ -133,9 +158,16 @@ async fn request_ids_and_per_decision_metrics() {
     // The public port has no admin routes: the policy answers `/healthz` too.
     let res = h.client.get(h.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 418);
-    assert_ne!(res.headers()["x-request-id"].to_str().unwrap(), id, "each request gets its own id");
+    assert_ne!(
+        res.headers()["x-request-id"].to_str().unwrap(),
+        id,
+        "each request gets its own id"
+    );
     let metrics = h.metrics().await;
-    assert!(metrics.contains(r#"edge_requests_total{decision="respond",status="4xx"} 2"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"edge_requests_total{decision="respond",status="4xx"} 2"#),
+        "{metrics}"
+    );
     h.stop().await;
 }
 
@@ -163,17 +195,46 @@ on_http_request:
           body: no ping
 ";
     let h = Harness::start(policy, |c| c.max_body_bytes = 16).await;
-    let ok = h.client.post(h.url("/b")).body("a ping").send().await.unwrap();
+    let ok = h
+        .client
+        .post(h.url("/b"))
+        .body("a ping")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "pong");
-    let other = h.client.post(h.url("/b")).body("pong").send().await.unwrap();
-    assert_eq!((other.status().as_u16(), other.text().await.unwrap()), (202, "no ping".to_owned()));
-    let big = h.client.post(h.url("/b")).body(vec![b'x'; 17]).send().await.unwrap();
+    let other = h
+        .client
+        .post(h.url("/b"))
+        .body("pong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (other.status().as_u16(), other.text().await.unwrap()),
+        (202, "no ping".to_owned())
+    );
+    let big = h
+        .client
+        .post(h.url("/b"))
+        .body(vec![b'x'; 17])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(big.status(), 413);
     assert_eq!(error_code(&big), "request_body_too_large");
     // Chunked (no content-length): the limit is enforced while reading.
-    let stream = futures_util::stream::iter((0..3).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 10]))));
-    let chunked = h.client.post(h.url("/b")).body(reqwest::Body::wrap_stream(stream)).send().await.unwrap();
+    let stream = futures_util::stream::iter(
+        (0..3).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 10]))),
+    );
+    let chunked = h
+        .client
+        .post(h.url("/b"))
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(chunked.status(), 413);
     h.stop().await;
 }
@@ -216,8 +277,14 @@ on_http_response:
     assert_eq!(headers["x-seen-path"], "/a/b?q=1");
     assert_eq!(headers["x-seen-x-added-by-policy"], "1");
     assert_eq!(headers["x-seen-x-forwarded-for"], "127.0.0.1");
-    assert!(!headers.contains_key("x-seen-te"), "hop-by-hop header forwarded");
-    assert!(!headers.contains_key("x-seen-x-drop-me"), "removed header forwarded");
+    assert!(
+        !headers.contains_key("x-seen-te"),
+        "hop-by-hop header forwarded"
+    );
+    assert!(
+        !headers.contains_key("x-seen-x-drop-me"),
+        "removed header forwarded"
+    );
     // The response phase removed one header and added one built from request and response.
     assert!(!headers.contains_key("x-upstream-secret"));
     assert_eq!(headers["x-response-phase"], "/a/b 200");
@@ -238,7 +305,10 @@ async fn plugin_failure_is_a_500_for_that_request_only() {
     assert_eq!(fine.status(), 200);
     assert_eq!(fine.text().await.unwrap(), "hello from /fine");
     let metrics = h.metrics().await;
-    assert!(metrics.contains(r#"edge_plugin_errors_total{kind="plugin_trap"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"edge_plugin_errors_total{kind="plugin_trap"} 1"#),
+        "{metrics}"
+    );
     h.stop().await;
 }
 
@@ -246,7 +316,10 @@ async fn plugin_failure_is_a_500_for_that_request_only() {
 /// `on_error: continue` the next rule answers from the recorded result.
 #[tokio::test]
 async fn failed_plan_goes_back_to_the_policy_via_resume() {
-    let provider = gateway_support::provider().reply(gateway_support::status(429)).start().await;
+    let provider = gateway_support::provider()
+        .reply(gateway_support::status(429))
+        .start()
+        .await;
     let policy = "\
 on_http_request:
   - actions:
@@ -265,27 +338,45 @@ on_http_request:
           status_code: 503
           body: \"resumed ${actions.ngrok.ai_gateway.status}\"
 ";
-    let h = Harness::start(policy, |c| c.internal_hosts = vec![("p.internal".into(), provider.addr)]).await;
+    let h = Harness::start(policy, |c| {
+        c.internal_hosts = vec![("p.internal".into(), provider.addr)]
+    })
+    .await;
     let body = serde_json::json!({"model": "p:m", "messages": [{"role": "user", "content": "hi"}]});
-    let res = h.client.post(h.url("/v1/chat/completions")).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+    let res = h
+        .client
+        .post(h.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 503);
     assert_eq!(res.text().await.unwrap(), "resumed error");
     assert_eq!(provider.hits(), 1, "one key, so one attempt");
     assert_eq!(provider.seen()[0].path, "/v1/chat/completions");
     let metrics = h.metrics().await;
     // A 429 asks for the next key; there is none, so the attempt is recorded as exhausted.
-    assert!(metrics.contains(r#"edge_upstream_attempts_total{provider="p",result="exhausted"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"edge_upstream_attempts_total{provider="p",result="exhausted"} 1"#),
+        "{metrics}"
+    );
     h.stop().await;
 }
 
 #[tokio::test]
 async fn silent_and_slow_clients_are_disconnected() {
-    let h = Harness::start(TEAPOT, |c| c.header_read_timeout = Duration::from_millis(300)).await;
+    let h = Harness::start(TEAPOT, |c| {
+        c.header_read_timeout = Duration::from_millis(300)
+    })
+    .await;
     // Connects and sends nothing.
     let mut silent = tokio::net::TcpStream::connect(h.edge.addr).await.unwrap();
     // Sends half a head and stalls.
     let mut slow = tokio::net::TcpStream::connect(h.edge.addr).await.unwrap();
-    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     for conn in [&mut silent, &mut slow] {
         let mut buf = Vec::new();
         let read = tokio::time::timeout(Duration::from_secs(3), conn.read_to_end(&mut buf)).await;
@@ -302,27 +393,54 @@ async fn silent_and_slow_clients_are_disconnected() {
 }
 
 fn respond_with(status: u16) -> String {
-    format!("on_http_request:\n  - actions:\n      - type: custom-response\n        config:\n          status_code: {status}\n")
+    format!(
+        "on_http_request:\n  - actions:\n      - type: custom-response\n        config:\n          status_code: {status}\n"
+    )
 }
 
 #[tokio::test]
 async fn invalid_reload_keeps_the_previous_policy_and_both_results_are_counted() {
     let h = Harness::start(&respond_with(201), |c| c.watch_policy = false).await;
     let file = h.dir.join("policy.yaml");
-    std::fs::write(&file, "on_http_request:\n  - actions:\n      - type: no-such-action\n").unwrap();
+    std::fs::write(
+        &file,
+        "on_http_request:\n  - actions:\n      - type: no-such-action\n",
+    )
+    .unwrap();
     h.edge.reload();
-    assert!(wait_for(|| h.edge.policy_status().last_error.is_some()).await, "reload failure not recorded");
+    assert!(
+        wait_for(|| h.edge.policy_status().last_error.is_some()).await,
+        "reload failure not recorded"
+    );
     assert_eq!(h.client.get(h.url("/")).send().await.unwrap().status(), 201);
-    let policy: serde_json::Value =
-        serde_json::from_str(&h.client.get(h.admin("/policy")).send().await.unwrap().text().await.unwrap()).unwrap();
-    assert_eq!(policy["last_error"]["diagnostics"][0]["line"], 3, "{policy}");
+    let policy: serde_json::Value = serde_json::from_str(
+        &h.client
+            .get(h.admin("/policy"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        policy["last_error"]["diagnostics"][0]["line"], 3,
+        "{policy}"
+    );
     std::fs::write(&file, respond_with(202)).unwrap();
     h.edge.reload();
     assert!(wait_for(|| h.edge.policy_status().last_error.is_none()).await);
     assert_eq!(h.client.get(h.url("/")).send().await.unwrap().status(), 202);
     let metrics = h.metrics().await;
-    assert!(metrics.contains(r#"edge_policy_reloads_total{result="failed"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"edge_policy_reloads_total{result="ok"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"edge_policy_reloads_total{result="failed"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"edge_policy_reloads_total{result="ok"} 1"#),
+        "{metrics}"
+    );
     h.stop().await;
 }
 

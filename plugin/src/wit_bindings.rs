@@ -98,7 +98,10 @@ fn not_loaded() -> m::Response {
 }
 
 impl Guest for Plugin {
-    fn load(policy: String, options: wt::LoadOptions) -> Result<wt::LoadSummary, Vec<wt::Diagnostic>> {
+    fn load(
+        policy: String,
+        options: wt::LoadOptions,
+    ) -> Result<wt::LoadSummary, Vec<wt::Diagnostic>> {
         let options = m::LoadOptions {
             file_name: options.file_name,
             check_only: options.check_only,
@@ -129,17 +132,30 @@ impl Guest for Plugin {
     fn on_http_request(req: wt::Request) -> wt::RequestOutcome {
         let req = request_in(req);
         let outcome = with_policy(
-            || m::RequestOutcome { decision: m::Decision::Respond(not_loaded()), state: Vec::new() },
+            || m::RequestOutcome {
+                decision: m::Decision::Respond(not_loaded()),
+                state: Vec::new(),
+            },
             |p| p.on_http_request(&req, &WitHost),
         );
         outcome_out(outcome)
     }
 
-    fn on_http_response(state: Vec<u8>, req: wt::Request, res: wt::ResponseHead) -> wt::ResponseDecision {
+    fn on_http_response(
+        state: Vec<u8>,
+        req: wt::Request,
+        res: wt::ResponseHead,
+    ) -> wt::ResponseDecision {
         let req = request_in(req);
-        let head = m::ResponseHead { status: res.status, headers: res.headers };
+        let head = m::ResponseHead {
+            status: res.status,
+            headers: res.headers,
+        };
         let keep = head.headers.clone();
-        let decision = with_policy(|| m::ResponseDecision::Headers(keep), |p| p.on_http_response(&state, &req, &head, &WitHost));
+        let decision = with_policy(
+            || m::ResponseDecision::Headers(keep),
+            |p| p.on_http_response(&state, &req, &head, &WitHost),
+        );
         match decision {
             m::ResponseDecision::Headers(h) => wt::ResponseDecision::Headers(h),
             m::ResponseDecision::Replace(r) => wt::ResponseDecision::Replace(response_out(r)),
@@ -148,7 +164,10 @@ impl Guest for Plugin {
 
     fn classify_failure(continuation: Vec<u8>, failed: wt::AttemptResult) -> wt::FailoverAction {
         let failed = attempt_result_in(failed);
-        let action = with_policy(|| m::FailoverAction::Stop, |p| p.classify_failure(&continuation, &failed));
+        let action = with_policy(
+            || m::FailoverAction::Stop,
+            |p| p.classify_failure(&continuation, &failed),
+        );
         match action {
             m::FailoverAction::NextKey => wt::FailoverAction::NextKey,
             m::FailoverAction::NextModel => wt::FailoverAction::NextModel,
@@ -157,16 +176,27 @@ impl Guest for Plugin {
         }
     }
 
-    fn resume(continuation: Vec<u8>, req: wt::Request, outcome: wt::GatewayOutcome) -> wt::RequestOutcome {
+    fn resume(
+        continuation: Vec<u8>,
+        req: wt::Request,
+        outcome: wt::GatewayOutcome,
+    ) -> wt::RequestOutcome {
         let req = request_in(req);
         let outcome = m::GatewayOutcome {
             served: outcome.served,
-            attempts: outcome.attempts.into_iter().map(attempt_result_in).collect(),
+            attempts: outcome
+                .attempts
+                .into_iter()
+                .map(attempt_result_in)
+                .collect(),
             timed_out: outcome.timed_out,
             duration_ms: outcome.duration_ms,
         };
         let result = with_policy(
-            || m::RequestOutcome { decision: m::Decision::Respond(not_loaded()), state: Vec::new() },
+            || m::RequestOutcome {
+                decision: m::Decision::Respond(not_loaded()),
+                state: Vec::new(),
+            },
             |p| p.resume(&continuation, &req, &outcome, &WitHost),
         );
         outcome_out(result)
@@ -226,7 +256,11 @@ fn attempt_result_in(a: wt::AttemptResult) -> m::AttemptResult {
 }
 
 fn response_out(r: m::Response) -> wt::Response {
-    wt::Response { status: r.status, headers: r.headers, body: r.body }
+    wt::Response {
+        status: r.status,
+        headers: r.headers,
+        body: r.body,
+    }
 }
 
 fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
@@ -268,7 +302,10 @@ fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
             continuation: p.continuation,
         }),
     };
-    wt::RequestOutcome { decision, state: o.state }
+    wt::RequestOutcome {
+        decision,
+        state: o.state,
+    }
 }
 
 fn diagnostic_out(d: m::Diagnostic) -> wt::Diagnostic {

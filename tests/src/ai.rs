@@ -66,7 +66,8 @@ impl ProviderCfg {
             v["api_keys"] = Value::Array(self.keys.iter().map(|k| json!({"value": k})).collect());
         }
         if !self.formats.is_empty() {
-            v["supported_api_surfaces"] = Value::Array(self.formats.iter().map(|f| json!({"format": f})).collect());
+            v["supported_api_surfaces"] =
+                Value::Array(self.formats.iter().map(|f| json!({"format": f})).collect());
         }
         v
     }
@@ -105,7 +106,9 @@ impl AiPolicy {
             "providers".into(),
             Value::Array(self.providers.iter().map(ProviderCfg::to_json).collect()),
         );
-        config.entry("only_allow_configured_providers").or_insert(Value::Bool(true));
+        config
+            .entry("only_allow_configured_providers")
+            .or_insert(Value::Bool(true));
         let mut rules = vec![json!({"actions": [{"type": "ai-gateway", "config": config}]})];
         rules.extend(self.rules_after.iter().cloned());
         let doc = json!({ "on_http_request": rules });

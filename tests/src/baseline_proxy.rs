@@ -15,8 +15,15 @@ use crate::Result;
 use crate::http_server::{Body, Handler, ServerHandle, full};
 
 /// Hop-by-hop headers a proxy must not forward (RFC 9110 section 7.6.1).
-const HOP_BY_HOP: &[&str] =
-    &["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// Starts the baseline proxy on an ephemeral loopback port in front of `upstream`
 /// (`http://host:port`).
@@ -36,9 +43,17 @@ pub async fn start_baseline_proxy(upstream: &str) -> Result<ServerHandle> {
     ServerHandle::start(handler, None).await
 }
 
-async fn forward(client: &HyperClient<HttpConnector, Incoming>, upstream: &str, req: Request<Incoming>) -> Response<Body> {
+async fn forward(
+    client: &HyperClient<HttpConnector, Incoming>,
+    upstream: &str,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let (mut parts, body) = req.into_parts();
-    let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     parts.uri = match format!("{upstream}{pq}").parse() {
         Ok(u) => u,
         Err(_) => return bad_gateway(),

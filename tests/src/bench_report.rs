@@ -27,11 +27,16 @@ fn le(line: &str) -> Option<f64> {
 /// Parses the histogram whose name contains `name_part` (e.g. `plugin_call_duration`).
 pub fn histogram(text: &str, name_part: &str) -> Histogram {
     let mut h = Histogram::default();
-    for line in text.lines().filter(|l| !l.starts_with('#') && l.contains(name_part)) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(name_part))
+    {
         let name = line.split(['{', ' ']).next().unwrap_or("");
         if name.ends_with("_bucket") {
             if let (Some(le), Some(v)) = (le(line), value(line)) {
-                match h.buckets.iter_mut().find(|(b, _)| (*b - le).abs() < f64::EPSILON || (b.is_infinite() && le.is_infinite())) {
+                match h.buckets.iter_mut().find(|(b, _)| {
+                    (*b - le).abs() < f64::EPSILON || (b.is_infinite() && le.is_infinite())
+                }) {
                     Some((_, c)) => *c += v,
                     None => h.buckets.push((le, v)),
                 }
@@ -56,18 +61,28 @@ impl Histogram {
                 let before = earlier
                     .buckets
                     .iter()
-                    .find(|(b, _)| (*b - *le).abs() < f64::EPSILON || (b.is_infinite() && le.is_infinite()))
+                    .find(|(b, _)| {
+                        (*b - *le).abs() < f64::EPSILON || (b.is_infinite() && le.is_infinite())
+                    })
                     .map(|(_, c)| *c)
                     .unwrap_or(0.0);
                 (*le, c - before)
             })
             .collect();
-        Histogram { buckets, sum: self.sum - earlier.sum, count: self.count - earlier.count }
+        Histogram {
+            buckets,
+            sum: self.sum - earlier.sum,
+            count: self.count - earlier.count,
+        }
     }
 
     /// Mean in seconds.
     pub fn mean(&self) -> f64 {
-        if self.count > 0.0 { self.sum / self.count } else { f64::NAN }
+        if self.count > 0.0 {
+            self.sum / self.count
+        } else {
+            f64::NAN
+        }
     }
 
     /// Quantile in seconds, interpolated linearly inside the bucket that holds it.
@@ -85,7 +100,11 @@ impl Histogram {
                     return prev_le;
                 }
                 let in_bucket = c - prev_c;
-                let frac = if in_bucket > 0.0 { (target - prev_c) / in_bucket } else { 1.0 };
+                let frac = if in_bucket > 0.0 {
+                    (target - prev_c) / in_bucket
+                } else {
+                    1.0
+                };
                 return prev_le + (le - prev_le) * frac;
             }
             prev_le = le;

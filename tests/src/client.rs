@@ -33,7 +33,10 @@ impl Reply {
     }
     /// `error.code` of an OpenAI-shaped error body.
     pub fn error_code(&self) -> Option<String> {
-        self.json().pointer("/error/code").and_then(|c| c.as_str()).map(str::to_owned)
+        self.json()
+            .pointer("/error/code")
+            .and_then(|c| c.as_str())
+            .map(str::to_owned)
     }
 }
 
@@ -121,12 +124,21 @@ impl Client {
         let headers = res.headers().clone();
         let version = res.version();
         let body = res.bytes().await?;
-        Ok(Reply { status, headers, body, version })
+        Ok(Reply {
+            status,
+            headers,
+            body,
+            version,
+        })
     }
 
     /// Sends and reads an SSE body chunk by chunk; `idle` bounds the wait for each chunk so a
     /// stalled stream that the edge fails to end is reported instead of hanging the test.
-    pub async fn stream(&self, req: reqwest::RequestBuilder, idle: Duration) -> Result<StreamReply> {
+    pub async fn stream(
+        &self,
+        req: reqwest::RequestBuilder,
+        idle: Duration,
+    ) -> Result<StreamReply> {
         let res = req.send().await?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
@@ -153,11 +165,23 @@ impl Client {
         }
         let raw = String::from_utf8_lossy(&raw).into_owned();
         let events = parse_events(&raw);
-        Ok(StreamReply { status, headers, raw, events, transport_error, chunks })
+        Ok(StreamReply {
+            status,
+            headers,
+            raw,
+            events,
+            transport_error,
+            chunks,
+        })
     }
 
     /// POST JSON and read the reply as a stream.
-    pub async fn post_stream(&self, url: &str, body: &serde_json::Value, idle: Duration) -> Result<StreamReply> {
+    pub async fn post_stream(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        idle: Duration,
+    ) -> Result<StreamReply> {
         self.stream(
             self.inner
                 .post(url)

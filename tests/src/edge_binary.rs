@@ -26,20 +26,29 @@ pub fn edge_binary() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("EDGE_BIN") {
         return Ok(PathBuf::from(p));
     }
-    EDGE_BIN.get_or_init(build).clone().map_err(HarnessError::Build)
+    EDGE_BIN
+        .get_or_init(build)
+        .clone()
+        .map_err(HarnessError::Build)
 }
 
 /// The workspace root (parent of this crate).
 pub fn workspace_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().map(Path::to_path_buf).unwrap_or_else(|| here.to_path_buf())
+    here.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| here.to_path_buf())
 }
 
 fn build() -> std::result::Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root())
-        .args(["test", "--workspace", "--no-run", "--message-format=json-render-diagnostics"]);
+    cmd.current_dir(workspace_root()).args([
+        "test",
+        "--workspace",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]);
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
@@ -84,6 +93,10 @@ pub fn hostile_plugin() -> Option<PathBuf> {
 pub fn plugin_cache_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().and_then(Path::parent).map(|d| d.join("edge-test-plugin-cache")))
+        .and_then(|exe| {
+            exe.parent()
+                .and_then(Path::parent)
+                .map(|d| d.join("edge-test-plugin-cache"))
+        })
         .unwrap_or_else(|| std::env::temp_dir().join("edge-test-plugin-cache"))
 }

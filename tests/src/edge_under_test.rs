@@ -70,7 +70,10 @@ impl EdgeBuilder {
     }
     /// Trust `ca` for provider HTTPS (written to the temp dir, passed as `--provider-ca`).
     pub fn provider_ca(mut self, ca: &Arc<TestCa>) -> Self {
-        match self.tempdir().and_then(|d| ca.write_pem(d, "provider-ca.pem")) {
+        match self
+            .tempdir()
+            .and_then(|d| ca.write_pem(d, "provider-ca.pem"))
+        {
             Ok(p) => self.arg("--provider-ca").arg(&p.to_string_lossy()),
             Err(e) => {
                 self.args.push(format!("--harness-error={e}"));
@@ -80,9 +83,10 @@ impl EdgeBuilder {
     }
     /// Serve TLS on the public listener with a certificate from `ca`.
     pub fn tls(mut self, ca: &Arc<TestCa>) -> Self {
-        let written = self
-            .tempdir()
-            .and_then(|d| ca.server_cert(&["edge.test"]).and_then(|c| c.write_pem(d, "edge")));
+        let written = self.tempdir().and_then(|d| {
+            ca.server_cert(&["edge.test"])
+                .and_then(|c| c.write_pem(d, "edge"))
+        });
         self.tls_client_ca = Some(ca.clone());
         match written {
             Ok((c, k)) => self
@@ -166,7 +170,10 @@ impl EdgeBuilder {
             }
             cmd.args(&self.args)
                 .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .env("RUST_LOG", std::env::var("EDGE_TEST_LOG").unwrap_or_else(|_| "info".into()))
+                .env(
+                    "RUST_LOG",
+                    std::env::var("EDGE_TEST_LOG").unwrap_or_else(|_| "info".into()),
+                )
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -247,7 +254,11 @@ pub struct Edge {
 impl Edge {
     /// `http://ADDR/path` (or `https://` when the edge serves TLS).
     pub fn url(&self, path: &str) -> String {
-        let scheme = if self.tls_client_ca.is_some() { "https" } else { "http" };
+        let scheme = if self.tls_client_ca.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}{path}", self.addr)
     }
     pub fn admin_url(&self, path: &str) -> String {
@@ -281,7 +292,9 @@ impl Edge {
         let url = self.admin_url("/readyz");
         loop {
             if let Some(status) = self.child.try_wait()? {
-                return Err(HarnessError::EdgeStart(format!("edge exited early with {status}")));
+                return Err(HarnessError::EdgeStart(format!(
+                    "edge exited early with {status}"
+                )));
             }
             if let Ok(r) = client.get(&url).send().await
                 && r.status().is_success()
@@ -289,7 +302,9 @@ impl Edge {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(HarnessError::EdgeStart(format!("no 200 from {url} within {READY_TIMEOUT:?}")));
+                return Err(HarnessError::EdgeStart(format!(
+                    "no 200 from {url} within {READY_TIMEOUT:?}"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -306,9 +321,19 @@ impl Edge {
 
     /// Sends a signal by name (`HUP`, `TERM`, `INT`) with the system `kill` command.
     pub fn signal(&self, sig: &str) -> Result<()> {
-        let pid = self.pid().ok_or_else(|| HarnessError::Other("edge already exited".into()))?;
-        let st = std::process::Command::new("kill").arg("-s").arg(sig).arg(pid.to_string()).status()?;
-        if st.success() { Ok(()) } else { Err(HarnessError::Other(format!("kill -s {sig} {pid} failed"))) }
+        let pid = self
+            .pid()
+            .ok_or_else(|| HarnessError::Other("edge already exited".into()))?;
+        let st = std::process::Command::new("kill")
+            .arg("-s")
+            .arg(sig)
+            .arg(pid.to_string())
+            .status()?;
+        if st.success() {
+            Ok(())
+        } else {
+            Err(HarnessError::Other(format!("kill -s {sig} {pid} failed")))
+        }
     }
 
     /// Waits until the log contains `needle`.
@@ -320,7 +345,10 @@ impl Edge {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        Err(HarnessError::Other(format!("log never contained {needle:?}:\n{}", self.logs())))
+        Err(HarnessError::Other(format!(
+            "log never contained {needle:?}:\n{}",
+            self.logs()
+        )))
     }
 
     /// Waits for the process to exit on its own.

@@ -32,15 +32,20 @@ pub type Handler = Arc<dyn Fn(Request<Incoming>) -> BoxFuture + Send + Sync>;
 
 /// A body already in memory.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A JSON response with the given status.
 pub fn json_response(status: u16, value: &serde_json::Value) -> Response<Body> {
     let mut res = Response::new(full(value.to_string()));
-    *res.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    res.headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    *res.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     res
 }
 
@@ -109,19 +114,31 @@ impl ServerHandle {
             }
             failures
         });
-        Ok(Self { addr, tls: is_tls, shutdown, task: Some(task), panics })
+        Ok(Self {
+            addr,
+            tls: is_tls,
+            shutdown,
+            task: Some(task),
+            panics,
+        })
     }
 
     /// `http://127.0.0.1:PORT` or `https://…`.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// Stops serving, drops open connections, and fails if any handler panicked.
     pub async fn stop(mut self) -> Result<()> {
         let _ = self.shutdown.send(true);
         let mut failures = match self.task.take() {
-            Some(task) => task.await.map_err(|e| HarnessError::ServerTask(e.to_string()))?,
+            Some(task) => task
+                .await
+                .map_err(|e| HarnessError::ServerTask(e.to_string()))?,
             None => Vec::new(),
         };
         if let Ok(mut p) = self.panics.lock() {

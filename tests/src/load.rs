@@ -36,16 +36,22 @@ pub type LoadClient = HyperClient<HttpConnector, Full<Bytes>>;
 pub fn load_client() -> LoadClient {
     let mut c = HttpConnector::new();
     c.set_nodelay(true);
-    HyperClient::builder(TokioExecutor::new()).pool_max_idle_per_host(512).build(c)
+    HyperClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(512)
+        .build(c)
 }
 
 /// Sends one request and reads the whole body. Ok only for a 2xx.
 pub async fn send_once(client: &LoadClient, shape: &RequestShape) -> bool {
-    let mut b = http::Request::builder().method(shape.method.clone()).uri(shape.url.as_str());
+    let mut b = http::Request::builder()
+        .method(shape.method.clone())
+        .uri(shape.url.as_str());
     for (k, v) in &shape.headers {
         b = b.header(k.as_str(), v.as_str());
     }
-    let Ok(req) = b.body(Full::new(shape.body.clone())) else { return false };
+    let Ok(req) = b.body(Full::new(shape.body.clone())) else {
+        return false;
+    };
     match client.request(req).await {
         Ok(res) => {
             let ok = res.status().is_success();
@@ -77,7 +83,12 @@ fn summarize(mut lat: Vec<f64>, errors: usize, elapsed: Duration) -> Stats {
 }
 
 /// Fixed-rate (open-loop) load for `duration`.
-pub async fn open_loop(client: &LoadClient, shape: &RequestShape, rate: u32, duration: Duration) -> Stats {
+pub async fn open_loop(
+    client: &LoadClient,
+    shape: &RequestShape,
+    rate: u32,
+    duration: Duration,
+) -> Stats {
     let shape = Arc::new(shape.clone());
     let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let start = Instant::now();
@@ -104,7 +115,12 @@ pub async fn open_loop(client: &LoadClient, shape: &RequestShape, rate: u32, dur
 }
 
 /// Closed-loop saturation: `concurrency` clients sending back to back for `duration`.
-pub async fn closed_loop(client: &LoadClient, shape: &RequestShape, concurrency: usize, duration: Duration) -> Stats {
+pub async fn closed_loop(
+    client: &LoadClient,
+    shape: &RequestShape,
+    concurrency: usize,
+    duration: Duration,
+) -> Stats {
     let shape = Arc::new(shape.clone());
     let start = Instant::now();
     let deadline = start + duration;

@@ -126,7 +126,9 @@ impl ProviderBuilder {
         self
     }
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.current().headers.push((name.to_owned(), value.to_owned()));
+        self.current()
+            .headers
+            .push((name.to_owned(), value.to_owned()));
         self
     }
     pub fn error_body(mut self, body: Value) -> Self {
@@ -172,7 +174,8 @@ impl ProviderBuilder {
     }
     /// Following edits apply to requests for `model` only (its own script).
     pub fn on_model(mut self, model: &str) -> Self {
-        self.per_model.push((model.to_owned(), vec![Behaviour::default()]));
+        self.per_model
+            .push((model.to_owned(), vec![Behaviour::default()]));
         self.editing_model = Some(self.per_model.len() - 1);
         self
     }
@@ -216,7 +219,12 @@ impl ProviderBuilder {
             })
         });
         let server = ServerHandle::start(handler, tls).await?;
-        Ok(MockProvider { name: self.name, server, requests, state })
+        Ok(MockProvider {
+            name: self.name,
+            server,
+            requests,
+            state,
+        })
     }
 }
 
@@ -232,7 +240,11 @@ struct State {
 }
 
 fn pick(script: &[Behaviour], n: usize) -> Behaviour {
-    script.get(n).or_else(|| script.last()).cloned().unwrap_or_default()
+    script
+        .get(n)
+        .or_else(|| script.last())
+        .cloned()
+        .unwrap_or_default()
 }
 
 impl State {
@@ -260,16 +272,26 @@ impl State {
         let path = r.path.split('?').next().unwrap_or("/").to_owned();
         let anthropic = path.ends_with("/messages");
         let body = r.json();
-        let model = body.get("model").and_then(Value::as_str).unwrap_or("").to_owned();
+        let model = body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let b = self.behaviour_for(&model);
         if b.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(b.delay_ms)).await;
         }
         if r.method == "GET" && path.ends_with("/models") {
-            return json_response(200, &json!({"object":"list","data":[{"id":"mock-model","object":"model","owned_by":self.name}]}));
+            return json_response(
+                200,
+                &json!({"object":"list","data":[{"id":"mock-model","object":"model","owned_by":self.name}]}),
+            );
         }
         let mut res = if !(200..300).contains(&b.status) {
-            let err = b.error_body.clone().unwrap_or_else(|| error_body(anthropic, b.status, &self.name));
+            let err = b
+                .error_body
+                .clone()
+                .unwrap_or_else(|| error_body(anthropic, b.status, &self.name));
             json_response(b.status, &err)
         } else if body.get("stream").and_then(Value::as_bool) == Some(true) {
             self.stream(&b, anthropic, &model)
@@ -286,11 +308,17 @@ impl State {
             res.headers_mut().insert(http::header::RETRY_AFTER, v);
         }
         for (k, v) in &b.headers {
-            if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
                 res.headers_mut().append(k, v);
             }
         }
-        res.headers_mut().insert("x-mock-provider", http::HeaderValue::from_str(&self.name).unwrap_or(http::HeaderValue::from_static("?")));
+        res.headers_mut().insert(
+            "x-mock-provider",
+            http::HeaderValue::from_str(&self.name).unwrap_or(http::HeaderValue::from_static("?")),
+        );
         res
     }
 
@@ -311,7 +339,10 @@ impl State {
                 }
                 if i == usize::MAX - 1 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
-                    return Some((Err::<Frame<Bytes>, BoxError>("mock: broken before first byte".into()), (usize::MAX, events)));
+                    return Some((
+                        Err::<Frame<Bytes>, BoxError>("mock: broken before first byte".into()),
+                        (usize::MAX, events),
+                    ));
                 }
                 if i == usize::MAX {
                     return None;
@@ -328,7 +359,10 @@ impl State {
                     // Let hyper flush what was sent so far; an error frame aborts the
                     // connection and discards anything still buffered.
                     tokio::time::sleep(Duration::from_millis(20)).await;
-                    return Some((Err("mock: connection dropped midway".into()), (usize::MAX, events)));
+                    return Some((
+                        Err("mock: connection dropped midway".into()),
+                        (usize::MAX, events),
+                    ));
                 }
                 let ev = events.get(i)?.clone();
                 if i > 0 && b.chunk_delay_ms > 0 {
@@ -342,10 +376,14 @@ impl State {
             }
         });
         let mut res = Response::new(StreamBody::new(stream).boxed());
-        res.headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/event-stream"));
-        res.headers_mut()
-            .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/event-stream"),
+        );
+        res.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-cache"),
+        );
         res
     }
 }
@@ -361,8 +399,15 @@ fn stream_events(anthropic: bool, name: &str, model: &str, b: &Behaviour) -> Vec
         });
         return out;
     }
-    let texts: Vec<String> =
-        (0..b.chunks).map(|i| if i == 0 { format!("{name}:{model} ") } else { format!("c{i} ") }).collect();
+    let texts: Vec<String> = (0..b.chunks)
+        .map(|i| {
+            if i == 0 {
+                format!("{name}:{model} ")
+            } else {
+                format!("c{i} ")
+            }
+        })
+        .collect();
     if anthropic {
         let start = json!({"type":"message_start","message":{"id":"msg_mock","type":"message","role":"assistant","model":model,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":0}}});
         out.push(format!("event: message_start\ndata: {start}\n\n"));
@@ -372,13 +417,20 @@ fn stream_events(anthropic: bool, name: &str, model: &str, b: &Behaviour) -> Vec
             let d = json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":t}});
             out.push(format!("event: content_block_delta\ndata: {d}\n\n"));
         }
-        out.push("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n".to_owned());
+        out.push(
+            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+                .to_owned(),
+        );
         let md = json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":texts.len()}});
         out.push(format!("event: message_delta\ndata: {md}\n\n"));
         out.push("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_owned());
     } else {
         for (i, t) in texts.iter().enumerate() {
-            let role = if i == 0 { json!({"role":"assistant","content":t}) } else { json!({"content":t}) };
+            let role = if i == 0 {
+                json!({"role":"assistant","content":t})
+            } else {
+                json!({"content":t})
+            };
             let c = json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":0,"model":model,"choices":[{"index":0,"delta":role,"finish_reason":null}]});
             out.push(format!("data: {c}\n\n"));
         }
@@ -419,8 +471,9 @@ fn embeddings(model: &str, body: &Value) -> Value {
         Some(Value::Array(a)) => a.len(),
         _ => 1,
     };
-    let data: Vec<Value> =
-        (0..n).map(|i| json!({"object":"embedding","index":i,"embedding":[0.1, 0.2, i as f64]})).collect();
+    let data: Vec<Value> = (0..n)
+        .map(|i| json!({"object":"embedding","index":i,"embedding":[0.1, 0.2, i as f64]}))
+        .collect();
     json!({"object":"list","data":data,"model":model,"usage":{"prompt_tokens":n,"total_tokens":n}})
 }
 
@@ -443,18 +496,30 @@ impl MockProvider {
     }
     /// `http(s)://NAME.internal/v1`: the base URL a policy names it by.
     pub fn base_url(&self) -> String {
-        format!("{}://{}/v1", if self.server.tls { "https" } else { "http" }, self.host())
+        format!(
+            "{}://{}/v1",
+            if self.server.tls { "https" } else { "http" },
+            self.host()
+        )
     }
     pub fn received(&self) -> Vec<RecordedRequest> {
         self.requests.all()
     }
     /// The `model` of each request received, in order.
     pub fn models_seen(&self) -> Vec<String> {
-        self.requests.all().iter().map(|r| r.model().unwrap_or_default()).collect()
+        self.requests
+            .all()
+            .iter()
+            .map(|r| r.model().unwrap_or_default())
+            .collect()
     }
     /// When each stream chunk was handed to the connection, by sequence number.
     pub fn sent_chunks(&self) -> Vec<(usize, Instant)> {
-        self.state.sent_chunks.lock().map(|v| v.clone()).unwrap_or_default()
+        self.state
+            .sent_chunks
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
     }
     pub async fn stop(self) -> Result<()> {
         self.server.stop().await

@@ -32,7 +32,10 @@ impl RecordedRequest {
 
     /// The `model` field of a JSON body.
     pub fn model(&self) -> Option<String> {
-        self.json().get("model").and_then(|m| m.as_str()).map(str::to_owned)
+        self.json()
+            .get("model")
+            .and_then(|m| m.as_str())
+            .map(str::to_owned)
     }
 }
 
@@ -63,19 +66,36 @@ impl Recorder {
 }
 
 /// Reads a hyper request completely and records it; returns the record.
-pub async fn record(req: hyper::Request<hyper::body::Incoming>, into: &Recorder) -> RecordedRequest {
+pub async fn record(
+    req: hyper::Request<hyper::body::Incoming>,
+    into: &Recorder,
+) -> RecordedRequest {
     use http_body_util::BodyExt;
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let authority = parts
         .uri
         .authority()
         .map(|a| a.to_string())
-        .or_else(|| parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+        .or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     let rec = RecordedRequest {
         method: parts.method.to_string(),
-        path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into()),
+        path: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "/".into()),
         headers: parts.headers,
         body,
         authority,

@@ -39,7 +39,10 @@ pub fn parse_events(text: &str) -> Vec<SseEvent> {
             }
         }
         if event.is_some() || !data.is_empty() {
-            out.push(SseEvent { event, data: data.join("\n") });
+            out.push(SseEvent {
+                event,
+                data: data.join("\n"),
+            });
         }
     }
     out
@@ -50,7 +53,10 @@ pub fn stream_text(events: &[SseEvent]) -> String {
     let mut s = String::new();
     for e in events {
         let v = e.json();
-        if let Some(t) = v.pointer("/choices/0/delta/content").and_then(|t| t.as_str()) {
+        if let Some(t) = v
+            .pointer("/choices/0/delta/content")
+            .and_then(|t| t.as_str())
+        {
             s.push_str(t);
         }
         if let Some(t) = v.pointer("/delta/text").and_then(|t| t.as_str()) {

@@ -59,7 +59,10 @@ impl TestCa {
         sans.push("localhost".to_owned());
         sans.push("127.0.0.1".to_owned());
         let mut params = CertificateParams::new(sans)?;
-        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().copied().unwrap_or("localhost"),
+        );
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(ServerCert {

@@ -15,7 +15,7 @@ use hyper::body::Frame;
 
 use crate::Result;
 use crate::http_server::{Body, BoxError, Handler, ServerHandle, json_response};
-use crate::recorded::{Recorder, RecordedRequest, record};
+use crate::recorded::{RecordedRequest, Recorder, record};
 
 pub struct EchoUpstream {
     pub server: ServerHandle,
@@ -39,17 +39,27 @@ pub async fn echo_upstream() -> Result<EchoUpstream> {
 
 async fn answer(r: &RecordedRequest) -> Response<Body> {
     let path = r.path.split('?').next().unwrap_or("/");
-    if let Some(code) = path.strip_prefix("/status/").and_then(|c| c.parse::<u16>().ok()) {
+    if let Some(code) = path
+        .strip_prefix("/status/")
+        .and_then(|c| c.parse::<u16>().ok())
+    {
         return json_response(code, &echo_json(r));
     }
-    if let Some(ms) = path.strip_prefix("/delay/").and_then(|c| c.parse::<u64>().ok()) {
+    if let Some(ms) = path
+        .strip_prefix("/delay/")
+        .and_then(|c| c.parse::<u64>().ok())
+    {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    if let Some(n) = path.strip_prefix("/stream/").and_then(|c| c.parse::<usize>().ok()) {
+    if let Some(n) = path
+        .strip_prefix("/stream/")
+        .and_then(|c| c.parse::<usize>().ok())
+    {
         return sse_chunks(n);
     }
     let mut res = json_response(200, &echo_json(r));
-    res.headers_mut().insert("x-upstream", http::HeaderValue::from_static("echo"));
+    res.headers_mut()
+        .insert("x-upstream", http::HeaderValue::from_static("echo"));
     res
 }
 
@@ -87,7 +97,9 @@ fn sse_chunks(n: usize) -> Response<Body> {
         Some((Ok::<_, BoxError>(Frame::data(chunk)), i + 1))
     });
     let mut res = Response::new(StreamBody::new(stream).boxed());
-    res.headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/event-stream"));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
     res
 }

@@ -7,7 +7,11 @@ use std::process::Command;
 use edge_tests::edge_binary::{edge_binary, workspace_root};
 
 fn check(args: &[&std::path::Path]) -> (i32, String, String) {
-    let out = Command::new(edge_binary().unwrap()).arg("check").args(args).output().unwrap();
+    let out = Command::new(edge_binary().unwrap())
+        .arg("check")
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -43,7 +47,10 @@ fn broken_policy_reports_every_problem_with_line_and_column() {
     let file = dir.path().join("broken.yaml");
     std::fs::write(&file, BROKEN).unwrap();
     let (code, stdout, stderr) = check(&[&file]);
-    assert_ne!(code, 0, "a broken policy must fail the check\n{stdout}{stderr}");
+    assert_ne!(
+        code, 0,
+        "a broken policy must fail the check\n{stdout}{stderr}"
+    );
     let f = file.display();
     let expected = format!(
         "\
@@ -66,10 +73,20 @@ fn every_diagnostic_line_names_file_line_and_column() {
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() >= 4, "all problems reported at once:\n{stdout}");
     for l in lines {
-        let rest = l.strip_prefix(&prefix).unwrap_or_else(|| panic!("no file prefix: {l}"));
+        let rest = l
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("no file prefix: {l}"));
         let mut parts = rest.splitn(3, ':');
-        let line: u32 = parts.next().unwrap().parse().unwrap_or_else(|_| panic!("no line in {l}"));
-        let col: u32 = parts.next().unwrap().parse().unwrap_or_else(|_| panic!("no column in {l}"));
+        let line: u32 = parts
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("no line in {l}"));
+        let col: u32 = parts
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("no column in {l}"));
         assert!(line > 0 && col > 0, "{l}");
     }
 }
@@ -81,21 +98,38 @@ fn yaml_syntax_errors_and_unknown_fields_are_located() {
     std::fs::write(&syntax, "on_http_request:\n  - actions: [\n").unwrap();
     let (code, stdout, _) = check(&[&syntax]);
     assert_ne!(code, 0);
-    assert!(stdout.starts_with(&format!("{}:", syntax.display())), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{}:", syntax.display())),
+        "{stdout}"
+    );
 
     let unknown = dir.path().join("unknown.yaml");
-    std::fs::write(&unknown, "on_http_request:\n  - actions:\n      - type: deny\n        confg: {}\n").unwrap();
+    std::fs::write(
+        &unknown,
+        "on_http_request:\n  - actions:\n      - type: deny\n        confg: {}\n",
+    )
+    .unwrap();
     let (code, stdout, _) = check(&[&unknown]);
     assert_ne!(code, 0);
-    assert!(stdout.contains(&format!("{}:4:9:", unknown.display())), "{stdout}");
-    assert!(stdout.contains("confg"), "names the unknown field: {stdout}");
+    assert!(
+        stdout.contains(&format!("{}:4:9:", unknown.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("confg"),
+        "names the unknown field: {stdout}"
+    );
 }
 
 #[test]
 fn a_valid_policy_passes_and_several_files_are_checked_together() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.yaml");
-    std::fs::write(&good, "on_http_request:\n  - actions:\n      - type: deny\n").unwrap();
+    std::fs::write(
+        &good,
+        "on_http_request:\n  - actions:\n      - type: deny\n",
+    )
+    .unwrap();
     let (code, stdout, stderr) = check(&[&good]);
     assert_eq!(code, 0, "{stdout}{stderr}");
 
@@ -103,8 +137,14 @@ fn a_valid_policy_passes_and_several_files_are_checked_together() {
     std::fs::write(&bad, "on_http_request:\n  - actions:\n      - type: nope\n").unwrap();
     let (code, stdout, _) = check(&[&good, &bad]);
     assert_ne!(code, 0, "one bad file fails the whole check");
-    assert!(stdout.contains(&format!("{}:3:", bad.display())), "{stdout}");
-    assert!(!stdout.contains(&format!("{}:", good.display())), "no diagnostics for the good file: {stdout}");
+    assert!(
+        stdout.contains(&format!("{}:3:", bad.display())),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(&format!("{}:", good.display())),
+        "no diagnostics for the good file: {stdout}"
+    );
 }
 
 #[test]
@@ -113,20 +153,33 @@ fn every_shipped_policy_passes_check() {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            )
+        })
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no policies in {}", dir.display());
     for f in &files {
         let (code, stdout, stderr) = check(&[f]);
-        assert_eq!(code, 0, "{} failed edge check:\n{stdout}{stderr}", f.display());
+        assert_eq!(
+            code,
+            0,
+            "{} failed edge check:\n{stdout}{stderr}",
+            f.display()
+        );
         assert!(!stdout.contains(": error:"), "{stdout}");
     }
 }
 
 #[test]
 fn version_flag_prints_the_crate_version() {
-    let out = Command::new(edge_binary().unwrap()).arg("--version").output().unwrap();
+    let out = Command::new(edge_binary().unwrap())
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains(env!("CARGO_PKG_VERSION")), "{s}");

@@ -11,7 +11,12 @@ async fn loop_hog_and_panic_fail_alone_while_other_requests_succeed() {
     let wasm = hostile_plugin().expect(
         "HOSTILE_PLUGIN_WASM was not set at build time: tests/build.rs must build the hostile fixture",
     );
-    let e = edge().policy("any policy text loads\n").plugin(&wasm).start().await.unwrap();
+    let e = edge()
+        .policy("any policy text loads\n")
+        .plugin(&wasm)
+        .start()
+        .await
+        .unwrap();
     let c = Client::new().unwrap();
 
     // Ordinary traffic in the background for the whole test.
@@ -20,7 +25,12 @@ async fn loop_hog_and_panic_fail_alone_while_other_requests_succeed() {
         tokio::spawn(async move {
             let mut statuses = Vec::new();
             for _ in 0..60 {
-                statuses.push(c.get(&url).await.map(|r| r.status).map_err(|e| e.to_string()));
+                statuses.push(
+                    c.get(&url)
+                        .await
+                        .map(|r| r.status)
+                        .map_err(|e| e.to_string()),
+                );
             }
             statuses
         })
@@ -42,14 +52,21 @@ async fn loop_hog_and_panic_fail_alone_while_other_requests_succeed() {
             assert_eq!(r.status, 500, "round {round} {path}: {}", r.text());
             assert_eq!(r.header("content-type"), Some("application/json"));
             let code = r.error_code().unwrap_or_default();
-            assert!(codes.contains(&code.as_str()), "round {round} {path}: code {code}: {}", r.text());
+            assert!(
+                codes.contains(&code.as_str()),
+                "round {round} {path}: code {code}: {}",
+                r.text()
+            );
             assert_eq!(r.header("x-edge-error-code"), Some(code.as_str()));
         }
     }
 
     let statuses = ordinary.await.unwrap();
     let bad: Vec<_> = statuses.iter().filter(|s| !matches!(s, Ok(200))).collect();
-    assert!(bad.is_empty(), "ordinary requests failed next to hostile ones: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "ordinary requests failed next to hostile ones: {bad:?}"
+    );
     // The plugin keeps serving after everything.
     assert_eq!(c.get(&e.url("/after")).await.unwrap().status, 200);
 

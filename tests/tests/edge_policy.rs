@@ -7,7 +7,12 @@ use edge_tests::{Client, echo_upstream, edge};
 /// Starts an echo upstream and an edge forwarding to it with `policy`.
 async fn setup(policy: &str) -> (edge_tests::EchoUpstream, edge_tests::Edge, Client) {
     let up = echo_upstream().await.unwrap();
-    let e = edge().policy(policy).upstream(&up.server.url()).start().await.unwrap();
+    let e = edge()
+        .policy(policy)
+        .upstream(&up.server.url())
+        .start()
+        .await
+        .unwrap();
     (up, e, Client::new().unwrap())
 }
 
@@ -15,18 +20,31 @@ async fn setup(policy: &str) -> (edge_tests::EchoUpstream, edge_tests::Edge, Cli
 async fn no_rule_matches_so_the_request_is_forwarded_unchanged() {
     let (up, e, c) = setup("on_http_request: []\n").await;
     let r = c
-        .send(c.inner().post(e.url("/a/b?x=1&y=2")).header("x-custom", "v").body("payload"))
+        .send(
+            c.inner()
+                .post(e.url("/a/b?x=1&y=2"))
+                .header("x-custom", "v")
+                .body("payload"),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.header("x-upstream"), Some("echo"), "the upstream's own headers reach the client");
+    assert_eq!(
+        r.header("x-upstream"),
+        Some("echo"),
+        "the upstream's own headers reach the client"
+    );
     let got = up.requests.all();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].method, "POST");
     assert_eq!(got[0].path, "/a/b?x=1&y=2");
     assert_eq!(got[0].header("x-custom"), Some("v"));
     assert_eq!(&got[0].body[..], b"payload");
-    assert!(r.header("x-request-id").is_some_and(|v| !v.is_empty()), "request id echoed: {:?}", r.headers);
+    assert!(
+        r.header("x-request-id").is_some_and(|v| !v.is_empty()),
+        "request id echoed: {:?}",
+        r.headers
+    );
     up.server.stop().await.unwrap();
 }
 
@@ -50,11 +68,18 @@ on_http_request:
     assert_eq!(c.get(&e.url("/admin/users")).await.unwrap().status, 403);
     assert_eq!(c.get(&e.url("/teapot")).await.unwrap().status, 418);
     // Both expressions must hold: a POST to /admin is not denied.
-    let r = c.send(c.inner().post(e.url("/admin/users")).body("x")).await.unwrap();
+    let r = c
+        .send(c.inner().post(e.url("/admin/users")).body("x"))
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(c.get(&e.url("/public")).await.unwrap().status, 200);
     let paths: Vec<String> = up.requests.all().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, vec!["/admin/users", "/public"], "denied requests never reach the upstream");
+    assert_eq!(
+        paths,
+        vec!["/admin/users", "/public"],
+        "denied requests never reach the upstream"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,7 +130,12 @@ on_http_response:
 "#;
     let (up, e, c) = setup(policy).await;
     let r = c
-        .send(c.inner().get(e.url("/abc")).header("x-secret", "s3cr3t").header("x-keep", "k"))
+        .send(
+            c.inner()
+                .get(e.url("/abc"))
+                .header("x-secret", "s3cr3t")
+                .header("x-keep", "k"),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
@@ -114,7 +144,11 @@ on_http_response:
     let got = &up.requests.all()[0];
     assert_eq!(got.header("x-client-ip"), Some("127.0.0.1"));
     assert_eq!(got.header("x-path-upper"), Some("/ABC"));
-    assert_eq!(got.header("x-secret"), None, "request header removed before the upstream");
+    assert_eq!(
+        got.header("x-secret"),
+        None,
+        "request header removed before the upstream"
+    );
     assert_eq!(got.header("x-keep"), Some("k"));
 }
 
@@ -142,9 +176,18 @@ on_http_request:
           body: "tier ${vars.tier}"
 "#;
     let (_up, e, c) = setup(policy).await;
-    let r = c.send(c.inner().get(e.url("/abcd")).header("x-tier", "gold")).await.unwrap();
-    assert_eq!((r.status, r.text()), (200, "gold member, path length 5".to_owned()));
-    let r = c.send(c.inner().get(e.url("/abcd")).header("x-tier", "free")).await.unwrap();
+    let r = c
+        .send(c.inner().get(e.url("/abcd")).header("x-tier", "gold"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "gold member, path length 5".to_owned())
+    );
+    let r = c
+        .send(c.inner().get(e.url("/abcd")).header("x-tier", "free"))
+        .await
+        .unwrap();
     assert_eq!((r.status, r.text()), (402, "tier free".to_owned()));
 }
 
@@ -176,7 +219,10 @@ on_http_request:
     assert_eq!(c.get(&e.url("/deny-loopback")).await.unwrap().status, 403);
     assert_eq!(c.get(&e.url("/allow-other")).await.unwrap().status, 403);
     assert_eq!(c.get(&e.url("/allow-loopback")).await.unwrap().status, 200);
-    assert_eq!(c.get(&e.url("/cel")).await.unwrap().text(), "loopback client");
+    assert_eq!(
+        c.get(&e.url("/cel")).await.unwrap().text(),
+        "loopback client"
+    );
     let paths: Vec<String> = up.requests.all().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, vec!["/allow-loopback"]);
 }
@@ -201,7 +247,11 @@ on_http_request:
     assert_eq!(send("alice").await.unwrap().status, 200);
     let limited = send("alice").await.unwrap();
     assert_eq!(limited.status, 429, "{}", limited.text());
-    let ra: u64 = limited.header("retry-after").expect("retry-after").parse().expect("seconds");
+    let ra: u64 = limited
+        .header("retry-after")
+        .expect("retry-after")
+        .parse()
+        .expect("seconds");
     // A sliding-window *counter* (current window plus the weighted previous one) can ask
     // for up to 1.5 windows when the current window alone is full.
     assert!((1..=90).contains(&ra), "retry-after {ra}");
@@ -223,10 +273,18 @@ on_http_request:
 "#;
     let (_up, e, c) = setup(policy).await;
     assert_eq!(c.get(&e.url("/logged-path-7")).await.unwrap().status, 200);
-    e.wait_for_log("log-action-marker", std::time::Duration::from_secs(5)).await.unwrap();
+    e.wait_for_log("log-action-marker", std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
     let logs = e.logs();
-    let line = logs.lines().find(|l| l.contains("log-action-marker")).unwrap();
-    assert!(line.contains("/logged-path-7"), "interpolated metadata in the log line: {line}");
+    let line = logs
+        .lines()
+        .find(|l| l.contains("log-action-marker"))
+        .unwrap();
+    assert!(
+        line.contains("/logged-path-7"),
+        "interpolated metadata in the log line: {line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +307,10 @@ on_http_request:
     let r = c.get(&e.url("/stop")).await.unwrap();
     assert_eq!((r.status, r.text()), (200, "stopped".to_owned()));
     let r = c.get(&e.url("/other")).await.unwrap();
-    assert_eq!((r.status, r.text()), (500, "should not run for /stop".to_owned()));
+    assert_eq!(
+        (r.status, r.text()),
+        (500, "should not run for /stop".to_owned())
+    );
     assert_eq!(up.requests.count(), 0);
 }
 
@@ -297,12 +358,19 @@ on_http_request:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_upstream_unanswered_requests_get_a_json_404() {
-    let e = edge().policy("on_http_request: []\n").start().await.unwrap();
+    let e = edge()
+        .policy("on_http_request: []\n")
+        .start()
+        .await
+        .unwrap();
     let c = Client::new().unwrap();
     let r = c.get(&e.url("/anything")).await.unwrap();
     assert_eq!(r.status, 404);
     assert_eq!(r.header("content-type"), Some("application/json"));
-    let msg = r.json()["error"]["message"].as_str().unwrap_or("").to_owned();
+    let msg = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     assert!(msg.contains("no upstream"), "{}", r.text());
     assert_eq!(r.error_code().as_deref(), Some("no_upstream"));
 }

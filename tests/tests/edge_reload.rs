@@ -50,10 +50,16 @@ async fn bad_then_good_policy_under_steady_traffic_fails_no_request() {
         let st = policy_status(&c, &e).await;
         if !st["last_error"].is_null() {
             let text = st["last_error"].to_string();
-            assert!(text.contains("line") || text.contains(":5:"), "diagnostics carry positions: {text}");
+            assert!(
+                text.contains("line") || text.contains(":5:"),
+                "diagnostics carry positions: {text}"
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "broken policy never reported: {st}");
+        assert!(
+            Instant::now() < deadline,
+            "broken policy never reported: {st}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The previous policy keeps answering.
@@ -72,13 +78,25 @@ async fn bad_then_good_policy_under_steady_traffic_fails_no_request() {
     let mut total = 0;
     for l in loops {
         let (seen, failures) = l.await.unwrap();
-        assert!(failures.is_empty(), "failed requests during reload: {failures:?}");
-        assert!(seen.iter().all(|b| b == "v1" || b == "v2"), "only whole policies answer: {seen:?}");
+        assert!(
+            failures.is_empty(),
+            "failed requests during reload: {failures:?}"
+        );
+        assert!(
+            seen.iter().all(|b| b == "v1" || b == "v2"),
+            "only whole policies answer: {seen:?}"
+        );
         total += seen.len();
     }
-    assert!(total > 20, "the load loop made too few requests ({total}) to mean anything");
+    assert!(
+        total > 20,
+        "the load loop made too few requests ({total}) to mean anything"
+    );
     let st = policy_status(&c, &e).await;
-    assert!(st["last_error"].is_null(), "a good load clears the error: {st}");
+    assert!(
+        st["last_error"].is_null(),
+        "a good load clears the error: {st}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

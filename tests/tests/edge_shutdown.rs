@@ -9,7 +9,12 @@ use edge_tests::{Client, echo_upstream, edge};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_requests_then_exits_cleanly() {
     let up = echo_upstream().await.unwrap();
-    let mut e = edge().policy("on_http_request: []\n").upstream(&up.server.url()).start().await.unwrap();
+    let mut e = edge()
+        .policy("on_http_request: []\n")
+        .upstream(&up.server.url())
+        .start()
+        .await
+        .unwrap();
     let c = Client::new().unwrap();
     let url = e.url("/delay/600");
     let in_flight = tokio::spawn({
@@ -24,7 +29,12 @@ async fn sigterm_drains_in_flight_requests_then_exits_cleanly() {
     }
     e.signal("TERM").unwrap();
     let r = in_flight.await.unwrap().unwrap();
-    assert_eq!(r.status, 200, "the in-flight request completes: {}", r.text());
+    assert_eq!(
+        r.status,
+        200,
+        "the in-flight request completes: {}",
+        r.text()
+    );
     let status = e.wait_exit(Duration::from_secs(10)).await.unwrap();
     assert!(status.success(), "exit status {status}");
     // Nothing listens any more.
@@ -53,5 +63,9 @@ async fn the_grace_period_bounds_how_long_shutdown_waits() {
     let t = Instant::now();
     e.signal("TERM").unwrap();
     e.wait_exit(Duration::from_secs(5)).await.unwrap();
-    assert!(t.elapsed() < Duration::from_secs(3), "shutdown took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        t.elapsed()
+    );
 }

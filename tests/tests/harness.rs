@@ -10,7 +10,13 @@ use edge_tests::{Client, TestCa, echo_upstream, provider};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_run_in_order_and_the_last_behaviour_repeats() {
-    let p = provider("p").status(503).retry_after(2).then().start().await.unwrap();
+    let p = provider("p")
+        .status(503)
+        .retry_after(2)
+        .then()
+        .start()
+        .await
+        .unwrap();
     let c = Client::new().unwrap();
     let url = format!("{}/v1/chat/completions", p.server.url());
     let r1 = c.post_json(&url, &chat("m", &[], false)).await.unwrap();
@@ -26,11 +32,28 @@ async fn scripts_run_in_order_and_the_last_behaviour_repeats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_model_scripts_are_independent() {
-    let p = provider("p").on_model("bad").status(500).start().await.unwrap();
+    let p = provider("p")
+        .on_model("bad")
+        .status(500)
+        .start()
+        .await
+        .unwrap();
     let c = Client::new().unwrap();
     let url = format!("{}/v1/chat/completions", p.server.url());
-    assert_eq!(c.post_json(&url, &chat("bad", &[], false)).await.unwrap().status, 500);
-    assert_eq!(c.post_json(&url, &chat("good", &[], false)).await.unwrap().status, 200);
+    assert_eq!(
+        c.post_json(&url, &chat("bad", &[], false))
+            .await
+            .unwrap()
+            .status,
+        500
+    );
+    assert_eq!(
+        c.post_json(&url, &chat("good", &[], false))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,10 +61,23 @@ async fn tls_providers_trust_only_their_ca() {
     let ca = Arc::new(TestCa::new("ca").unwrap());
     let other = Arc::new(TestCa::new("other").unwrap());
     let p = provider("secure").tls(&ca).start().await.unwrap();
-    let url = format!("https://localhost:{}/v1/chat/completions", p.server.addr.port());
-    let ok = Client::with_ca(&ca).unwrap().post_json(&url, &chat("m", &[], false)).await.unwrap();
+    let url = format!(
+        "https://localhost:{}/v1/chat/completions",
+        p.server.addr.port()
+    );
+    let ok = Client::with_ca(&ca)
+        .unwrap()
+        .post_json(&url, &chat("m", &[], false))
+        .await
+        .unwrap();
     assert_eq!(ok.status, 200);
-    assert!(Client::with_ca(&other).unwrap().post_json(&url, &chat("m", &[], false)).await.is_err());
+    assert!(
+        Client::with_ca(&other)
+            .unwrap()
+            .post_json(&url, &chat("m", &[], false))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,30 +86,82 @@ async fn stream_faults_are_real() {
     let body = chat("m", &[], true);
 
     let ok = provider("ok").start().await.unwrap();
-    let s = c.post_stream(&format!("{}/v1/chat/completions", ok.server.url()), &body, Duration::from_secs(2)).await.unwrap();
+    let s = c
+        .post_stream(
+            &format!("{}/v1/chat/completions", ok.server.url()),
+            &body,
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
     assert_eq!(edge_tests::sse::stream_text(&s.events), "ok:m c1 c2 ");
     assert_eq!(s.events.last().unwrap().data, "[DONE]");
     assert!(s.transport_error.is_none());
 
-    let drop = provider("drop").stream_chunks(6).drop_after(3).start().await.unwrap();
-    let s = c.post_stream(&format!("{}/v1/chat/completions", drop.server.url()), &body, Duration::from_secs(2)).await.unwrap();
+    let drop = provider("drop")
+        .stream_chunks(6)
+        .drop_after(3)
+        .start()
+        .await
+        .unwrap();
+    let s = c
+        .post_stream(
+            &format!("{}/v1/chat/completions", drop.server.url()),
+            &body,
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
     assert_eq!(s.events.len(), 3);
-    assert!(s.transport_error.is_some(), "a dropped stream is a transport error, not a clean end");
+    assert!(
+        s.transport_error.is_some(),
+        "a dropped stream is a transport error, not a clean end"
+    );
 
     let stall = provider("stall").stall_after(1).start().await.unwrap();
     let t = Instant::now();
-    let s = c.post_stream(&format!("{}/v1/chat/completions", stall.server.url()), &body, Duration::from_millis(300)).await.unwrap();
+    let s = c
+        .post_stream(
+            &format!("{}/v1/chat/completions", stall.server.url()),
+            &body,
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap();
     assert_eq!(s.events.len(), 1);
-    assert!(s.transport_error.as_deref().unwrap_or("").contains("client gave up"));
+    assert!(
+        s.transport_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("client gave up")
+    );
     assert!(t.elapsed() >= Duration::from_millis(300));
 
-    let early = provider("early").fail_before_first_byte().start().await.unwrap();
-    let s = c.post_stream(&format!("{}/v1/chat/completions", early.server.url()), &body, Duration::from_secs(2)).await.unwrap();
+    let early = provider("early")
+        .fail_before_first_byte()
+        .start()
+        .await
+        .unwrap();
+    let s = c
+        .post_stream(
+            &format!("{}/v1/chat/completions", early.server.url()),
+            &body,
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
     assert_eq!(s.status, 200);
     assert!(s.events.is_empty() && s.transport_error.is_some());
 
     let err = provider("err").first_event_error().start().await.unwrap();
-    let s = c.post_stream(&format!("{}/v1/messages", err.server.url()), &edge_tests::ai::messages("m", true), Duration::from_secs(2)).await.unwrap();
+    let s = c
+        .post_stream(
+            &format!("{}/v1/messages", err.server.url()),
+            &edge_tests::ai::messages("m", true),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
     assert_eq!(s.status, 200);
     assert!(s.events[0].is_error());
     stall.stop().await.unwrap();
@@ -83,7 +171,14 @@ async fn stream_faults_are_real() {
 async fn delay_holds_the_response_head() {
     let p = provider("slow").delay(200).start().await.unwrap();
     let t = Instant::now();
-    let r = Client::new().unwrap().post_json(&format!("{}/v1/chat/completions", p.server.url()), &chat("m", &[], false)).await.unwrap();
+    let r = Client::new()
+        .unwrap()
+        .post_json(
+            &format!("{}/v1/chat/completions", p.server.url()),
+            &chat("m", &[], false),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     assert!(t.elapsed() >= Duration::from_millis(200));
 }
@@ -91,9 +186,19 @@ async fn delay_holds_the_response_head() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_proxy_forwards_to_the_upstream() {
     let up = echo_upstream().await.unwrap();
-    let proxy = edge_tests::baseline_proxy::start_baseline_proxy(&up.server.url()).await.unwrap();
+    let proxy = edge_tests::baseline_proxy::start_baseline_proxy(&up.server.url())
+        .await
+        .unwrap();
     let c = Client::new().unwrap();
-    let r = c.send(c.inner().post(format!("{}/x?y=1", proxy.url())).header("x-h", "v").body("b")).await.unwrap();
+    let r = c
+        .send(
+            c.inner()
+                .post(format!("{}/x?y=1", proxy.url()))
+                .header("x-h", "v")
+                .body("b"),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["path"], "/x?y=1");
     assert_eq!(r.json()["body"], "b");

@@ -17,14 +17,28 @@ use edge_tests::edge_binary::workspace_root;
 fn venv_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().and_then(Path::parent).map(|d| d.join("sdk-venv")))
+        .and_then(|exe| {
+            exe.parent()
+                .and_then(Path::parent)
+                .map(|d| d.join("sdk-venv"))
+        })
         .unwrap_or_else(|| std::env::temp_dir().join("edge-sdk-venv"))
 }
 
 fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
     text
 }
 
@@ -35,10 +49,14 @@ fn ensure_venv() -> PathBuf {
     let reqs = workspace_root().join("tests/sdk/requirements.txt");
     let wanted = std::fs::read_to_string(&reqs).unwrap();
     let marker = dir.join("installed-requirements.txt");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) && python.exists()
+    {
         return python;
     }
-    run(Command::new("python3").arg("--version"), "python3 is required for the SDK test");
+    run(
+        Command::new("python3").arg("--version"),
+        "python3 is required for the SDK test",
+    );
     if !python.exists() {
         run(
             Command::new("python3").arg("-m").arg("venv").arg(&dir),
@@ -46,7 +64,16 @@ fn ensure_venv() -> PathBuf {
         );
     }
     run(
-        Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&reqs),
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&reqs),
         "pip install of the pinned SDKs",
     );
     std::fs::write(&marker, wanted).unwrap();
@@ -64,12 +91,16 @@ async fn official_sdks_work_unchanged_through_the_edge() {
         .unwrap();
     let script = workspace_root().join("tests/sdk/check_sdks.py");
     let base = format!("http://{}", e.addr);
-    let out = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(base).output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(base).output())
+            .await
+            .unwrap()
+            .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK checks failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "SDK checks failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("all sdk checks passed"), "{stdout}");
 }

@@ -26,9 +26,13 @@ async fn bearer_protected_rejects_strangers_and_serves_token_holders() {
         .await
         .unwrap();
     let c = Client::new().unwrap();
-    let body = json!({"model": "demo-chat", "messages": [{"role": "user", "content": "let me in"}]});
+    let body =
+        json!({"model": "demo-chat", "messages": [{"role": "user", "content": "let me in"}]});
     let send = |auth: Option<&'static str>| {
-        let mut b = c.inner().post(e.url("/v1/chat/completions")).header("content-type", "application/json");
+        let mut b = c
+            .inner()
+            .post(e.url("/v1/chat/completions"))
+            .header("content-type", "application/json");
         if let Some(a) = auth {
             b = b.header("authorization", a);
         }
@@ -41,7 +45,10 @@ async fn bearer_protected_rejects_strangers_and_serves_token_holders() {
     let ok = send(Some("Bearer gw-token-123")).await.unwrap();
     // The demo provider only accepts "demo-key": a 200 proves the gateway token was replaced.
     assert_eq!(ok.status, 200, "{}", ok.text());
-    assert_eq!(ok.json()["choices"][0]["message"]["content"], "echo: let me in");
+    assert_eq!(
+        ok.json()["choices"][0]["message"]["content"],
+        "echo: let me in"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +100,11 @@ async fn multi_provider_failover_loads_with_secrets_and_lists_its_models() {
         .start()
         .await
         .unwrap();
-    let r = Client::new().unwrap().get(&e.url("/v1/models")).await.unwrap();
+    let r = Client::new()
+        .unwrap()
+        .get(&e.url("/v1/models"))
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let text = r.text();
     assert!(text.contains("llama3.2"), "{text}");
@@ -104,7 +115,12 @@ async fn multi_provider_failover_loads_with_secrets_and_lists_its_models() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_yaml_guards_the_api_and_edits_headers_both_ways() {
     let up = echo_upstream().await.unwrap();
-    let e = edge().policy_file(policy("rules.yaml")).upstream(&up.server.url()).start().await.unwrap();
+    let e = edge()
+        .policy_file(policy("rules.yaml"))
+        .upstream(&up.server.url())
+        .start()
+        .await
+        .unwrap();
     let c = Client::new().unwrap();
     // The benchmark's request shape must be forwarded (not denied), or the benchmark would
     // measure the wrong path.
@@ -128,8 +144,19 @@ async fn rules_yaml_guards_the_api_and_edits_headers_both_ways() {
 
     let no_key = c.get(&e.url("/api/items")).await.unwrap();
     assert_eq!(no_key.status, 401, "{}", no_key.text());
-    let delete = c.send(c.inner().delete(e.url("/api/items/1")).header("x-api-key", "k")).await.unwrap();
+    let delete = c
+        .send(
+            c.inner()
+                .delete(e.url("/api/items/1"))
+                .header("x-api-key", "k"),
+        )
+        .await
+        .unwrap();
     assert_eq!(delete.status, 405);
     assert_eq!(delete.header("allow"), Some("GET, POST"));
-    assert_eq!(up.requests.count(), 1, "rejected requests never reach the upstream");
+    assert_eq!(
+        up.requests.count(),
+        1,
+        "rejected requests never reach the upstream"
+    );
 }

@@ -30,8 +30,16 @@ impl AccessRecord {
                 self.attempts.push(' ');
             }
             let status = a.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
-            let key = if a.key_id.is_empty() { "client" } else { a.key_id.as_str() };
-            let _ = write!(self.attempts, "{}/{}/{}={}:{}", a.provider, a.model, key, status, a.retry_action);
+            let key = if a.key_id.is_empty() {
+                "client"
+            } else {
+                a.key_id.as_str()
+            };
+            let _ = write!(
+                self.attempts,
+                "{}/{}/{}={}:{}",
+                a.provider, a.model, key, status, a.retry_action
+            );
         }
     }
 
@@ -81,11 +89,17 @@ mod tests {
         let mut rec = AccessRecord::default();
         rec.add_attempts(&GatewayOutcome {
             served: Some(200),
-            attempts: vec![attempt("openai", "k1a2", Some(429), "next_key"), attempt("openai", "", None, "succeeded")],
+            attempts: vec![
+                attempt("openai", "k1a2", Some(429), "next_key"),
+                attempt("openai", "", None, "succeeded"),
+            ],
             timed_out: false,
             duration_ms: 3,
         });
-        assert_eq!(rec.attempts, "openai/m/k1a2=429:next_key openai/m/client=-:succeeded");
+        assert_eq!(
+            rec.attempts,
+            "openai/m/k1a2=429:next_key openai/m/client=-:succeeded"
+        );
         assert!(!rec.attempts.contains("sk-secret"));
     }
 }

@@ -6,14 +6,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-
 use super::decider::{PluginCallError, PolicyDecider};
 use super::policy_loader::{LoadRejection, Loaded, PolicyLoader};
 use super::{RunningEdge, ServeConfig, StartError, start_with};
 use crate::gateway::{GatewayConfig, GatewayContext, TargetMetricsSink};
 use crate::host_services::{HostServices, SecretStore};
 use crate::plugin_runtime::types::{self, EndpointInfo, LoadOptions};
-use crate::plugin_runtime::{ArtifactCache, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig};
+use crate::plugin_runtime::{
+    ArtifactCache, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig,
+};
 use crate::policy_state::DiagnosticView;
 
 /// Starts an edge with the embedded plugin (or `--plugin`), real upstream calls, and the
@@ -21,7 +22,11 @@ use crate::policy_state::DiagnosticView;
 pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
     crate::tls::install_crypto_provider();
     let services = Arc::new(HostServices::new(secret_store(&cfg)?));
-    let runtime = plugin_runtime(cfg.plugin.as_deref(), cfg.cache_dir.as_deref(), services.clone())?;
+    let runtime = plugin_runtime(
+        cfg.plugin.as_deref(),
+        cfg.cache_dir.as_deref(),
+        services.clone(),
+    )?;
 
     let demo = if cfg.demo {
         let demo = crate::demo::DemoProvider::start()
@@ -38,17 +43,26 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
     }
     let provider_ca_pem = match &cfg.provider_ca {
         Some(p) => Some(
-            std::fs::read(p).map_err(|e| StartError::Setup(format!("cannot read {}: {e}", p.display())))?,
+            std::fs::read(p)
+                .map_err(|e| StartError::Setup(format!("cannot read {}: {e}", p.display())))?,
         ),
         None => None,
     };
-    let gw_cfg = GatewayConfig { internal_hosts, provider_ca_pem, ..GatewayConfig::default() };
+    let gw_cfg = GatewayConfig {
+        internal_hosts,
+        provider_ca_pem,
+        ..GatewayConfig::default()
+    };
     // HostServices is the sink: the attempt loop feeds the rolling target metrics the
     // plugin reads through `metrics-snapshot`.
     let sink: Arc<dyn TargetMetricsSink> = services;
-    let gateway = GatewayContext::new(&gw_cfg, sink).map_err(|e| StartError::Setup(e.to_string()))?;
+    let gateway =
+        GatewayContext::new(&gw_cfg, sink).map_err(|e| StartError::Setup(e.to_string()))?;
 
-    let loader = Arc::new(RuntimeLoader { runtime, check_only: false });
+    let loader = Arc::new(RuntimeLoader {
+        runtime,
+        check_only: false,
+    });
     let mut edge = start_with(cfg, loader, Arc::new(gateway)).await?;
     if let Some(d) = demo {
         edge.keep_alive(Box::new(d));
@@ -58,10 +72,16 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
 
 /// A loader for `edge check`: same plugin, check-only mode (missing secrets are warnings),
 /// no secrets, no listeners.
-pub fn check_loader(plugin: Option<&Path>, cache_dir: Option<&Path>) -> Result<RuntimeLoader, StartError> {
+pub fn check_loader(
+    plugin: Option<&Path>,
+    cache_dir: Option<&Path>,
+) -> Result<RuntimeLoader, StartError> {
     let services = Arc::new(HostServices::new(SecretStore::new().with_process_env()));
     let runtime = plugin_runtime(plugin, cache_dir, services)?;
-    Ok(RuntimeLoader { runtime, check_only: true })
+    Ok(RuntimeLoader {
+        runtime,
+        check_only: true,
+    })
 }
 
 fn plugin_runtime(
@@ -72,7 +92,8 @@ fn plugin_runtime(
     let owned;
     let wasm: &[u8] = match plugin {
         Some(p) => {
-            owned = std::fs::read(p).map_err(|e| StartError::Setup(format!("cannot read {}: {e}", p.display())))?;
+            owned = std::fs::read(p)
+                .map_err(|e| StartError::Setup(format!("cannot read {}: {e}", p.display())))?;
             &owned
         }
         None => crate::EMBEDDED_PLUGIN,
@@ -87,10 +108,14 @@ fn plugin_runtime(
 fn secret_store(cfg: &ServeConfig) -> Result<SecretStore, StartError> {
     let mut store = SecretStore::new().with_process_env();
     if let Some(dir) = &cfg.secrets_dir {
-        store = store.with_dir(dir).map_err(|e| StartError::Setup(e.to_string()))?;
+        store = store
+            .with_dir(dir)
+            .map_err(|e| StartError::Setup(e.to_string()))?;
     }
     if let Some(file) = &cfg.secrets_file {
-        store = store.with_file(file).map_err(|e| StartError::Setup(e.to_string()))?;
+        store = store
+            .with_file(file)
+            .map_err(|e| StartError::Setup(e.to_string()))?;
     }
     Ok(store)
 }
@@ -104,14 +129,30 @@ pub struct RuntimeLoader {
 impl PolicyLoader for RuntimeLoader {
     type Policy = LoadedPolicy;
 
-    fn load(&self, text: &str, file_name: &str, endpoint: &EndpointInfo) -> Result<Loaded<LoadedPolicy>, LoadRejection> {
-        let opts = LoadOptions { file_name: file_name.to_owned(), check_only: self.check_only, endpoint: endpoint.clone() };
+    fn load(
+        &self,
+        text: &str,
+        file_name: &str,
+        endpoint: &EndpointInfo,
+    ) -> Result<Loaded<LoadedPolicy>, LoadRejection> {
+        let opts = LoadOptions {
+            file_name: file_name.to_owned(),
+            check_only: self.check_only,
+            endpoint: endpoint.clone(),
+        };
         match self.runtime.load_policy(text, opts) {
             Ok(policy) => {
-                let warnings = policy.summary().warnings.iter().map(diagnostic_view).collect();
+                let warnings = policy
+                    .summary()
+                    .warnings
+                    .iter()
+                    .map(diagnostic_view)
+                    .collect();
                 Ok(Loaded { policy, warnings })
             }
-            Err(LoadError::Diagnostics(diags)) => Err(LoadRejection::Invalid(diags.iter().map(diagnostic_view).collect())),
+            Err(LoadError::Diagnostics(diags)) => Err(LoadRejection::Invalid(
+                diags.iter().map(diagnostic_view).collect(),
+            )),
             Err(LoadError::Plugin(e)) => Err(LoadRejection::Failed(e.to_string())),
         }
     }
@@ -131,7 +172,10 @@ pub fn diagnostic_view(d: &types::Diagnostic) -> DiagnosticView {
 }
 
 fn call_error(e: PluginError) -> PluginCallError {
-    PluginCallError { code: e.code(), message: e.to_string() }
+    PluginCallError {
+        code: e.code(),
+        message: e.to_string(),
+    }
 }
 
 impl PolicyDecider for LoadedPolicy {
@@ -141,7 +185,10 @@ impl PolicyDecider for LoadedPolicy {
     fn has_response_rules(&self) -> bool {
         self.summary().has_response_rules
     }
-    fn on_http_request(&self, req: &types::Request) -> Result<types::RequestOutcome, PluginCallError> {
+    fn on_http_request(
+        &self,
+        req: &types::Request,
+    ) -> Result<types::RequestOutcome, PluginCallError> {
         LoadedPolicy::on_http_request(self, req).map_err(call_error)
     }
     fn on_http_response(
@@ -168,4 +215,3 @@ impl PolicyDecider for LoadedPolicy {
         LoadedPolicy::resume(self, continuation, req, outcome).map_err(call_error)
     }
 }
-

@@ -8,7 +8,8 @@ use std::pin::Pin;
 
 pub use crate::gateway::{FailoverClassifier, PlanResult};
 use crate::plugin_runtime::bindings::types::{
-    AttemptResult, FailoverAction, GatewayOutcome, Plan, Request, RequestOutcome, ResponseDecision, ResponseHead,
+    AttemptResult, FailoverAction, GatewayOutcome, Plan, Request, RequestOutcome, ResponseDecision,
+    ResponseHead,
 };
 
 /// A failed plugin call, reduced to what the client and the metrics need.
@@ -38,7 +39,11 @@ pub trait PolicyDecider: Send + Sync + 'static {
         head: &ResponseHead,
     ) -> Result<ResponseDecision, PluginCallError>;
     /// Asks the policy's own failover rule what to do after a failed attempt.
-    fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> Result<FailoverAction, PluginCallError>;
+    fn classify_failure(
+        &self,
+        continuation: &[u8],
+        failed: &AttemptResult,
+    ) -> Result<FailoverAction, PluginCallError>;
     /// Hands a plan's failed outcome back: the error answer, or with `on_error: continue`
     /// the decision of the remaining rules.
     fn resume(

@@ -89,7 +89,10 @@ impl EdgeError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::NoPolicy | Self::UpstreamUnreachable(_) | Self::UpstreamTimeout | Self::Plugin { .. }
+            Self::NoPolicy
+                | Self::UpstreamUnreachable(_)
+                | Self::UpstreamTimeout
+                | Self::Plugin { .. }
         )
     }
 
@@ -105,7 +108,10 @@ impl EdgeError {
         let mut res = Response::new(full(body.to_string()));
         *res.status_mut() = self.status();
         let headers = res.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         headers.insert(ERROR_CODE_HEADER, HeaderValue::from_static(self.code()));
         if matches!(self, Self::NoPolicy) {
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -38,7 +38,11 @@ pub struct EdgeHandler<P> {
 }
 
 impl<P: PolicyDecider> RequestHandler for EdgeHandler<P> {
-    async fn handle(self: Arc<Self>, conn: Arc<ConnInfo>, req: Request<Incoming>) -> Response<ResponseBody> {
+    async fn handle(
+        self: Arc<Self>,
+        conn: Arc<ConnInfo>,
+        req: Request<Incoming>,
+    ) -> Response<ResponseBody> {
         self.handle_request(&conn, req).await
     }
 }
@@ -52,7 +56,11 @@ enum ClientBody {
 }
 
 impl<P: PolicyDecider> EdgeHandler<P> {
-    async fn handle_request(&self, conn: &ConnInfo, req: Request<Incoming>) -> Response<ResponseBody> {
+    async fn handle_request(
+        &self,
+        conn: &ConnInfo,
+        req: Request<Incoming>,
+    ) -> Response<ResponseBody> {
         let started = Instant::now();
         let received = SystemTime::now();
         let _in_flight = self.metrics.in_flight();
@@ -79,7 +87,8 @@ impl<P: PolicyDecider> EdgeHandler<P> {
             res.headers_mut().insert(REQUEST_ID_HEADER, v);
         }
         let elapsed = started.elapsed();
-        self.metrics.record_request(rec.decision, res.status().as_u16(), elapsed);
+        self.metrics
+            .record_request(rec.decision, res.status().as_u16(), elapsed);
         rec.emit(res.status().as_u16(), elapsed);
         res
     }
@@ -95,7 +104,9 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         let policy = self.policy.current().ok_or(EdgeError::NoPolicy)?;
         let (parts, incoming) = req.into_parts();
         if declared_too_large(&parts.headers, self.max_body_bytes) {
-            return Err(EdgeError::BodyTooLarge { limit: self.max_body_bytes });
+            return Err(EdgeError::BodyTooLarge {
+                limit: self.max_body_bytes,
+            });
         }
         let mut body = ClientBody::Unread(incoming);
         let mut wit_body = Vec::new();
@@ -120,20 +131,27 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                     let out = match u.body.clone() {
                         Some(b) => OutgoingBody::Buffered(Bytes::from(b)),
                         None => match std::mem::replace(&mut body, ClientBody::Gone) {
-                            ClientBody::Unread(inc) => {
-                                OutgoingBody::Streaming(crate::body::bounded_stream(inc, self.max_body_bytes))
-                            }
+                            ClientBody::Unread(inc) => OutgoingBody::Streaming(
+                                crate::body::bounded_stream(inc, self.max_body_bytes),
+                            ),
                             ClientBody::Read(b) => OutgoingBody::Buffered(b),
                             ClientBody::Gone => OutgoingBody::Buffered(Bytes::new()),
                         },
                     };
-                    let fwd = ForwardedFor { client_ip: conn.client.ip(), scheme: conn.scheme(), authority: &wreq.authority };
+                    let fwd = ForwardedFor {
+                        client_ip: conn.client.ip(),
+                        scheme: conn.scheme(),
+                        authority: &wreq.authority,
+                    };
                     let res = upstream.forward(&u, out, &fwd).await?;
                     return self.response_phase(&*policy, &state, &wreq, res, rec);
                 }
                 Decision::Forward(plan) => {
                     rec.decision = "forward";
-                    let classifier = PolicyClassifier { policy: &*policy, continuation: &plan.continuation };
+                    let classifier = PolicyClassifier {
+                        policy: &*policy,
+                        continuation: &plan.continuation,
+                    };
                     match self.plans.run(&plan, &classifier).await {
                         PlanResult::Served { response, outcome } => {
                             self.count_attempts(&outcome, rec);
@@ -141,7 +159,9 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                         }
                         PlanResult::Failed(outcome) => {
                             self.count_attempts(&outcome, rec);
-                            let next = self.call(rec, "resume", || policy.resume(&plan.continuation, &wreq, &outcome))?;
+                            let next = self.call(rec, "resume", || {
+                                policy.resume(&plan.continuation, &wreq, &outcome)
+                            })?;
                             decision = next.decision;
                         }
                     }
@@ -165,7 +185,9 @@ impl<P: PolicyDecider> EdgeHandler<P> {
             return Ok(res);
         }
         let head = head_of(&res);
-        match self.call(rec, "on_http_response", || policy.on_http_response(state, wreq, &head))? {
+        match self.call(rec, "on_http_response", || {
+            policy.on_http_response(state, wreq, &head)
+        })? {
             types::ResponseDecision::Headers(list) => {
                 replace_headers(&mut res, &list);
                 Ok(res)
@@ -188,7 +210,10 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         self.metrics.record_plugin_call(export, elapsed);
         result.map_err(|e| {
             self.metrics.record_plugin_error(e.code);
-            EdgeError::Plugin { code: e.code, message: e.message }
+            EdgeError::Plugin {
+                code: e.code,
+                message: e.message,
+            }
         })
     }
 

@@ -75,7 +75,10 @@ pub async fn serve<H: RequestHandler>(
         }
     }
     drop(listener);
-    if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(grace = ?opts.shutdown_grace, "shutdown grace ran out; closing remaining connections");
     }
 }
@@ -113,10 +116,19 @@ async fn serve_connection<H: RequestHandler>(
     tokio::pin!(deadline);
     match opts.tls {
         None => {
-            let conn = Arc::new(ConnInfo { client, server, tls: None });
+            let conn = Arc::new(ConnInfo {
+                client,
+                server,
+                tls: None,
+            });
             let svc = make_service(handler, conn, first_request_seen.clone());
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-            drive(watcher.watch(connection.into_owned()), deadline, &first_request_seen).await;
+            drive(
+                watcher.watch(connection.into_owned()),
+                deadline,
+                &first_request_seen,
+            )
+            .await;
         }
         Some(acceptor) => {
             let tls_stream = tokio::select! {
@@ -133,10 +145,19 @@ async fn serve_connection<H: RequestHandler>(
                 }
             };
             let tls = Some(crate::tls::tls_info(tls_stream.get_ref().1));
-            let conn = Arc::new(ConnInfo { client, server, tls });
+            let conn = Arc::new(ConnInfo {
+                client,
+                server,
+                tls,
+            });
             let svc = make_service(handler, conn, first_request_seen.clone());
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), svc);
-            drive(watcher.watch(connection.into_owned()), deadline, &first_request_seen).await;
+            drive(
+                watcher.watch(connection.into_owned()),
+                deadline,
+                &first_request_seen,
+            )
+            .await;
         }
     }
 }
@@ -180,7 +201,11 @@ fn make_service<H: RequestHandler>(
     conn: Arc<ConnInfo>,
     first_request_seen: Arc<AtomicBool>,
 ) -> ConnService<H> {
-    ConnService { handler, conn, first_request_seen }
+    ConnService {
+        handler,
+        conn,
+        first_request_seen,
+    }
 }
 
 /// The hyper service of one connection: hands each request to the handler with the

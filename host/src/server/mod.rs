@@ -33,7 +33,9 @@ pub use errors::EdgeError;
 use crate::admin::AdminHandler;
 use crate::metrics::EdgeMetrics;
 use crate::policy_state::{PolicyState, PolicyStatus};
-use crate::reload::{PolicyWatcher, ReloadReason, WatchError, spawn_sighup_listener, watch_policy_file};
+use crate::reload::{
+    PolicyWatcher, ReloadReason, WatchError, spawn_sighup_listener, watch_policy_file,
+};
 use decider::PlanRunner;
 use handler::EdgeHandler;
 use listener::ListenerOptions;
@@ -44,7 +46,10 @@ use upstream::{Upstream, UpstreamConfigError};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the admin listener must not share the public address {0}")]
     AdminOnPublicPort(SocketAddr),
     #[error(transparent)]
@@ -118,30 +123,54 @@ pub(crate) async fn start_with<L: PolicyLoader>(
 ) -> Result<RunningEdge, StartError> {
     let metrics = Arc::new(EdgeMetrics::new());
     let policy = Arc::new(PolicyState::<L::Policy>::new(cfg.policy_path.clone()));
-    let upstream = cfg.upstream.as_deref().map(|u| Upstream::new(u, cfg.max_body_bytes)).transpose()?;
+    let upstream = cfg
+        .upstream
+        .as_deref()
+        .map(|u| Upstream::new(u, cfg.max_body_bytes))
+        .transpose()?;
     let tls = match &cfg.tls {
-        Some(files) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(&files.cert, &files.key)?)),
+        Some(files) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(
+            &files.cert,
+            &files.key,
+        )?)),
         None => None,
     };
     let public = bind(cfg.listen).await?;
-    let addr = public.local_addr().map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+    let addr = public.local_addr().map_err(|source| StartError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
     if cfg.admin_listen.port() != 0 && cfg.admin_listen == addr {
         return Err(StartError::AdminOnPublicPort(addr));
     }
     let admin = bind(cfg.admin_listen).await?;
-    let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: cfg.admin_listen, source })?;
+    let admin_addr = admin.local_addr().map_err(|source| StartError::Bind {
+        addr: cfg.admin_listen,
+        source,
+    })?;
     let endpoint = endpoint_info(addr, cfg.tls.is_some());
     load_into(&loader, &policy, &cfg.policy_path, &endpoint, true).await?;
     metrics.set_policy_loaded(true);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (reload_tx, reload_rx) = mpsc::unbounded_channel();
-    let watcher = if cfg.watch_policy { Some(watch_policy_file(&cfg.policy_path, reload_tx.clone())?) } else { None };
+    let watcher = if cfg.watch_policy {
+        Some(watch_policy_file(&cfg.policy_path, reload_tx.clone())?)
+    } else {
+        None
+    };
     if cfg.handle_signals {
         spawn_sighup_listener(reload_tx.clone()).map_err(StartError::Signals)?;
         spawn_shutdown_signals(shutdown_tx.clone()).map_err(StartError::Signals)?;
     }
-    tokio::spawn(run_reloads(loader, policy.clone(), metrics.clone(), cfg.policy_path.clone(), endpoint, reload_rx));
+    tokio::spawn(run_reloads(
+        loader,
+        policy.clone(),
+        metrics.clone(),
+        cfg.policy_path.clone(),
+        endpoint,
+        reload_rx,
+    ));
 
     let edge = Arc::new(EdgeHandler {
         policy: policy.clone(),
@@ -150,16 +179,32 @@ pub(crate) async fn start_with<L: PolicyLoader>(
         plans,
         max_body_bytes: cfg.max_body_bytes,
     });
-    let admin_handler = Arc::new(AdminHandler { policy: policy.clone(), metrics });
+    let admin_handler = Arc::new(AdminHandler {
+        policy: policy.clone(),
+        metrics,
+    });
     let public_opts = ListenerOptions {
         tls,
         header_read_timeout: cfg.header_read_timeout,
         shutdown_grace: cfg.shutdown_grace,
     };
-    let admin_opts = ListenerOptions { tls: None, ..public_opts.clone() };
+    let admin_opts = ListenerOptions {
+        tls: None,
+        ..public_opts.clone()
+    };
     let servers = vec![
-        tokio::spawn(listener::serve(public, edge, public_opts, shutdown_rx.clone())),
-        tokio::spawn(listener::serve(admin, admin_handler, admin_opts, shutdown_rx)),
+        tokio::spawn(listener::serve(
+            public,
+            edge,
+            public_opts,
+            shutdown_rx.clone(),
+        )),
+        tokio::spawn(listener::serve(
+            admin,
+            admin_handler,
+            admin_opts,
+            shutdown_rx,
+        )),
     ];
     tracing::info!(%addr, %admin_addr, tls = cfg.tls.is_some(), "edge listening");
     let status_state = policy;
@@ -176,7 +221,9 @@ pub(crate) async fn start_with<L: PolicyLoader>(
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 /// SIGTERM or SIGINT starts a graceful shutdown.

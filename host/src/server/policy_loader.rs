@@ -42,16 +42,27 @@ impl LoadRejection {
 pub trait PolicyLoader: Send + Sync + 'static {
     type Policy: PolicyDecider;
     /// `file_name` is used in diagnostics only; `endpoint` feeds the `endpoint.*` variables.
-    fn load(&self, text: &str, file_name: &str, endpoint: &EndpointInfo) -> Result<Loaded<Self::Policy>, LoadRejection>;
+    fn load(
+        &self,
+        text: &str,
+        file_name: &str,
+        endpoint: &EndpointInfo,
+    ) -> Result<Loaded<Self::Policy>, LoadRejection>;
 }
 
 /// Why loading the policy file failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyFileError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: {rejection}")]
-    Rejected { path: String, rejection: LoadRejection },
+    Rejected {
+        path: String,
+        rejection: LoadRejection,
+    },
     #[error("policy load task failed: {0}")]
     Task(String),
 }
@@ -76,7 +87,10 @@ pub async fn load_into<L: PolicyLoader>(
                 message: format!("cannot read {file_name}: {source}"),
                 diagnostics: vec![],
             });
-            return Err(PolicyFileError::Read { path: file_name, source });
+            return Err(PolicyFileError::Read {
+                path: file_name,
+                source,
+            });
         }
     };
     let hash = policy_hash(&text);
@@ -109,7 +123,10 @@ pub async fn load_into<L: PolicyLoader>(
                 message: rejection.to_string(),
                 diagnostics: rejection.diagnostics().to_vec(),
             });
-            Err(PolicyFileError::Rejected { path: file_name, rejection })
+            Err(PolicyFileError::Rejected {
+                path: file_name,
+                rejection,
+            })
         }
     }
 }
@@ -157,7 +174,11 @@ pub async fn run_reloads<L: PolicyLoader>(
 pub fn endpoint_info(addr: std::net::SocketAddr, tls: bool) -> EndpointInfo {
     let protocol = if tls { "https" } else { "http" };
     let host = addr.ip().to_canonical().to_string();
-    let url_host = if addr.is_ipv6() { format!("[{host}]") } else { host.clone() };
+    let url_host = if addr.is_ipv6() {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
     EndpointInfo {
         id: format!("ep_{protocol}_{}", addr.port()),
         url: format!("{protocol}://{url_host}:{}", addr.port()),

@@ -15,11 +15,22 @@ pub fn new_request_id() -> String {
 
 /// Builds the plugin's view of the request. Header names arrive lower-cased from hyper;
 /// order and repeats are kept. `body` is empty unless the policy reads bodies.
-pub fn to_wit(parts: &Parts, conn: &ConnInfo, id: &str, received: SystemTime, body: Vec<u8>) -> Request {
+pub fn to_wit(
+    parts: &Parts,
+    conn: &ConnInfo,
+    id: &str,
+    received: SystemTime,
+    body: Vec<u8>,
+) -> Request {
     let headers = parts
         .headers
         .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     Request {
         id: id.to_owned(),
@@ -87,7 +98,12 @@ mod tests {
         assert_eq!(w.authority, "edge.local:8080");
         assert_eq!(w.scheme, "http");
         assert_eq!(w.version, "HTTP/1.1");
-        let xa: Vec<_> = w.headers.iter().filter(|(n, _)| n == "x-a").map(|(_, v)| v.as_str()).collect();
+        let xa: Vec<_> = w
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "x-a")
+            .map(|(_, v)| v.as_str())
+            .collect();
         assert_eq!(xa, ["1", "2"]);
         assert_eq!(w.conn.client_port, 5000);
     }

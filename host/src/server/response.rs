@@ -28,7 +28,10 @@ pub fn header_map(list: &[(String, String)]) -> HeaderMap {
         if hop_by_hop::is_hop_by_hop(name) || name.eq_ignore_ascii_case("content-length") {
             continue;
         }
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             (Ok(n), Ok(v)) => {
                 map.append(n, v);
             }
@@ -56,7 +59,12 @@ pub fn head_of(res: &Response<ResponseBody>) -> ResponseHead {
         headers: res
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
     }
 }
@@ -88,7 +96,11 @@ mod tests {
 
     #[test]
     fn invalid_status_is_a_plugin_error() {
-        let r = types::Response { status: 1000, headers: vec![], body: vec![] };
+        let r = types::Response {
+            status: 1000,
+            headers: vec![],
+            body: vec![],
+        };
         assert_eq!(from_wit(r).unwrap_err().code(), "plugin_invalid_response");
     }
 }

@@ -55,8 +55,12 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(url: &str, body_limit: u64) -> Result<Self, UpstreamConfigError> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| UpstreamConfigError::BadUrl(e.to_string()))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || !parsed.has_host() {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| UpstreamConfigError::BadUrl(e.to_string()))?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.query().is_some()
+            || !parsed.has_host()
+        {
             return Err(UpstreamConfigError::BadUrl(url.to_owned()));
         }
         let origin = parsed.origin().ascii_serialization();
@@ -69,7 +73,12 @@ impl Upstream {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| UpstreamConfigError::Client(e.to_string()))?;
-        Ok(Self { client, origin, base_path, body_limit })
+        Ok(Self {
+            client,
+            origin,
+            base_path,
+            body_limit,
+        })
     }
 
     /// Sends the request and returns the upstream's response head with its body still
@@ -80,27 +89,49 @@ impl Upstream {
         body: OutgoingBody,
         fwd: &ForwardedFor<'_>,
     ) -> Result<Response<ResponseBody>, EdgeError> {
-        let url = format!("{}{}{}", self.origin, self.base_path, normalise_path(&req.path_and_query));
-        let method = Method::from_bytes(req.method.as_bytes())
-            .map_err(|_| EdgeError::BadUpstreamRequest(format!("invalid method {:?}", req.method)))?;
+        let url = format!(
+            "{}{}{}",
+            self.origin,
+            self.base_path,
+            normalise_path(&req.path_and_query)
+        );
+        let method = Method::from_bytes(req.method.as_bytes()).map_err(|_| {
+            EdgeError::BadUpstreamRequest(format!("invalid method {:?}", req.method))
+        })?;
         let headers = outgoing_headers(&req.headers, fwd)?;
         let body = match body {
             OutgoingBody::Buffered(b) => reqwest::Body::from(b),
             OutgoingBody::Streaming(s) => reqwest::Body::wrap(s),
         };
-        let sent = self.client.request(method, url).headers(headers).body(body).send().await;
+        let sent = self
+            .client
+            .request(method, url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
         let res = sent.map_err(|e| map_send_error(e, self.body_limit))?;
         let mut res: Response<reqwest::Body> = res.into();
         hop_by_hop::strip_map(res.headers_mut());
-        Ok(res.map(|b| b.map_err(|e| Box::new(e.without_url()) as crate::body::BoxError).boxed()))
+        Ok(res.map(|b| {
+            b.map_err(|e| Box::new(e.without_url()) as crate::body::BoxError)
+                .boxed()
+        }))
     }
 }
 
 fn normalise_path(pq: &str) -> String {
-    if pq.starts_with('/') { pq.to_owned() } else { format!("/{pq}") }
+    if pq.starts_with('/') {
+        pq.to_owned()
+    } else {
+        format!("/{pq}")
+    }
 }
 
-fn outgoing_headers(list: &[(String, String)], fwd: &ForwardedFor<'_>) -> Result<HeaderMap, EdgeError> {
+fn outgoing_headers(
+    list: &[(String, String)],
+    fwd: &ForwardedFor<'_>,
+) -> Result<HeaderMap, EdgeError> {
     let listed = hop_by_hop::connection_listed(list);
     let mut map = HeaderMap::with_capacity(list.len() + 3);
     for (name, value) in list {
@@ -114,8 +145,9 @@ fn outgoing_headers(list: &[(String, String)], fwd: &ForwardedFor<'_>) -> Result
         }
         let n = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| EdgeError::BadUpstreamRequest(format!("invalid header name {name:?}")))?;
-        let v = HeaderValue::from_str(value)
-            .map_err(|_| EdgeError::BadUpstreamRequest(format!("invalid value for header {name}")))?;
+        let v = HeaderValue::from_str(value).map_err(|_| {
+            EdgeError::BadUpstreamRequest(format!("invalid value for header {name}"))
+        })?;
         map.append(n, v);
     }
     if !map.contains_key(http::header::HOST)
@@ -186,7 +218,11 @@ mod tests {
             ("x-keep".to_owned(), "a".to_owned()),
             ("x-keep".to_owned(), "b".to_owned()),
         ];
-        let fwd = ForwardedFor { client_ip: "10.0.0.1".parse().unwrap(), scheme: "https", authority: "public.example" };
+        let fwd = ForwardedFor {
+            client_ip: "10.0.0.1".parse().unwrap(),
+            scheme: "https",
+            authority: "public.example",
+        };
         let map = outgoing_headers(&list, &fwd).unwrap();
         assert!(!map.contains_key("x-secret-hop"));
         assert!(!map.contains_key("te"));

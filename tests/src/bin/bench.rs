@@ -25,7 +25,9 @@ use bytes::Bytes;
 use edge_tests::ai::{ProviderCfg, ai_policy};
 use edge_tests::bench_report::{Histogram, histogram};
 use edge_tests::edge_binary::{edge_binary, plugin_cache_dir, workspace_root};
-use edge_tests::load::{LoadClient, RequestShape, Stats, closed_loop, load_client, open_loop, percentile, send_once};
+use edge_tests::load::{
+    LoadClient, RequestShape, Stats, closed_loop, load_client, open_loop, percentile, send_once,
+};
 use edge_tests::{MockProvider, echo_upstream, provider};
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
@@ -38,7 +40,12 @@ struct Opts {
 }
 
 fn parse_opts() -> anyhow::Result<Opts> {
-    let mut o = Opts { scenario: "all".into(), rate: 1000, secs: 5, concurrency: 32 };
+    let mut o = Opts {
+        scenario: "all".into(),
+        rate: 1000,
+        secs: 5,
+        concurrency: 32,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -54,7 +61,10 @@ fn parse_opts() -> anyhow::Result<Opts> {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     if args.get(1).map(String::as_str) == Some("serve-proxy") {
         let upstream = args.get(2).context("serve-proxy UPSTREAM")?.clone();
         return rt.block_on(serve_proxy(upstream));
@@ -80,7 +90,11 @@ async fn serve_proxy(upstream: String) -> anyhow::Result<()> {
     std::io::stdout().flush()?;
     tokio::task::spawn_blocking(|| {
         let mut s = String::new();
-        while std::io::stdin().read_line(&mut s).map(|n| n > 0).unwrap_or(false) {}
+        while std::io::stdin()
+            .read_line(&mut s)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {}
     })
     .await?;
     proxy.stop().await?;
@@ -106,7 +120,11 @@ fn spawn_proxy(upstream: &str) -> anyhow::Result<(Proc, String)> {
     let out = child.stdout.take().context("proxy stdout")?;
     let mut line = String::new();
     std::io::BufReader::new(out).read_line(&mut line)?;
-    let addr = line.trim().strip_prefix("LISTEN ").context("proxy did not print its address")?.to_owned();
+    let addr = line
+        .trim()
+        .strip_prefix("LISTEN ")
+        .context("proxy did not print its address")?
+        .to_owned();
     Ok((Proc(child), format!("http://{addr}")))
 }
 
@@ -119,7 +137,10 @@ struct EdgeProc {
 async fn spawn_edge(policy: &str, extra: &[String]) -> anyhow::Result<EdgeProc> {
     let dir = std::env::temp_dir().join(format!("edge-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let path: PathBuf = dir.join(format!("policy-{}.yaml", Instant::now().elapsed().as_nanos()));
+    let path: PathBuf = dir.join(format!(
+        "policy-{}.yaml",
+        Instant::now().elapsed().as_nanos()
+    ));
     std::fs::write(&path, policy)?;
     let free = |_: ()| -> anyhow::Result<std::net::SocketAddr> {
         Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
@@ -141,9 +162,18 @@ async fn spawn_edge(policy: &str, extra: &[String]) -> anyhow::Result<EdgeProc> 
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let e = EdgeProc { proc_: Proc(child), url: format!("http://{addr}"), admin: format!("http://{admin}") };
+    let e = EdgeProc {
+        proc_: Proc(child),
+        url: format!("http://{addr}"),
+        admin: format!("http://{admin}"),
+    };
     let client = load_client();
-    let ready = RequestShape { method: http::Method::GET, url: format!("{}/readyz", e.admin), headers: vec![], body: Bytes::new() };
+    let ready = RequestShape {
+        method: http::Method::GET,
+        url: format!("{}/readyz", e.admin),
+        headers: vec![],
+        body: Bytes::new(),
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
     while !send_once(&client, &ready).await {
         if Instant::now() > deadline {
@@ -189,8 +219,12 @@ fn row(name: &str, s: &Stats) {
 
 fn header(title: &str) {
     println!("\n### {title}\n");
-    println!("| target                 | p50 (µs)  | p90 (µs)  | p99 (µs)  | req/s      | errors |");
-    println!("|------------------------|-----------|-----------|-----------|------------|--------|");
+    println!(
+        "| target                 | p50 (µs)  | p90 (µs)  | p99 (µs)  | req/s      | errors |"
+    );
+    println!(
+        "|------------------------|-----------|-----------|-----------|------------|--------|"
+    );
 }
 
 struct Compared {
@@ -199,7 +233,12 @@ struct Compared {
     edge: Stats,
 }
 
-async fn compare(o: &Opts, client: &LoadClient, shapes: [&RequestShape; 3], saturate: bool) -> Compared {
+async fn compare(
+    o: &Opts,
+    client: &LoadClient,
+    shapes: [&RequestShape; 3],
+    saturate: bool,
+) -> Compared {
     let secs = Duration::from_secs(o.secs);
     let mut out = Vec::new();
     for shape in shapes {
@@ -214,7 +253,11 @@ async fn compare(o: &Opts, client: &LoadClient, shapes: [&RequestShape; 3], satu
     let edge = out.pop().unwrap_or_default();
     let proxy = out.pop().unwrap_or_default();
     let direct = out.pop().unwrap_or_default();
-    Compared { direct, proxy, edge }
+    Compared {
+        direct,
+        proxy,
+        edge,
+    }
 }
 
 fn ratios(c: &Compared) {
@@ -239,17 +282,24 @@ fn plugin_line(h: &Histogram, target_us: f64) {
 }
 
 async fn policy_bench(o: &Opts) -> anyhow::Result<()> {
-    println!("## policy scenario: policies/rules.yaml, {} req/s open loop, {} s per phase", o.rate, o.secs);
+    println!(
+        "## policy scenario: policies/rules.yaml, {} req/s open loop, {} s per phase",
+        o.rate, o.secs
+    );
     let up = echo_upstream().await?;
     let (_proxy, proxy_url) = spawn_proxy(&up.server.url())?;
-    let policy = std::fs::read_to_string(workspace_root().join("policies/rules.yaml")).context("policies/rules.yaml")?;
+    let policy = std::fs::read_to_string(workspace_root().join("policies/rules.yaml"))
+        .context("policies/rules.yaml")?;
     let edge = spawn_edge(&policy, &["--upstream".into(), up.server.url()]).await?;
     let client = load_client();
     let pid = edge.proc_.0.id();
     let shape = |base: &str| RequestShape {
         method: http::Method::GET,
         url: format!("{base}/api/items?limit=10"),
-        headers: vec![("user-agent".into(), "bench".into()), ("x-api-key".into(), "bench".into())],
+        headers: vec![
+            ("user-agent".into(), "bench".into()),
+            ("x-api-key".into(), "bench".into()),
+        ],
         body: Bytes::new(),
     };
     let (d, p, e) = (shape(&up.server.url()), shape(&proxy_url), shape(&edge.url));
@@ -275,8 +325,14 @@ async fn policy_bench(o: &Opts) -> anyhow::Result<()> {
     row("direct (upstream)", &s.direct);
     row("bare hyper proxy", &s.proxy);
     row("edge + rules.yaml", &s.edge);
-    println!("\nedge throughput / proxy throughput = {:.2}", s.edge.throughput / s.proxy.throughput);
-    println!("\nedge RSS: idle {rss_idle:.1} MiB (target ≤ 40 MiB), after load {:.1} MiB", rss_mib(pid));
+    println!(
+        "\nedge throughput / proxy throughput = {:.2}",
+        s.edge.throughput / s.proxy.throughput
+    );
+    println!(
+        "\nedge RSS: idle {rss_idle:.1} MiB (target ≤ 40 MiB), after load {:.1} MiB",
+        rss_mib(pid)
+    );
     up.requests.clear();
     Ok(())
 }
@@ -306,23 +362,38 @@ fn chat_shape(base: &str, stream: bool) -> RequestShape {
 }
 
 async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
-    println!("\n## ai scenario: 3 providers, request-independent strategy, 2 KB body with a models list");
-    let p1 = provider("p1").stream_chunks(20).chunk_delay(5).start().await?;
+    println!(
+        "\n## ai scenario: 3 providers, request-independent strategy, 2 KB body with a models list"
+    );
+    let p1 = provider("p1")
+        .stream_chunks(20)
+        .chunk_delay(5)
+        .start()
+        .await?;
     let p2 = provider("p2").start().await?;
     let p3 = provider("p3").start().await?;
     let policy = ai_policy()
         .provider(ProviderCfg::of(&p1).keys(&["bench-key-1"]))
         .provider(ProviderCfg::of(&p2).keys(&["bench-key-2"]))
         .provider(ProviderCfg::of(&p3).keys(&["bench-key-3"]))
-        .set("model_selection", json!({"strategy": ["ai.models.filter(m, m.provider_id != 'p3')"]}))
+        .set(
+            "model_selection",
+            json!({"strategy": ["ai.models.filter(m, m.provider_id != 'p3')"]}),
+        )
         .build();
-    let internal: Vec<String> =
-        [&p1, &p2, &p3].iter().flat_map(|p| ["--internal".to_owned(), p.internal_flag()]).collect();
+    let internal: Vec<String> = [&p1, &p2, &p3]
+        .iter()
+        .flat_map(|p| ["--internal".to_owned(), p.internal_flag()])
+        .collect();
     let edge = spawn_edge(&policy, &internal).await?;
     let p1_url = format!("http://{}", p1.server.addr);
     let (_proxy, proxy_url) = spawn_proxy(&p1_url)?;
     let client = load_client();
-    let (d, p, e) = (chat_shape(&p1_url, false), chat_shape(&proxy_url, false), chat_shape(&edge.url, false));
+    let (d, p, e) = (
+        chat_shape(&p1_url, false),
+        chat_shape(&proxy_url, false),
+        chat_shape(&edge.url, false),
+    );
     if !send_once(&client, &e).await {
         bail!("the ai policy does not serve a chat request; check the edge log above");
     }
@@ -339,8 +410,14 @@ async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
         p.requests.clear();
     }
 
-    println!("\n### stream: delay from a provider chunk to the client (p50 / p99 over chunks 2..n)\n");
-    for (name, base) in [("direct", p1_url.as_str()), ("bare hyper proxy", proxy_url.as_str()), ("edge", edge.url.as_str())] {
+    println!(
+        "\n### stream: delay from a provider chunk to the client (p50 / p99 over chunks 2..n)\n"
+    );
+    for (name, base) in [
+        ("direct", p1_url.as_str()),
+        ("bare hyper proxy", proxy_url.as_str()),
+        ("edge", edge.url.as_str()),
+    ] {
         let (p50, p99, n) = chunk_delays(&client, &p1, &chat_shape(base, true), 30).await?;
         println!("| {name:<18} | p50 {p50:>7.0} µs | p99 {p99:>7.0} µs | {n} chunks |");
     }
@@ -350,15 +427,24 @@ async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
 
 /// Runs `streams` streams one after another and pairs the provider's send time of each SSE
 /// event with the client's arrival time of the same event.
-async fn chunk_delays(client: &LoadClient, p: &MockProvider, shape: &RequestShape, streams: usize) -> anyhow::Result<(f64, f64, usize)> {
+async fn chunk_delays(
+    client: &LoadClient,
+    p: &MockProvider,
+    shape: &RequestShape,
+    streams: usize,
+) -> anyhow::Result<(f64, f64, usize)> {
     let mut delays = Vec::new();
     for _ in 0..streams {
         let sent_before = p.sent_chunks().len();
-        let mut b = http::Request::builder().method(shape.method.clone()).uri(shape.url.as_str());
+        let mut b = http::Request::builder()
+            .method(shape.method.clone())
+            .uri(shape.url.as_str());
         for (k, v) in &shape.headers {
             b = b.header(k.as_str(), v.as_str());
         }
-        let res = client.request(b.body(Full::new(shape.body.clone()))?).await?;
+        let res = client
+            .request(b.body(Full::new(shape.body.clone()))?)
+            .await?;
         if !res.status().is_success() {
             bail!("stream request failed: {}", res.status());
         }
@@ -376,12 +462,21 @@ async fn chunk_delays(client: &LoadClient, p: &MockProvider, shape: &RequestShap
                 }
             }
         }
-        let sent: Vec<Instant> = p.sent_chunks().into_iter().skip(sent_before).map(|(_, t)| t).collect();
+        let sent: Vec<Instant> = p
+            .sent_chunks()
+            .into_iter()
+            .skip(sent_before)
+            .map(|(_, t)| t)
+            .collect();
         // Event 0 waits for the edge's commit decision; measure steady-state relaying.
         for (s, a) in sent.iter().zip(arrivals.iter()).skip(1) {
             delays.push(a.saturating_duration_since(*s).as_secs_f64() * 1e6);
         }
     }
     delays.sort_by(f64::total_cmp);
-    Ok((percentile(&delays, 50.0), percentile(&delays, 99.0), delays.len()))
+    Ok((
+        percentile(&delays, 50.0),
+        percentile(&delays, 99.0),
+        delays.len(),
+    ))
 }
