@@ -5,10 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod wasm_target;
+
+pub use wasm_target::{WASM_TARGET, ensure_wasm_target};
+
 /// The workspace root, from the calling build script's `CARGO_MANIFEST_DIR` (one level up).
 pub fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
-    manifest_dir.parent().map(Path::to_path_buf).unwrap_or(manifest_dir)
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(manifest_dir)
 }
 
 /// Asks cargo to rerun the calling build script when any of these workspace paths change.
@@ -22,6 +29,10 @@ pub fn rerun_if_changed(root: &Path, paths: &[&str]) {
 /// returns the component's path. A wasm32-wasip2 cdylib is already a component; no extra
 /// tool runs. On failure the calling build script fails with the reason.
 pub fn build_component(root: &Path, package: &str) -> PathBuf {
+    if let Err(e) = ensure_wasm_target(root) {
+        let cause = std::error::Error::source(&e).map(|c| format!(" (cause: {c})"));
+        fail(&format!("{e}{}", cause.unwrap_or_default()));
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // One directory per checkout (not OUT_DIR) so debug and release builds share one wasm
     // build; not under CARGO_TARGET_DIR, which several checkouts may share. The outer
@@ -29,7 +40,7 @@ pub fn build_component(root: &Path, package: &str) -> PathBuf {
     let target_dir = root.join("target").join("wasm-plugins");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", package])
+        .args(["build", "--release", "--target", WASM_TARGET, "-p", package])
         .arg("--target-dir")
         .arg(&target_dir);
     // Inherited CARGO_* variables describe the *outer* build (its target, features,
@@ -48,12 +59,12 @@ pub fn build_component(root: &Path, package: &str) -> PathBuf {
     match cmd.status() {
         Ok(s) if s.success() => {}
         Ok(s) => fail(&format!(
-            "building {package} for wasm32-wasip2 failed ({s}); is the target installed? `rustup target add wasm32-wasip2`"
+            "building {package} for {WASM_TARGET} failed ({s}); the compiler's messages are above"
         )),
         Err(e) => fail(&format!("could not run cargo to build {package}: {e}")),
     }
     let wasm = target_dir
-        .join("wasm32-wasip2")
+        .join(WASM_TARGET)
         .join("release")
         .join(format!("{}.wasm", package.replace('-', "_")));
     if !wasm.exists() {

@@ -90,7 +90,6 @@ fn with_type(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use http_body_util::BodyExt;
 

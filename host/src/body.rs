@@ -73,7 +73,6 @@ fn classify(err: &(dyn std::error::Error + Send + Sync + 'static), limit: u64) -
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -168,7 +168,6 @@ fn parse_internal(s: &str) -> Result<(String, SocketAddr), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -136,7 +136,6 @@ pub fn unix_ms(t: SystemTime) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -1,7 +1,6 @@
 //! The built-in demo provider: its answers have the shapes the OpenAI and Anthropic SDKs
 //! parse, it checks the demo key, its `fail-<status>` models fail as documented, and the
 //! attempt loop reaches it as `demo.internal`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod gateway_support;
 

@@ -1,6 +1,5 @@
 //! The attempt loop's failover matrix against real loopback providers (plain HTTP `.internal`
 //! and HTTPS with a test CA), non-streaming requests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod gateway_support;
 

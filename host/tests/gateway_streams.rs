@@ -1,6 +1,5 @@
 //! Streaming through the attempt loop: the commit point (2xx head and a healthy first SSE
 //! event), failover before it, and explicit error events after it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod gateway_support;
 

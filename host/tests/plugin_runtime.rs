@@ -1,7 +1,6 @@
 //! The plugin runtime against the hostile fixture (`tests/fixtures/hostile-plugin`): a guest
 //! that loops, hogs memory or panics on request. Each failure must come back as the right
 //! `PluginError`, and the same loaded policy must keep answering ordinary requests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

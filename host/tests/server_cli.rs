@@ -1,5 +1,4 @@
 //! The `edge` binary's `check` and `--version` commands.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 

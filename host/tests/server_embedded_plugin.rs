@@ -1,7 +1,6 @@
 //! The real edge (`edge::server::start`, the embedded gateway plugin) on loopback: the
 //! host-side behaviours that do not depend on policy features — body limit, no upstream,
 //! request ids, admin endpoints, invalid reloads — plus a deny rule end to end.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -4,7 +4,6 @@
 //! `tests/tests` does not already pin down: exact metric labels, request ids, the body
 //! handed to a body-reading policy, hop-by-hop stripping, the response phase, a failed
 //! ai-gateway plan resuming into later rules, silent clients, and the reload counters.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod gateway_support;
 

@@ -1,5 +1,4 @@
 //! Every example policy in `policies/` loads without errors, so none of them rots.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

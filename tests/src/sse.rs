@@ -68,7 +68,6 @@ pub fn stream_text(events: &[SseEvent]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

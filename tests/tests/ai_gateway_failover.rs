@@ -2,7 +2,6 @@
 //! HTTPS providers with certificates from a test CA. Every case asserts the exact attempt
 //! order the providers saw, the client's status and body, and the gateway's headers
 //! (`x-aigw-attempts`, `x-aigw-provider`, `x-aigw-model`, `x-aigw-error-code`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

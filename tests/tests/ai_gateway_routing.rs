@@ -1,6 +1,5 @@
 //! ai-gateway routing: credentials, model resolution, body handling, formats, `/v1/models`,
 //! secrets, `on_error: continue`, and streaming without buffering.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
 //! The admin listener: health, readiness, Prometheus metrics and policy status, on its own
 //! address and never on the public port.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use edge_tests::{Client, echo_upstream, edge};
 use sha2::Digest;

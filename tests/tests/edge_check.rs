@@ -1,6 +1,5 @@
 //! `edge check`: every diagnostic as `file:line:col: severity: message`, exit status usable in
 //! CI; every policy shipped in `policies/` passes; `edge --version`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 

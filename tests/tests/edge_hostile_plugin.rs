@@ -1,7 +1,6 @@
 //! A hostile plugin (`--plugin`, built from tests/fixtures/hostile-plugin): an infinite loop,
 //! a memory hog and a panic each get a clear JSON 5xx naming the cause, while ordinary
 //! requests sent at the same time keep succeeding.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use edge_tests::edge_binary::hostile_plugin;
 use edge_tests::{Client, edge};

@@ -1,6 +1,5 @@
 //! Request limits: bounded bodies (clear JSON 413) and the header read timeout, which stops
 //! slow clients from holding connections.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

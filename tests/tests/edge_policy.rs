@@ -1,6 +1,5 @@
 //! Traffic-policy actions end to end: the real edge, a real echo upstream, CEL rules that
 //! allow, deny, rewrite and forward. Every action of issue 2 is exercised at least once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use edge_tests::{Client, echo_upstream, edge};
 

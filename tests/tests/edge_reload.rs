@@ -1,7 +1,6 @@
 //! Hot reload under load: a steady stream of requests while the policy file is replaced by a
 //! broken policy and then a good one. Zero requests may fail; the broken policy is reported
 //! on `/policy` and the previous one keeps serving; SIGHUP reloads too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,6 +1,5 @@
 //! Graceful shutdown: SIGTERM stops accepting, lets in-flight requests finish within the
 //! grace period, and exits 0.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,4 @@
 //! The public listener over TLS (rustls): HTTPS with ALPN h2, TLS facts visible to CEL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

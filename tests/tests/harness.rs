@@ -1,6 +1,5 @@
 //! Self-tests of the harness: the mock providers really inject the faults the e2e tests rely
 //! on (no edge involved), so a passing gateway test cannot be a mock that never failed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,5 @@
 //! The README flow: `edge serve --demo --policy policies/quickstart.yaml`, one curl for a
 //! completion and one for a failover, with no keys and no second process.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

@@ -6,7 +6,6 @@
 //! installs the pinned SDKs from `tests/sdk/requirements.txt` with pip (PyPI access needed on
 //! the first run; later runs reuse the venv). It fails, with the reason, when python3, venv
 //! or pip is missing: an SDK check that silently skips would prove nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

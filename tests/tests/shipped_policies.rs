@@ -3,7 +3,6 @@
 //! Providers that would be real paid APIs are never called: requests go to the demo provider
 //! or to loopback mocks behind the policies' `.internal` names, or are answered by the
 //! gateway itself (`/v1/models`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

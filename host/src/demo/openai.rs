@@ -333,7 +333,6 @@ pub fn models() -> Response<ResponseBody> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -57,7 +57,6 @@ pub fn default_action(failure: Option<FailureKind>, status: Option<u16>) -> Fail
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn status(s: u16) -> FailoverAction {

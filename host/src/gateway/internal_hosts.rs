@@ -128,7 +128,6 @@ async fn system_lookup(host: String) -> Result<Addrs, ResolveError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

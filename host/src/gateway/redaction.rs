@@ -90,7 +90,6 @@ fn replace_all(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn attempt(url: &str, headers: &[(&str, &str)]) -> Attempt {

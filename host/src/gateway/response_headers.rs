@@ -102,7 +102,6 @@ fn set_text(headers: &mut HeaderMap, name: &'static str, value: &str) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

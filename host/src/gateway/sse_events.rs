@@ -134,7 +134,6 @@ pub fn stream_error_event(format: ApiFormat, message: &str) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -97,7 +97,6 @@ fn excerpt_of(chunks: &[Bytes]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -51,7 +51,6 @@ impl TargetMetricsSink for HostServices {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -258,7 +258,6 @@ fn evict(shard: &mut Shard, cap: usize, now: u64) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -179,7 +179,6 @@ pub(crate) fn expose(secret: &SecretString) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn val(s: Option<SecretString>) -> Option<String> {

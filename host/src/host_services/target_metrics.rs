@@ -295,7 +295,6 @@ fn percentile(sorted: &[f64], p: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn key(m: &str) -> TargetKey {

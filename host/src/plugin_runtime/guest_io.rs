@@ -297,7 +297,6 @@ pub(crate) fn shadow_blocking_io<T: 'static>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -64,7 +64,6 @@ impl AccessRecord {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::plugin_runtime::bindings::types::{AttemptResult, FailureKind};
 

@@ -131,7 +131,6 @@ impl From<BodyError> for EdgeError {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use http_body_util::BodyExt;
 

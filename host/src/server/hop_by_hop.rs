@@ -51,7 +51,6 @@ pub fn strip_map(headers: &mut HeaderMap) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -71,7 +71,6 @@ pub fn head_of(res: &Response<ResponseBody>) -> ResponseHead {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

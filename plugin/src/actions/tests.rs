@@ -1,5 +1,4 @@
 //! Each action, run through a loaded policy against an in-memory host.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::engine::memory_host::MemoryHost;
 use crate::engine::{LoadedPolicy, load};

@@ -162,7 +162,6 @@ pub fn with_credential(mut headers: Headers, key: Option<&str>, format: ApiForma
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn join(base: &str, path: &str) -> String {

@@ -214,7 +214,6 @@ fn qualified_path(e: &IdedExpr) -> Option<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn refs(src: &str) -> Refs {

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use super::*;
 use crate::engine::memory_host::MemoryHost;
 use crate::model::{Connection, ResponseHead};

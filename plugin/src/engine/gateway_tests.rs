@@ -1,5 +1,4 @@
 //! The ai-gateway action through the engine: plan, continuation, resume, diagnostics.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::memory_host::MemoryHost;
 use super::*;

@@ -1,5 +1,4 @@
 //! Loading (diagnostics with exact positions) and running phases.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::memory_host::MemoryHost;
 use super::*;

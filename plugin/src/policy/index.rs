@@ -87,7 +87,6 @@ fn parent(path: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::policy::yaml_tree::parse;
 

@@ -26,7 +26,6 @@ pub fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     #[test]
     fn locate_finds_paths_in_policy_text() {

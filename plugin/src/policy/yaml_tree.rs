@@ -300,7 +300,6 @@ impl<'de> Deserialize<'de> for KeyString {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -1,5 +1,4 @@
 //! Tests of the `ai-gateway` action against an in-memory engine and host.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
 
