@@ -7,6 +7,7 @@
 use serde_json::Value as Json;
 
 use super::config::ModelConfig;
+use super::providers::ModelEntry;
 use super::surface::format_name;
 use super::universe::{Universe, model_json};
 use crate::model::ApiFormat;
@@ -195,14 +196,18 @@ fn resolve_prefixed(
                 {
                     Some(i) => i,
                     None => {
-                        let cfg = ModelConfig {
-                            id: model.to_owned(),
-                            ..ModelConfig::default()
+                        let entry = ModelEntry {
+                            config: ModelConfig {
+                                id: model.to_owned(),
+                                ..ModelConfig::default()
+                            },
+                            known: false,
+                            configured: false,
                         };
                         r.pass.push(PassThrough {
                             provider: pi,
                             id: model.to_owned(),
-                            cel: model_json(p, model, &[], "", false, false, &cfg),
+                            cel: model_json(p, &entry),
                         });
                         r.pass.len() - 1
                     }

@@ -13,7 +13,7 @@ use cel::Value;
 use cel::objects::{Key, Map};
 use serde_json::{Value as Json, json};
 
-use super::compile::ai_value;
+use super::ai_value::ai_value;
 use super::errors::GatewayError;
 use super::resolve::{Cand, Resolved};
 use super::strategy::Dependence;
@@ -85,6 +85,31 @@ impl AiGateway {
             Cand::Pass(i) => r.pass.get(i).map(|p| p.id.clone()).unwrap_or_default(),
         };
         (pid, id)
+    }
+
+    /// Runs at load, once the gateway is built: request-independent strategies evaluated
+    /// once per format and digested; every request that adds no pass-through model reuses
+    /// the result.
+    pub(super) fn static_selections(&self) -> Vec<[Option<DigestResult>; 2]> {
+        let none = Resolved::default();
+        let formats = [ApiFormat::OpenAi, ApiFormat::Anthropic];
+        self.model_strategies
+            .iter()
+            .map(|s| {
+                if s.dependence == Dependence::Static {
+                    [0, 1].map(|f| {
+                        Some(self.digest(
+                            &s.source,
+                            s.eval(&self.roots[f], &[], None),
+                            formats[f],
+                            &none,
+                        ))
+                    })
+                } else {
+                    [None, None]
+                }
+            })
+            .collect()
     }
 
     /// `ai` with metrics for the current generation (built at most once per generation).

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 
+use super::providers::ModelEntry;
 use crate::model::ApiFormat;
 
 /// A provider the gateway may call.
@@ -169,16 +170,9 @@ impl Universe {
 
 /// Builds the `m.*` object strategies see. `metrics` is added separately (zeros unless
 /// the strategy reads metrics).
-#[allow(clippy::too_many_arguments)]
-pub fn model_json(
-    provider: &Provider,
-    id: &str,
-    id_aliases: &[String],
-    author_id: &str,
-    known: bool,
-    custom: bool,
-    cfg: &super::config::ModelConfig,
-) -> Json {
+pub(super) fn model_json(provider: &Provider, entry: &ModelEntry) -> Json {
+    let cfg = &entry.config;
+    let id = cfg.id.as_str();
     let mut metadata = match &provider.metadata {
         Json::Object(m) => m.clone(),
         _ => serde_json::Map::new(),
@@ -190,15 +184,15 @@ pub fn model_json(
     }
     json!({
         "id": id,
-        "id_aliases": id_aliases,
+        "id_aliases": cfg.id_aliases,
         "provider_id": provider.id,
         "provider_id_aliases": provider.id_aliases,
-        "author_id": author_id,
+        "author_id": cfg.author_id.as_deref().unwrap_or_default(),
         "author_id_aliases": [],
         "display_name": cfg.display_name.clone().unwrap_or_else(|| id.to_owned()),
         "description": cfg.description.clone().unwrap_or_default(),
-        "known": known,
-        "custom": custom,
+        "known": entry.known,
+        "custom": entry.configured,
         "metadata": Json::Object(metadata),
         "input_modalities": cfg.input_modalities,
         "output_modalities": cfg.output_modalities,

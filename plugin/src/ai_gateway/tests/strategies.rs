@@ -373,8 +373,8 @@ api_key_selection:
     - "ai.keys"
 "#;
     let l = load(yaml);
-    let primary = crate::ai_gateway::compile::key_id("sk-openai-primary-0001");
-    let backup = crate::ai_gateway::compile::key_id("sk-openai-backup-0002");
+    let primary = crate::ai_gateway::provider_keys::key_id("sk-openai-primary-0001");
+    let backup = crate::ai_gateway::provider_keys::key_id("sk-openai-backup-0002");
     *l.host.metrics.borrow_mut() = vec![TargetMetrics {
         provider: "openai".into(),
         model: "gpt-4o".into(),
