@@ -7,6 +7,7 @@ pub mod actions;
 pub mod ai_gateway;
 pub mod cel_env;
 pub mod engine;
+pub mod error_response;
 pub mod host_api;
 pub mod model;
 pub mod policy;

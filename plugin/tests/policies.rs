@@ -57,7 +57,10 @@ fn policy_files() -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
-        if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
             files.push(path);
         }
     }

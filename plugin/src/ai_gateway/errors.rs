@@ -4,10 +4,8 @@
 
 use serde_json::json;
 
+use crate::error_response::ERROR_CODE_HEADER;
 use crate::model::{ApiFormat, Headers, Response};
-
-/// The header that carries [`GatewayError::code`] on every gateway error response.
-pub const ERROR_CODE_HEADER: &str = "x-aigw-error-code";
 
 /// A failure decided by the gateway (never a provider's own answer).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

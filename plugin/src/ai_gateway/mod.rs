@@ -54,7 +54,7 @@ use crate::model::{AttemptResult, FailoverAction, GatewayOutcome, Request};
 use crate::policy::Diagnostics;
 
 pub use env::{Finish, GatewayStep, LoadEnv, REQUEST_VARIABLES, RequestEnv, TemplateId};
-pub use errors::{ERROR_CODE_HEADER, GatewayError};
+pub use errors::GatewayError;
 pub use settings::Settings;
 
 /// Response header carrying the request id on every answer (also on errors).

@@ -7,31 +7,10 @@ use super::catalog::{Catalog, CatalogProvider};
 use super::config::{ModelConfig, ProviderConfig};
 use super::env::LoadEnv;
 use super::provider_keys::provider_keys;
-use super::universe::Provider;
+use super::universe::{ModelEntry, Provider};
 use super::validate::{self, SURFACES};
 use crate::model::ApiFormat;
 use crate::policy::Diagnostics;
-
-/// A model of a provider before the universe is built: its config and where it came from.
-#[derive(Debug, Clone)]
-pub(super) struct ModelEntry {
-    pub config: ModelConfig,
-    /// In the catalog or configured (listed in `GET /v1/models`).
-    pub known: bool,
-    /// Listed in the policy's `providers[].models[]`.
-    pub configured: bool,
-}
-
-impl ModelEntry {
-    /// A catalog model the policy did not configure.
-    pub(super) fn from_catalog(config: ModelConfig) -> ModelEntry {
-        ModelEntry {
-            config,
-            known: true,
-            configured: false,
-        }
-    }
-}
 
 /// `openai` / `anthropic` (any case) as written in `supported_api_surfaces[].format` and
 /// in the catalog.

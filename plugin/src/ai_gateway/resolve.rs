@@ -7,9 +7,8 @@
 use serde_json::Value as Json;
 
 use super::config::ModelConfig;
-use super::providers::ModelEntry;
 use super::surface::format_name;
-use super::universe::{Universe, model_json};
+use super::universe::{ModelEntry, Universe, model_json};
 use crate::model::ApiFormat;
 
 /// The name a client uses to ask for automatic selection.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 
-use super::providers::ModelEntry;
+use super::config::ModelConfig;
 use crate::model::ApiFormat;
 
 /// A provider the gateway may call.
@@ -59,6 +59,27 @@ impl Provider {
     pub fn answers_to(&self, name: &str) -> bool {
         self.id.eq_ignore_ascii_case(name)
             || self.id_aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A model of a provider before the universe is built: its config and where it came from.
+#[derive(Debug, Clone)]
+pub(super) struct ModelEntry {
+    pub config: ModelConfig,
+    /// In the catalog or configured (listed in `GET /v1/models`).
+    pub known: bool,
+    /// Listed in the policy's `providers[].models[]`.
+    pub configured: bool,
+}
+
+impl ModelEntry {
+    /// A catalog model the policy did not configure.
+    pub(super) fn from_catalog(config: ModelConfig) -> ModelEntry {
+        ModelEntry {
+            config,
+            known: true,
+            configured: false,
+        }
     }
 }
 

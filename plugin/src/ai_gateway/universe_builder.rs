@@ -9,8 +9,8 @@ use serde_json::Value as Json;
 use super::catalog::{Catalog, CatalogProvider};
 use super::config::ActionConfig;
 use super::env::LoadEnv;
-use super::providers::{ModelEntry, format_of, provider_from_config};
-use super::universe::{Model, Provider, Universe, model_json};
+use super::providers::{format_of, provider_from_config};
+use super::universe::{Model, ModelEntry, Provider, Universe, model_json};
 use crate::model::ApiFormat;
 use crate::policy::Diagnostics;
 

@@ -1,7 +1,7 @@
 //! Policy text to a [`LoadedPolicy`]: parse, check every rule and action, compile every
 //! expression, and report all problems at once.
 
-use super::gateway::GatewayLoadEnv;
+use super::gateway_env::GatewayLoadEnv;
 use super::{LoadedPolicy, Rule, Step};
 use crate::actions::catalog::{self, ActionInfo};
 use crate::actions::{Action, Compiler};

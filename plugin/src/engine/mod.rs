@@ -9,8 +9,9 @@
 //! - [`LoadedPolicy::classify_failure`] / [`LoadedPolicy::resume`] around an ai-gateway
 //!   plan's attempts.
 
+pub mod continuation;
 pub mod failure;
-pub mod gateway;
+pub mod gateway_env;
 pub mod load;
 pub mod memory_host;
 pub mod run;
