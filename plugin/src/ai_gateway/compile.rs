@@ -14,11 +14,11 @@ use super::attempt_templates::AttemptTemplates;
 use super::catalog::Catalog;
 use super::config::ActionConfig;
 use super::env::LoadEnv;
+use super::per_format::PerFormat;
 use super::settings::Settings;
 use super::strategies::CompiledStrategies;
 use super::strategy::StrategyEnv;
 use super::universe_builder::build_universe;
-use crate::model::ApiFormat;
 use crate::policy::Diagnostics;
 
 /// Compiles the action's `config`, reporting paths relative to it. `None` when an error
@@ -48,17 +48,10 @@ pub(super) fn compile(
     }
     let universe = universe?;
 
-    let ai_static = [ApiFormat::OpenAi, ApiFormat::Anthropic].map(|f| ai_value(&universe, f, None));
-    let roots = match (
-        senv.root(ai_static[0].clone()),
-        senv.root(ai_static[1].clone()),
-    ) {
-        (Ok(a), Ok(b)) => [a, b],
-        (Err(e), _) | (_, Err(e)) => {
-            d.error("", e);
-            return None;
-        }
-    };
+    let ai_static = PerFormat::new(|f| ai_value(&universe, f, None));
+    let roots = PerFormat::try_new(|f| senv.root(ai_static.get(f).clone()))
+        .map_err(|e| d.error("", e))
+        .ok()?;
     let mut gw = AiGateway {
         settings,
         headers: templates.headers,

@@ -28,11 +28,13 @@ pub mod errors;
 pub mod failover;
 mod models_list;
 mod outcome;
+mod per_format;
 mod plan;
 mod provider_keys;
 mod providers;
 mod resolve;
 mod select;
+mod selection_record;
 mod settings;
 mod strategies;
 pub mod strategy;
@@ -50,11 +52,12 @@ mod tests;
 use std::sync::Mutex;
 
 use crate::host_api::HostApi;
-use crate::model::{AttemptResult, FailoverAction, GatewayOutcome, Request};
+use crate::model::{ApiFormat, AttemptResult, FailoverAction, GatewayOutcome, Request};
 use crate::policy::Diagnostics;
 
 pub use env::{Finish, GatewayStep, LoadEnv, REQUEST_VARIABLES, RequestEnv, TemplateId};
 pub use errors::GatewayError;
+pub use per_format::PerFormat;
 pub use settings::Settings;
 
 /// Response header carrying the request id on every answer (also on errors).
@@ -78,17 +81,18 @@ pub struct AiGateway {
     model_strategies: Vec<strategy::Strategy>,
     key_strategies: Vec<strategy::Strategy>,
     failover_rule: Option<strategy::Strategy>,
-    /// Root CEL contexts (functions + static `ai`): [OpenAI, Anthropic].
-    roots: [cel::Context<'static, 'static>; 2],
+    /// Root CEL contexts (functions + static `ai`).
+    roots: PerFormat<cel::Context<'static, 'static>>,
     /// The static `ai` values of `roots`, reused to add pass-through models.
-    ai_static: [cel::Value; 2],
+    ai_static: PerFormat<cel::Value>,
     /// Results of request-independent model strategies, per format, evaluated and
     /// digested at load.
-    static_selections: Vec<[Option<select::DigestResult>; 2]>,
+    static_selections: Vec<PerFormat<Option<select::DigestResult>>>,
     /// `ai` with metrics, per format, for the metrics generation it was built from.
-    metrics_cache: Mutex<Option<(u64, [cel::Value; 2])>>,
+    metrics_cache: Mutex<Option<(u64, PerFormat<cel::Value>)>>,
     /// Results of metrics-only model strategies: (strategy, format) -> (generation, result).
-    metrics_results: Mutex<std::collections::HashMap<(usize, usize), (u64, select::DigestResult)>>,
+    metrics_results:
+        Mutex<std::collections::HashMap<(usize, ApiFormat), (u64, select::DigestResult)>>,
 }
 
 impl std::fmt::Debug for AiGateway {
@@ -127,7 +131,8 @@ impl AiGateway {
     pub fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> FailoverAction {
         failover::classify(
             self.failover_rule.as_ref(),
-            &self.roots[0],
+            // A failover rule reads `attempt.*`, never `ai.models`: either root serves.
+            &self.roots.openai,
             continuation,
             failed,
         )

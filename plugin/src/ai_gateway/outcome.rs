@@ -26,8 +26,7 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
         ApiFormat::OpenAi
     };
     let models_tried = models_tried(gw, &c, outcome);
-    let mut model_selection = c.model_selection.clone();
-    gw.expand_records(&mut model_selection, format);
+    let model_selection = gw.selection_json(&c.model_selection, format);
     let headers: Headers = vec![
         (REQUEST_ID_HEADER.to_owned(), c.request_id.clone()),
         (

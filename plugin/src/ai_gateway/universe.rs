@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value as Json, json};
 
 use super::config::ModelConfig;
+use super::per_format::PerFormat;
 use crate::model::ApiFormat;
 
 /// A provider the gateway may call.
@@ -114,20 +115,15 @@ impl Model {
 pub struct Universe {
     pub providers: Vec<Provider>,
     pub models: Vec<Model>,
-    /// Allowed model indices serving OpenAI format, in policy order.
-    pub openai: Vec<usize>,
-    /// Allowed model indices serving Anthropic format.
-    pub anthropic: Vec<usize>,
+    /// Allowed model indices serving each format, in policy order.
+    pub allowed: PerFormat<Vec<usize>>,
     /// (lower provider id, lower model id) -> index into `models`.
     pub by_key: HashMap<(String, String), usize>,
 }
 
 impl Universe {
     pub fn allowed(&self, format: ApiFormat) -> &[usize] {
-        match format {
-            ApiFormat::OpenAi => &self.openai,
-            ApiFormat::Anthropic => &self.anthropic,
-        }
+        self.allowed.get(format)
     }
 
     pub fn provider_allowed(&self, p: usize, format: ApiFormat) -> bool {

@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use super::catalog::{Catalog, CatalogProvider};
 use super::config::ActionConfig;
 use super::env::LoadEnv;
+use super::per_format::PerFormat;
 use super::providers::{format_of, provider_from_config};
 use super::universe::{Model, ModelEntry, Provider, Universe, model_json};
 use crate::model::ApiFormat;
@@ -92,7 +93,7 @@ pub(super) fn build_universe(
         return None;
     }
     let mut by_key = HashMap::new();
-    let (mut openai, mut anthropic) = (Vec::new(), Vec::new());
+    let mut allowed: PerFormat<Vec<usize>> = PerFormat::default();
     for (i, m) in models.iter().enumerate() {
         let Some(p) = providers.get(m.provider) else {
             continue;
@@ -104,17 +105,16 @@ pub(super) fn build_universe(
             continue;
         }
         if p.formats.contains(&ApiFormat::OpenAi) {
-            openai.push(i);
+            allowed.openai.push(i);
         }
         if p.formats.contains(&ApiFormat::Anthropic) {
-            anthropic.push(i);
+            allowed.anthropic.push(i);
         }
     }
     Some(Universe {
         providers,
         models,
-        openai,
-        anthropic,
+        allowed,
         by_key,
     })
 }
