@@ -21,11 +21,11 @@ pub struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    pub fn error(&mut self, path: &str, message: impl Into<String>) {
+    pub fn error(&mut self, path: &str, message: impl std::fmt::Display) {
         self.diags.error(path, message);
     }
 
-    pub fn warning(&mut self, path: &str, message: impl Into<String>) {
+    pub fn warning(&mut self, path: &str, message: impl std::fmt::Display) {
         self.diags.warning(path, message);
     }
 

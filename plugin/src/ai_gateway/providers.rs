@@ -86,14 +86,14 @@ fn base_url(
     d: &mut Diagnostics,
 ) -> Option<url::Url> {
     let checked = match (&pc.base_url, builtin) {
-        (Some(text), _) => validate::base_url(text),
+        (Some(text), _) => validate::base_url(text).map_err(|e| e.to_string()),
         (None, Some(cp)) => url::Url::parse(&cp.base_url).map_err(|e| e.to_string()),
         (None, None) => Err(format!(
             "base_url is required for custom provider '{}' (not a built-in provider)",
             pc.id
         )),
     };
-    checked.map_err(|e| d.error("base_url", e)).ok()
+    checked.map_err(|message| d.error("base_url", message)).ok()
 }
 
 /// What `supported_api_surfaces` and `request_path_overrides` allow.

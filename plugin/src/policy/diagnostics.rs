@@ -39,22 +39,22 @@ enum Place {
 }
 
 impl Diagnostics {
-    pub fn error(&mut self, path: &str, message: impl Into<String>) {
-        self.push(path, Severity::Error, message.into(), Place::Value);
+    pub fn error(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.push(path, Severity::Error, message.to_string(), Place::Value);
     }
 
-    pub fn warning(&mut self, path: &str, message: impl Into<String>) {
-        self.push(path, Severity::Warning, message.into(), Place::Value);
+    pub fn warning(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.push(path, Severity::Warning, message.to_string(), Place::Value);
     }
 
     /// An error placed at the key of `path` rather than its value (unknown fields).
-    pub fn key_error(&mut self, path: &str, message: impl Into<String>) {
-        self.push(path, Severity::Error, message.into(), Place::Key);
+    pub fn key_error(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.push(path, Severity::Error, message.to_string(), Place::Key);
     }
 
     /// An error already placed in the text (a YAML syntax error).
-    pub fn error_at(&mut self, pos: Pos, message: impl Into<String>) {
-        self.push("", Severity::Error, message.into(), Place::At(pos));
+    pub fn error_at(&mut self, pos: Pos, message: impl std::fmt::Display) {
+        self.push("", Severity::Error, message.to_string(), Place::At(pos));
     }
 
     fn push(&mut self, path: &str, severity: Severity, message: String, place: Place) {
