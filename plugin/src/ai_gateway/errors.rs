@@ -115,17 +115,6 @@ impl GatewayError {
         }
     }
 
-    /// Whether the same request could succeed later (what an SDK's retry should do).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            GatewayError::Unreachable(_)
-                | GatewayError::AllFailed(_)
-                | GatewayError::TotalTimeout(_)
-                | GatewayError::TooManyAttempts(_)
-        )
-    }
-
     /// The OpenAI `error.type` (also used as the Anthropic `error.type` where they agree).
     fn kind(&self, format: ApiFormat) -> &'static str {
         let status = self.status();

@@ -55,8 +55,7 @@ use crate::host_api::HostApi;
 use crate::model::{ApiFormat, AttemptResult, FailoverAction, GatewayOutcome, Request};
 use crate::policy::Diagnostics;
 
-pub use env::{Finish, GatewayStep, LoadEnv, REQUEST_VARIABLES, RequestEnv, TemplateId};
-pub use errors::GatewayError;
+pub use env::{Finish, GatewayStep, LoadEnv, RequestEnv, TemplateId};
 pub use per_format::PerFormat;
 pub use settings::Settings;
 

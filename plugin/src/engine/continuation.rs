@@ -45,6 +45,9 @@ impl PartialEq for EngineContinuation {
 }
 
 impl EngineContinuation {
+    /// The continuation built field by field: the reference [`Self::encode_parts`] is
+    /// checked against (production code only splices).
+    #[cfg(test)]
     pub fn new(
         position: Position,
         bindings: &Bindings,
@@ -68,7 +71,7 @@ impl EngineContinuation {
         }
     }
 
-    /// What `new(...).encode()` gives, without re-reading the action's bytes: they come
+    /// What serializing [`EngineContinuation::new`] gives, without re-reading the action's bytes: they come
     /// straight from the action's JSON encoder, so they are spliced in as they are (a
     /// few KB that checking would scan once more per request). Runs when a plan leaves the
     /// plugin. Bytes that cannot be a JSON object (empty: the action failed to encode)
@@ -108,10 +111,6 @@ impl EngineContinuation {
         out.extend_from_slice(if object { gateway } else { b"null" });
         out.push(b'}');
         out
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
     }
 
     pub fn decode(bytes: &[u8]) -> Option<EngineContinuation> {

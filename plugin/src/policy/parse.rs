@@ -11,7 +11,6 @@ use super::yaml_tree::{self, Node, NodeValue};
 pub struct Parsed {
     pub doc: PolicyDoc,
     pub index: PathIndex,
-    pub root: Node,
 }
 
 const PHASES: &[(&str, Phase)] = &[
@@ -66,7 +65,7 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Parsed> {
             format!("a policy must be a map of phases, found {}", root.kind()),
         ),
     }
-    Some(Parsed { doc, index, root })
+    Some(Parsed { doc, index })
 }
 
 fn parse_phase(node: &Node, path: &str, diags: &mut Diagnostics) -> Vec<RuleDoc> {
