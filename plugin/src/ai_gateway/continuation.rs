@@ -45,7 +45,8 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// The spec 7 shape: headers as name -> [values].
+    /// The documented shape of `actions.ngrok.ai_gateway.client` (docs/ai-gateway.md,
+    /// "Result variables"): headers as name -> [values].
     pub fn to_json(&self) -> serde_json::Value {
         let mut headers = serde_json::Map::new();
         for (k, v) in &self.request_headers {

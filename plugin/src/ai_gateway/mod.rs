@@ -65,9 +65,11 @@ pub const REQUEST_ID_HEADER: &str = "x-aigw-request-id";
 /// after attempts; the host sets it on served responses).
 pub const ATTEMPTS_HEADER: &str = "x-aigw-attempts";
 
-/// Longest `Retry-After` honoured by retrying the same attempt (design answer 4).
+/// Longest `Retry-After` honoured by retrying the same attempt: longer waits are better
+/// spent on the next key or model (docs/ai-gateway.md, "Failover").
 pub const MAX_RETRY_AFTER_MS: u64 = 5_000;
-/// Hard cap on upstream calls per client request (design answer 4).
+/// Hard cap on upstream calls per client request, so a long failover list cannot turn
+/// one request into a storm (docs/ai-gateway.md, "Errors": `too_many_attempts`).
 pub const MAX_ATTEMPTS: u32 = 10;
 
 /// A compiled `ai-gateway` action. Built once per policy load; shared by every request.

@@ -1,4 +1,5 @@
-//! The client's `model` / `models` turned into candidates (spec 4.1, 4.2): `provider:model`
+//! The client's `model` / `models` turned into candidates (docs/ai-gateway.md, "Model
+//! resolution"): `provider:model`
 //! split on the first `:` when the prefix names a provider, catalog/config lookup by id or
 //! alias (case-insensitive), `ngrok/auto` (or no model) for automatic selection, unknown
 //! models passed through only behind a known provider prefix, and every rejected name
@@ -187,7 +188,8 @@ fn resolve_prefixed(
                 );
             }
             None => {
-                // Known provider, unknown model: passed through as written (spec 4.1).
+                // Known provider, unknown model: passed through as written, so a model the
+                // catalog does not list yet still works.
                 let idx = match r
                     .pass
                     .iter()

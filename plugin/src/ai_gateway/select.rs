@@ -1,4 +1,5 @@
-//! Strategies → the models to try, and the keys to try for each (spec 4.4, 4.6).
+//! Strategies → the models to try, and the keys to try for each (docs/ai-gateway.md,
+//! "Strategies").
 //!
 //! For each `model_selection` strategy in order: evaluate (cached when it cannot change),
 //! keep what the policy allows (`candidates_after_allowed_filter`), then, when the client

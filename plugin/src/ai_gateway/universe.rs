@@ -1,4 +1,5 @@
-//! The providers and models a loaded policy allows (spec 4.3): the catalog merged with
+//! The providers and models a loaded policy allows (docs/ai-gateway.md, "Providers and
+//! models"): the catalog merged with
 //! `providers[]`, with `disabled` and `only_allow_configured_*` applied. Built once per
 //! policy load, together with the `ai.models` / `ai.providers` / `ai.authors` CEL values
 //! of each API format.

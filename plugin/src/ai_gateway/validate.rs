@@ -8,7 +8,8 @@ use std::time::Duration;
 const MIN_DURATION: Duration = Duration::from_millis(10);
 const MAX_DURATION: Duration = Duration::from_secs(3600);
 
-/// spec 2.2: `max_input_tokens` / `max_output_tokens` are at most 500,000.
+/// `max_input_tokens` / `max_output_tokens` are at most 500,000 (docs/ai-gateway.md,
+/// "Configuration").
 pub const MAX_TOKENS_LIMIT: i64 = 500_000;
 
 /// Longest `base_url` accepted (the hosted product's limit).

@@ -1,4 +1,5 @@
-//! Every strategy expression of spec 4.5, compiled and evaluated against a known universe.
+//! Every documented strategy expression (docs/ai-gateway.md, "Strategies"), compiled and
+//! evaluated against a known universe.
 
 use serde_json::{Value as Json, json};
 
