@@ -59,7 +59,7 @@ pub struct UpstreamRequest {
     pub body: Option<Vec<u8>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApiFormat {
     OpenAi,
     Anthropic,

@@ -8,26 +8,25 @@ use cel::Value;
 
 use crate::cel_env::{CelEnv, Expr, Scope, Template, ValueTemplate};
 use crate::host_api::HostApi;
+use crate::policy::Diagnostics;
 use crate::policy::index::join_key;
 use crate::policy::yaml_tree::{Node, NodeValue};
-use crate::policy::{Diagnostics, PathIndex};
 
 /// Everything an action needs to compile its config.
 pub struct Compiler<'a> {
     pub cel: &'a mut CelEnv,
     pub host: &'a dyn HostApi,
-    pub index: &'a PathIndex,
     pub diags: &'a mut Diagnostics,
     pub scope: Scope,
 }
 
 impl Compiler<'_> {
-    pub fn error(&mut self, path: &str, message: impl Into<String>) {
-        self.diags.error(self.index, path, message);
+    pub fn error(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.diags.error(path, message);
     }
 
-    pub fn warning(&mut self, path: &str, message: impl Into<String>) {
-        self.diags.warning(self.index, path, message);
+    pub fn warning(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.diags.warning(path, message);
     }
 
     /// The entries of `config` (a missing config is an empty one), reporting keys outside
@@ -49,7 +48,6 @@ impl Compiler<'_> {
                 out.push((key.name.as_str(), value, path));
             } else {
                 self.diags.key_error(
-                    self.index,
                     &path,
                     format!(
                         "unknown field `{}` in `{kind}` config; expected one of: {}",

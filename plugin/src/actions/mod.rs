@@ -114,14 +114,5 @@ impl Action {
     }
 }
 
-/// A JSON body with `content-type`, for responses the engine writes itself.
-pub fn json_response(status: u16, body: &serde_json::Value) -> Response {
-    Response {
-        status,
-        headers: vec![("content-type".to_string(), "application/json".to_string())],
-        body: body.to_string().into_bytes(),
-    }
-}
-
 #[cfg(test)]
 mod tests;

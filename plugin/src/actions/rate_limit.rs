@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use cel::Value;
 
-use super::{Compiler, Effect, RunCtx, json_response};
-use crate::ai_gateway::ERROR_CODE_HEADER;
+use super::{Compiler, Effect, RunCtx};
 use crate::cel_env::Expr;
 use crate::cel_env::convert::{cel_to_string, string_map, string_value};
+use crate::error_response::error_response;
 use crate::policy::yaml_tree::Node;
 
 #[derive(Debug)]
@@ -150,16 +150,15 @@ impl RateLimit {
         ctx.set_result("rate_limit", string_map(result));
         if limited && self.enforce {
             let retry_after_s = verdict.retry_after_ms.div_ceil(1000).max(1);
-            let mut response = json_response(
+            let mut response = error_response(
                 429,
-                &serde_json::json!({"error": {"message": "rate limit exceeded", "type": "rate_limit_exceeded", "code": RATE_LIMITED}}),
+                RATE_LIMITED,
+                "rate_limit_exceeded",
+                "rate limit exceeded",
             );
             response
                 .headers
                 .push(("retry-after".to_string(), retry_after_s.to_string()));
-            response
-                .headers
-                .push((ERROR_CODE_HEADER.to_string(), RATE_LIMITED.to_string()));
             return Ok(Effect::Respond(response));
         }
         Ok(Effect::Continue)

@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use cel::Value;
 use ipnet::IpNet;
 
-use super::{Compiler, Effect, RunCtx, json_response};
-use crate::ai_gateway::ERROR_CODE_HEADER;
+use super::{Compiler, Effect, RunCtx};
 use crate::cel_env::Template;
 use crate::cel_env::convert::{string_map, string_value};
 use crate::cel_env::functions::parse_cidr;
+use crate::error_response::error_response;
 use crate::policy::yaml_tree::Node;
 
 #[derive(Debug)]
@@ -110,14 +110,12 @@ impl RestrictIps {
         }
         ctx.set_result("restrict_ips", string_map(result));
         if denied && self.enforce {
-            let mut response = json_response(
+            return Ok(Effect::Respond(error_response(
                 403,
-                &serde_json::json!({"error": {"message": "client IP is not allowed", "type": "forbidden", "code": IP_RESTRICTED}}),
-            );
-            response
-                .headers
-                .push((ERROR_CODE_HEADER.to_string(), IP_RESTRICTED.to_string()));
-            return Ok(Effect::Respond(response));
+                IP_RESTRICTED,
+                "forbidden",
+                "client IP is not allowed",
+            )));
         }
         Ok(Effect::Continue)
     }

@@ -58,6 +58,15 @@ struct ModelsFile {
     models: Vec<CatalogModel>,
 }
 
+/// An embedded catalog file that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("built-in {file} catalog: {source}")]
+pub struct CatalogError {
+    file: &'static str,
+    #[source]
+    source: serde_json::Error,
+}
+
 /// The parsed catalog.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -68,11 +77,17 @@ pub struct Catalog {
 impl Catalog {
     /// Parses the embedded data files. An error here is a packaging bug (the files ship
     /// inside the plugin); a test keeps them valid.
-    pub fn builtin() -> Result<Catalog, String> {
-        let providers: ProvidersFile = serde_json::from_str(PROVIDERS_JSON)
-            .map_err(|e| format!("built-in provider catalog: {e}"))?;
-        let models: ModelsFile = serde_json::from_str(MODELS_JSON)
-            .map_err(|e| format!("built-in model catalog: {e}"))?;
+    pub fn builtin() -> Result<Catalog, CatalogError> {
+        let providers: ProvidersFile =
+            serde_json::from_str(PROVIDERS_JSON).map_err(|source| CatalogError {
+                file: "provider",
+                source,
+            })?;
+        let models: ModelsFile =
+            serde_json::from_str(MODELS_JSON).map_err(|source| CatalogError {
+                file: "model",
+                source,
+            })?;
         Ok(Catalog {
             providers: providers.providers,
             models: models.models,

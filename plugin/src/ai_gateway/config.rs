@@ -1,4 +1,5 @@
-//! The `ai-gateway` action's configuration exactly as a policy writes it (spec 2.2–2.5),
+//! The `ai-gateway` action's configuration exactly as a policy writes it
+//! (docs/ai-gateway.md, "Configuration"),
 //! plus our documented extensions (`stream_idle_timeout`, `failover`,
 //! `request_path_overrides`, `pricing`, `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::selection_record::SelectionRecord;
+
 /// What the result variables and error bodies need after the attempts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Continuation {
@@ -18,7 +20,7 @@ pub struct Continuation {
     pub input_tokens: u64,
     pub gateway_latency_ms: u64,
     /// `actions.ngrok.ai_gateway.model_selection`.
-    pub model_selection: Vec<serde_json::Value>,
+    pub model_selection: Vec<SelectionRecord>,
     /// Per attempt index: what the results need that `AttemptResult` lacks.
     pub attempts: Vec<AttemptInfo>,
     /// (model group, its `api_key_selection` record) when key strategies ran; absent
@@ -43,7 +45,8 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// The spec 7 shape: headers as name -> [values].
+    /// The documented shape of `actions.ngrok.ai_gateway.client` (docs/ai-gateway.md,
+    /// "Result variables"): headers as name -> [values].
     pub fn to_json(&self) -> serde_json::Value {
         let mut headers = serde_json::Map::new();
         for (k, v) in &self.request_headers {

@@ -4,10 +4,8 @@
 
 use serde_json::json;
 
+use crate::error_response::ERROR_CODE_HEADER;
 use crate::model::{ApiFormat, Headers, Response};
-
-/// The header that carries [`GatewayError::code`] on every gateway error response.
-pub const ERROR_CODE_HEADER: &str = "x-aigw-error-code";
 
 /// A failure decided by the gateway (never a provider's own answer).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -115,17 +113,6 @@ impl GatewayError {
             GatewayError::UpstreamRejected { status, .. } => *status,
             GatewayError::Interpolation(_) => 500,
         }
-    }
-
-    /// Whether the same request could succeed later (what an SDK's retry should do).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            GatewayError::Unreachable(_)
-                | GatewayError::AllFailed(_)
-                | GatewayError::TotalTimeout(_)
-                | GatewayError::TooManyAttempts(_)
-        )
     }
 
     /// The OpenAI `error.type` (also used as the Anthropic `error.type` where they agree).

@@ -7,13 +7,17 @@
 //! - per failed attempt of a plan with `custom_failover`: [`AiGateway::classify_failure`];
 //! - when the attempt loop ended without serving the client: [`AiGateway::finish`].
 //!
-//! Files: `config` (what a policy may write), `validate` + `compile` (load-time checks and
-//! the merged [`universe`]), `catalog` (built-in providers/models, data files),
-//! `strategy` + `strategy_functions` (CEL selection), `resolve` (the client's
-//! `model`/`models`), `select` (strategies → models to try), `body` and `upstream` (what
-//! each attempt sends), `failover` (rules), `outcome` (errors and result variables after
-//! the attempts), `errors` (codes and bodies), `models_list` (`GET /v1/models`).
+//! Files: `config` (what a policy may write); at load, `compile` runs `validate`,
+//! `settings`, `attempt_templates`, `universe_builder` (with `providers` and
+//! `provider_keys`; the result is the [`universe`]) and `strategies`; `catalog` (built-in
+//! providers/models, data files), `strategy` + `strategy_functions` (CEL selection),
+//! `ai_value` (the `ai` strategies read), `resolve` (the client's `model`/`models`),
+//! `select` (strategies → models to try), `body` and `upstream` (what each attempt
+//! sends), `failover` (rules), `outcome` (errors and result variables after the
+//! attempts), `errors` (codes and bodies), `models_list` (`GET /v1/models`).
 
+mod ai_value;
+mod attempt_templates;
 pub mod body;
 pub mod catalog;
 mod compile;
@@ -24,14 +28,21 @@ pub mod errors;
 pub mod failover;
 mod models_list;
 mod outcome;
+mod per_format;
 mod plan;
+mod provider_keys;
+mod providers;
 mod resolve;
 mod select;
+mod selection_record;
+mod settings;
+mod strategies;
 pub mod strategy;
 pub mod strategy_functions;
 pub mod surface;
 pub mod templates;
 pub mod universe;
+mod universe_builder;
 pub mod upstream;
 pub mod validate;
 
@@ -41,10 +52,12 @@ mod tests;
 use std::sync::Mutex;
 
 use crate::host_api::HostApi;
-use crate::model::{AttemptResult, Diagnostic, FailoverAction, GatewayOutcome, Request};
+use crate::model::{ApiFormat, AttemptResult, FailoverAction, GatewayOutcome, Request};
+use crate::policy::Diagnostics;
 
-pub use env::{Finish, GatewayStep, LoadEnv, REQUEST_VARIABLES, RequestEnv, TemplateId};
-pub use errors::{ERROR_CODE_HEADER, GatewayError};
+pub use env::{Finish, GatewayStep, LoadEnv, RequestEnv, TemplateId};
+pub use per_format::PerFormat;
+pub use settings::Settings;
 
 /// Response header carrying the request id on every answer (also on errors).
 pub const REQUEST_ID_HEADER: &str = "x-aigw-request-id";
@@ -52,22 +65,12 @@ pub const REQUEST_ID_HEADER: &str = "x-aigw-request-id";
 /// after attempts; the host sets it on served responses).
 pub const ATTEMPTS_HEADER: &str = "x-aigw-attempts";
 
-/// Longest `Retry-After` honoured by retrying the same attempt (design answer 4).
+/// Longest `Retry-After` honoured by retrying the same attempt: longer waits are better
+/// spent on the next key or model (docs/ai-gateway.md, "Failover").
 pub const MAX_RETRY_AFTER_MS: u64 = 5_000;
-/// Hard cap on upstream calls per client request (design answer 4).
+/// Hard cap on upstream calls per client request, so a long failover list cannot turn
+/// one request into a storm (docs/ai-gateway.md, "Errors": `too_many_attempts`).
 pub const MAX_ATTEMPTS: u32 = 10;
-
-/// Knobs of the action after validation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub max_input_tokens: Option<u64>,
-    pub max_output_tokens: Option<u64>,
-    pub on_error_continue: bool,
-    pub per_request_timeout_ms: u64,
-    pub total_timeout_ms: u64,
-    pub stream_idle_timeout_ms: u64,
-    pub only_allow_configured_models: bool,
-}
 
 /// A compiled `ai-gateway` action. Built once per policy load; shared by every request.
 pub struct AiGateway {
@@ -79,19 +82,18 @@ pub struct AiGateway {
     model_strategies: Vec<strategy::Strategy>,
     key_strategies: Vec<strategy::Strategy>,
     failover_rule: Option<strategy::Strategy>,
-    /// Root CEL contexts (functions + static `ai`): [OpenAI, Anthropic].
-    roots: [cel::Context<'static, 'static>; 2],
+    /// Root CEL contexts (functions + static `ai`).
+    roots: PerFormat<cel::Context<'static, 'static>>,
     /// The static `ai` values of `roots`, reused to add pass-through models.
-    ai_static: [cel::Value; 2],
+    ai_static: PerFormat<cel::Value>,
     /// Results of request-independent model strategies, per format, evaluated and
     /// digested at load.
-    static_selections: Vec<[Option<select::DigestResult>; 2]>,
+    static_selections: Vec<PerFormat<Option<select::DigestResult>>>,
     /// `ai` with metrics, per format, for the metrics generation it was built from.
-    metrics_cache: Mutex<Option<(u64, [cel::Value; 2])>>,
+    metrics_cache: Mutex<Option<(u64, PerFormat<cel::Value>)>>,
     /// Results of metrics-only model strategies: (strategy, format) -> (generation, result).
-    metrics_results: Mutex<std::collections::HashMap<(usize, usize), (u64, select::DigestResult)>>,
-    /// Load warnings (e.g. unresolved secrets under `edge check`).
-    pub warnings: Vec<Diagnostic>,
+    metrics_results:
+        Mutex<std::collections::HashMap<(usize, ApiFormat), (u64, select::DigestResult)>>,
 }
 
 impl std::fmt::Debug for AiGateway {
@@ -106,15 +108,16 @@ impl std::fmt::Debug for AiGateway {
 }
 
 impl AiGateway {
-    /// Validates and compiles the action's `config` object. Runs at policy load. Errors
-    /// list every problem found, each with a path relative to `config` (e.g.
-    /// `providers[1].base_url`) and line/column 0 for the engine to fill in. Warnings are
-    /// kept in [`AiGateway::warnings`].
+    /// Validates and compiles the action's `config` object. Runs at policy load. Every
+    /// problem found is reported to `diags` by its path relative to `config` (e.g.
+    /// `providers[1].base_url`; the engine reports inside [`Diagnostics::within`] the
+    /// action's path). `None` when one of them is an error.
     pub fn compile(
         config: &serde_json::Value,
         env: &mut dyn LoadEnv,
-    ) -> Result<AiGateway, Vec<Diagnostic>> {
-        compile::compile(config, env)
+        diags: &mut Diagnostics,
+    ) -> Option<AiGateway> {
+        compile::compile(config, env, diags)
     }
 
     /// Decides one request: the ordered attempts, or an immediate answer (`GET /v1/models`
@@ -129,7 +132,8 @@ impl AiGateway {
     pub fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> FailoverAction {
         failover::classify(
             self.failover_rule.as_ref(),
-            &self.roots[0],
+            // A failover rule reads `attempt.*`, never `ai.models`: either root serves.
+            &self.roots.openai,
             continuation,
             failed,
         )

@@ -12,14 +12,15 @@ pub fn models_list(gw: &AiGateway, req: &Request, extra: &Headers) -> Response {
     let u = &gw.universe;
     let anthropic = req.headers.iter().any(|(k, _)| k == "anthropic-version");
     let mut ids: Vec<usize> = if anthropic {
-        u.anthropic.clone()
+        u.allowed.anthropic.clone()
     } else {
-        let mut all = u.openai.clone();
+        let mut all = u.allowed.openai.clone();
         all.extend(
-            u.anthropic
+            u.allowed
+                .anthropic
                 .iter()
                 .copied()
-                .filter(|i| !u.openai.contains(i)),
+                .filter(|i| !u.allowed.openai.contains(i)),
         );
         all
     };

@@ -1,5 +1,6 @@
 //! `AiGateway::finish`: after the attempt loop ended without serving the client, the
-//! error the client sees and the `actions.ngrok.ai_gateway` result variables (spec 7).
+//! error the client sees and the `actions.ngrok.ai_gateway` result variables
+//! (docs/ai-gateway.md, "Result variables").
 //!
 //! Which error: the total timeout → `total_timeout` (504); the attempt cap cut the plan
 //! short → `too_many_attempts` (503); a 4xx the rules do not fail over on →
@@ -15,7 +16,8 @@ use super::failover::failure_name;
 use super::{ATTEMPTS_HEADER, AiGateway, Finish, MAX_ATTEMPTS, REQUEST_ID_HEADER};
 use crate::model::{ApiFormat, FailureKind, GatewayOutcome, Headers, Response};
 
-/// `body_on_error` is at most 1 KiB (spec 7.1); the host already truncates.
+/// `body_on_error` is at most 1 KiB (docs/ai-gateway.md, "Result variables"); the host
+/// already truncates.
 const BODY_ON_ERROR_MAX: usize = 1024;
 
 pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutcome) -> Finish {
@@ -26,8 +28,7 @@ pub(super) fn finish(gw: &AiGateway, continuation: &[u8], outcome: &GatewayOutco
         ApiFormat::OpenAi
     };
     let models_tried = models_tried(gw, &c, outcome);
-    let mut model_selection = c.model_selection.clone();
-    gw.expand_records(&mut model_selection, format);
+    let model_selection = gw.selection_json(&c.model_selection, format);
     let headers: Headers = vec![
         (REQUEST_ID_HEADER.to_owned(), c.request_id.clone()),
         (

@@ -13,6 +13,7 @@ use super::continuation::{AttemptInfo, ClientInfo, Continuation};
 use super::errors::GatewayError;
 use super::models_list::models_list;
 use super::resolve::{Cand, resolve};
+use super::selection_record::SelectionRecord;
 use super::surface::{Surface, format_name};
 use super::upstream::{base_headers, client_key, key_hint, upstream_url, with_credential};
 use super::{
@@ -174,16 +175,21 @@ pub(super) fn plan(
         let (keys, record) = match gw.select_keys(&provider.keys, &provider.id, env, host) {
             Ok(k) => k,
             Err((e, records)) => {
-                ctx.records
-                    .push(json!({"provider": provider.id, "api_key_selection": records}));
+                ctx.records.push(SelectionRecord::KeysFailed {
+                    provider: provider.id.clone(),
+                    api_key_selection: records,
+                });
                 return ctx.fail(e);
             }
         };
-        // (header value, key id for logs/metrics, what results show)
-        let creds: Vec<(Option<&str>, String, String)> = if provider.keys.is_empty() {
+        let creds: Vec<Credential<'_>> = if provider.keys.is_empty() {
             match &client_credential {
-                Some(k) => vec![(Some(k.as_str()), String::new(), key_hint(k))],
-                None if provider.custom => vec![(None, String::new(), String::new())],
+                Some(k) => vec![Credential {
+                    value: Some(k.as_str()),
+                    key_id: String::new(),
+                    shown: key_hint(k),
+                }],
+                None if provider.custom => vec![Credential::default()],
                 None => {
                     missing_key.get_or_insert_with(|| provider.id.clone());
                     continue;
@@ -191,7 +197,11 @@ pub(super) fn plan(
             }
         } else {
             keys.iter()
-                .map(|k| (Some(k.value.as_str()), k.id.clone(), k.id.clone()))
+                .map(|k| Credential {
+                    value: Some(k.value.as_str()),
+                    key_id: k.id.clone(),
+                    shown: k.id.clone(),
+                })
                 .collect()
         };
         if !record.is_empty() {
@@ -221,7 +231,7 @@ pub(super) fn plan(
             &provider.path_overrides,
             &query,
         );
-        for (value, key_id, shown) in creds {
+        for cred in creds {
             if attempts.len() >= MAX_ATTEMPTS as usize {
                 break;
             }
@@ -230,17 +240,17 @@ pub(super) fn plan(
                 provider: provider.id.clone(),
                 model: model_id.clone(),
                 author: author.clone(),
-                api_key: shown,
+                api_key: cred.shown,
                 group: group as u32,
             });
             attempts.push(Attempt {
                 url: url.clone(),
                 method: "POST".to_owned(),
-                headers: with_credential(headers.clone(), value, format),
+                headers: with_credential(headers.clone(), cred.value, format),
                 body: body_bytes.clone(),
                 provider: provider.id.clone(),
                 model: model_id.clone(),
-                key_id,
+                key_id: cred.key_id,
                 model_group: group as u32,
                 timeout_ms: gw.settings.per_request_timeout_ms,
             });
@@ -277,6 +287,18 @@ pub(super) fn plan(
     })
 }
 
+/// The credential one attempt sends: a configured key, the client's own key, or none (a
+/// custom provider that takes no key).
+#[derive(Default)]
+struct Credential<'k> {
+    /// The key sent in the format's credential header.
+    value: Option<&'k str>,
+    /// The configured key's id (logs, metrics, failover); empty for the client's key.
+    key_id: String,
+    /// What result variables show: the key id, or the client's key redacted.
+    shown: String,
+}
+
 /// What an early error needs to build its answer and result variables.
 struct ErrCtx<'a> {
     gw: &'a AiGateway,
@@ -285,7 +307,7 @@ struct ErrCtx<'a> {
     client: ClientInfo,
     /// `client` was filled from the parsed body.
     have_client: bool,
-    records: Vec<Json>,
+    records: Vec<SelectionRecord>,
     id_header: &'a Headers,
 }
 
@@ -296,8 +318,7 @@ impl ErrCtx<'_> {
         } else {
             client_record(self.req, None).to_json()
         };
-        let mut records = self.records.clone();
-        self.gw.expand_records(&mut records, self.format);
+        let records = self.gw.selection_json(&self.records, self.format);
         let results = json!({
             "status": "error",
             "error": {"code": e.code(), "ngrok_code": e.ngrok_code(), "message": e.to_string()},

@@ -1,4 +1,5 @@
-//! The client's `model` / `models` turned into candidates (spec 4.1, 4.2): `provider:model`
+//! The client's `model` / `models` turned into candidates (docs/ai-gateway.md, "Model
+//! resolution"): `provider:model`
 //! split on the first `:` when the prefix names a provider, catalog/config lookup by id or
 //! alias (case-insensitive), `ngrok/auto` (or no model) for automatic selection, unknown
 //! models passed through only behind a known provider prefix, and every rejected name
@@ -8,7 +9,7 @@ use serde_json::Value as Json;
 
 use super::config::ModelConfig;
 use super::surface::format_name;
-use super::universe::{Universe, model_json};
+use super::universe::{ModelEntry, Universe, model_json};
 use crate::model::ApiFormat;
 
 /// The name a client uses to ask for automatic selection.
@@ -187,7 +188,8 @@ fn resolve_prefixed(
                 );
             }
             None => {
-                // Known provider, unknown model: passed through as written (spec 4.1).
+                // Known provider, unknown model: passed through as written, so a model the
+                // catalog does not list yet still works.
                 let idx = match r
                     .pass
                     .iter()
@@ -195,14 +197,18 @@ fn resolve_prefixed(
                 {
                     Some(i) => i,
                     None => {
-                        let cfg = ModelConfig {
-                            id: model.to_owned(),
-                            ..ModelConfig::default()
+                        let entry = ModelEntry {
+                            config: ModelConfig {
+                                id: model.to_owned(),
+                                ..ModelConfig::default()
+                            },
+                            known: false,
+                            configured: false,
                         };
                         r.pass.push(PassThrough {
                             provider: pi,
                             id: model.to_owned(),
-                            cel: model_json(p, model, &[], "", false, false, &cfg),
+                            cel: model_json(p, &entry),
                         });
                         r.pass.len() - 1
                     }

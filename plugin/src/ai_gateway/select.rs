@@ -1,4 +1,5 @@
-//! Strategies → the models to try, and the keys to try for each (spec 4.4, 4.6).
+//! Strategies → the models to try, and the keys to try for each (docs/ai-gateway.md,
+//! "Strategies").
 //!
 //! For each `model_selection` strategy in order: evaluate (cached when it cannot change),
 //! keep what the policy allows (`candidates_after_allowed_filter`), then, when the client
@@ -13,9 +14,11 @@ use cel::Value;
 use cel::objects::{Key, Map};
 use serde_json::{Value as Json, json};
 
-use super::compile::ai_value;
+use super::ai_value::ai_value;
 use super::errors::GatewayError;
+use super::per_format::PerFormat;
 use super::resolve::{Cand, Resolved};
+use super::selection_record::{CandidateLists, SelectionRecord};
 use super::strategy::Dependence;
 use super::strategy_functions::{field, str_field};
 use super::universe::{ProviderKey, metrics_scope};
@@ -36,20 +39,13 @@ pub struct Digested {
 /// The keys to try and the `api_key_selection` record, or the error and the record.
 pub type KeySelection<'k> = Result<(Vec<&'k ProviderKey>, Vec<Json>), (GatewayError, Vec<Json>)>;
 
-/// A digested strategy result, or its error and record.
-pub type DigestResult = Result<Digested, (GatewayError, Json)>;
+/// A digested strategy result, or its error and record (boxed: rare, and large).
+pub type DigestResult = Result<Digested, Box<(GatewayError, SelectionRecord)>>;
 
 /// The winning list and the per-strategy record (`model_selection[]`).
 pub struct Selection {
     pub models: Vec<Cand>,
-    pub records: Vec<Json>,
-}
-
-fn fidx(format: ApiFormat) -> usize {
-    match format {
-        ApiFormat::OpenAi => 0,
-        ApiFormat::Anthropic => 1,
-    }
+    pub records: Vec<SelectionRecord>,
 }
 
 impl AiGateway {
@@ -87,6 +83,23 @@ impl AiGateway {
         (pid, id)
     }
 
+    /// Runs at load, once the gateway is built: request-independent strategies evaluated
+    /// once per format and digested; every request that adds no pass-through model reuses
+    /// the result.
+    pub(super) fn static_selections(&self) -> Vec<PerFormat<Option<DigestResult>>> {
+        let none = Resolved::default();
+        self.model_strategies
+            .iter()
+            .map(|s| {
+                PerFormat::new(|f| {
+                    (s.dependence == Dependence::Static).then(|| {
+                        self.digest(&s.source, s.eval(self.roots.get(f), &[], None), f, &none)
+                    })
+                })
+            })
+            .collect()
+    }
+
     /// `ai` with metrics for the current generation (built at most once per generation).
     fn metrics_ai(&self, host: &dyn HostApi, format: ApiFormat) -> Value {
         let generation = host.metrics_generation();
@@ -94,12 +107,11 @@ impl AiGateway {
             && let Some((g, values)) = guard.as_ref()
             && *g == generation
         {
-            return values[fidx(format)].clone();
+            return values.get(format).clone();
         }
         let metrics = model_metrics(&host.metrics_snapshot());
-        let values = [ApiFormat::OpenAi, ApiFormat::Anthropic]
-            .map(|f| ai_value(&self.universe, f, Some(&metrics)));
-        let v = values[fidx(format)].clone();
+        let values = PerFormat::new(|f| ai_value(&self.universe, f, Some(&metrics)));
+        let v = values.get(format).clone();
         if let Ok(mut guard) = self.metrics_cache.lock() {
             *guard = Some((generation, values));
         }
@@ -114,21 +126,25 @@ impl AiGateway {
         result: Result<Value, String>,
         format: ApiFormat,
         resolved: &Resolved,
-    ) -> Result<Digested, (GatewayError, Json)> {
+    ) -> DigestResult {
+        let failed = |error: String| SelectionRecord::Failed {
+            strategy: source.to_owned(),
+            error,
+        };
         let value = result.map_err(|e| {
-            (
+            Box::new((
                 GatewayError::SelectionFailed(format!("{source}: {e}")),
-                json!({"strategy": source, "error": e}),
-            )
+                failed(e),
+            ))
         })?;
         let returned = model_refs(&value).map_err(|got| {
-            (
+            Box::new((
                 GatewayError::BadStrategyResult {
                     expression: source.to_owned(),
                     got: got.clone(),
                 },
-                json!({"strategy": source, "error": format!("returned {got}")}),
-            )
+                failed(format!("returned {got}")),
+            ))
         })?;
         let mut allowed: Vec<Cand> = Vec::with_capacity(returned.len());
         for (p, id) in &returned {
@@ -161,8 +177,7 @@ impl AiGateway {
         resolved: &Resolved,
         env: &dyn RequestEnv,
         host: &dyn HostApi,
-    ) -> Result<Selection, (GatewayError, Vec<Json>)> {
-        let f = fidx(format);
+    ) -> Result<Selection, (GatewayError, Vec<SelectionRecord>)> {
         if self.model_strategies.is_empty() {
             let models = if resolved.requested {
                 resolved.candidates.clone()
@@ -188,13 +203,15 @@ impl AiGateway {
         for (i, s) in self.model_strategies.iter().enumerate() {
             // Request-independent strategies were evaluated and digested at load.
             let cached = if pass_values.is_empty() && s.dependence == Dependence::Static {
-                self.static_selections.get(i).and_then(|r| r[f].clone())
+                self.static_selections
+                    .get(i)
+                    .and_then(|r| r.get(format).clone())
             } else {
                 None
             };
             let from_cache = cached.is_some();
             let metrics_key = (pass_values.is_empty() && s.dependence == Dependence::Metrics)
-                .then(|| (i, f, host.metrics_generation()));
+                .then(|| (i, format, host.metrics_generation()));
             let digested = match (cached, metrics_key.and_then(|k| self.metrics_result(k))) {
                 (Some(d), _) | (None, Some(d)) => d,
                 (None, None) => {
@@ -203,67 +220,61 @@ impl AiGateway {
                             .get_or_insert_with(|| self.metrics_ai(host, format))
                             .clone()
                     } else {
-                        self.ai_static[f].clone()
+                        self.ai_static.get(format).clone()
                     };
                     if !pass_values.is_empty() {
                         ai = with_extra_models(&ai, &pass_values);
                     }
                     let d = self.digest(
                         &s.source,
-                        s.eval(&self.roots[f], &[("ai", ai)], Some(env)),
+                        s.eval(self.roots.get(format), &[("ai", ai)], Some(env)),
                         format,
                         resolved,
                     );
                     // A metrics-only strategy gives the same answer until the metrics change.
-                    if let Some((i, f, generation)) = metrics_key
+                    if let Some((i, format, generation)) = metrics_key
                         && let Ok(mut cache) = self.metrics_results.lock()
                     {
-                        cache.insert((i, f), (generation, d.clone()));
+                        cache.insert((i, format), (generation, d.clone()));
                     }
                     d
                 }
             };
             let d = match digested {
                 Ok(d) => d,
-                Err((e, record)) => {
+                Err(failure) => {
+                    let (e, record) = *failure;
                     records.push(record);
                     return Err((e, records));
                 }
             };
             // A cached result's long lists stay out of the per-request record (and so out
-            // of the continuation); `expand_records` puts them back when results are built.
-            let mut record = if from_cache {
-                json!({"strategy": s.source, "static_index": i})
+            // of the continuation); `selection_json` reads them back when results are built.
+            let lists = if from_cache {
+                CandidateLists::AtLoad(i)
             } else {
-                json!({
-                    "strategy": s.source,
-                    "candidates_returned": d.returned,
-                    "candidates_after_allowed_filter": d.allowed_names,
-                })
+                CandidateLists::Computed {
+                    returned: d.returned,
+                    allowed: d.allowed_names,
+                }
             };
-            let to_try = if resolved.requested {
+            let (to_try, client_filtered) = if resolved.requested {
                 let kept: Vec<Cand> = resolved
                     .candidates
                     .iter()
                     .copied()
                     .filter(|c| d.allowed.contains(c))
                     .collect();
-                record["candidates_after_client_filter"] = json!(
-                    kept.iter()
-                        .map(|c| self.cand_name(*c, resolved))
-                        .collect::<Vec<_>>()
-                );
-                record["models_to_try"] = record["candidates_after_client_filter"].clone();
-                kept
+                let names = kept.iter().map(|c| self.cand_name(*c, resolved)).collect();
+                (kept, Some(names))
             } else {
-                record["models_to_try"] = if from_cache {
-                    Json::String("=candidates_after_allowed_filter".into())
-                } else {
-                    d.allowed_names
-                };
-                d.allowed
+                (d.allowed, None)
             };
-            records.push(record);
+            records.push(SelectionRecord::Candidates {
+                strategy: s.source.clone(),
+                lists,
+                client_filtered,
+            });
             if !to_try.is_empty() {
                 return Ok(Selection {
                     models: to_try,
@@ -283,42 +294,24 @@ impl AiGateway {
 
     /// The cached result of metrics strategy `i` for format `f`, if computed from metrics
     /// of this generation.
-    fn metrics_result(&self, (i, f, generation): (usize, usize, u64)) -> Option<DigestResult> {
+    fn metrics_result(
+        &self,
+        (i, format, generation): (usize, ApiFormat, u64),
+    ) -> Option<DigestResult> {
         let cache = self.metrics_results.lock().ok()?;
-        match cache.get(&(i, f)) {
+        match cache.get(&(i, format)) {
             Some((g, d)) if *g == generation => Some(d.clone()),
             _ => None,
         }
     }
 
-    /// Restores the lists a cached strategy's record left out (see `select_models`).
-    pub(crate) fn expand_records(&self, records: &mut [Json], format: ApiFormat) {
-        let f = fidx(format);
-        for r in records.iter_mut() {
-            let Some(i) = r.get("static_index").and_then(Json::as_u64) else {
-                continue;
-            };
-            let Some(Some(Ok(d))) = self
-                .static_selections
-                .get(i as usize)
-                .map(|x| x[f].as_ref())
-            else {
-                continue;
-            };
-            if let Some(obj) = r.as_object_mut() {
-                obj.remove("static_index");
-                obj.insert("candidates_returned".into(), d.returned.clone());
-                obj.insert(
-                    "candidates_after_allowed_filter".into(),
-                    d.allowed_names.clone(),
-                );
-                if obj.get("models_to_try").and_then(Json::as_str)
-                    == Some("=candidates_after_allowed_filter")
-                {
-                    obj.insert("models_to_try".into(), d.allowed_names.clone());
-                }
-            }
-        }
+    /// `model_selection[]` as the result variables show it.
+    pub(crate) fn selection_json(&self, records: &[SelectionRecord], format: ApiFormat) -> Json {
+        let at_load = |i: usize| match self.static_selections.get(i).map(|x| x.get(format)) {
+            Some(Some(Ok(d))) => Some((&d.returned, &d.allowed_names)),
+            _ => None,
+        };
+        Json::Array(records.iter().map(|r| r.to_json(at_load)).collect())
     }
 
     /// A strategy-returned (provider id, model id) as an allowed candidate of this format.
@@ -362,7 +355,9 @@ impl AiGateway {
         let ai = map_value(vec![("keys", Value::List(Arc::new(key_values)))]);
         let mut records = Vec::new();
         for s in &self.key_strategies {
-            match s.eval(&self.roots[0], &[("ai", ai.clone())], Some(env)) {
+            // Key strategies read `ai.keys`, bound here, never `ai.models`: either root
+            // serves.
+            match s.eval(&self.roots.openai, &[("ai", ai.clone())], Some(env)) {
                 Err(e) => {
                     records.push(json!({"strategy": s.source, "error": e}));
                     return Err((

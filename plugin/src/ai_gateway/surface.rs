@@ -1,4 +1,5 @@
-//! Which API a client path speaks (spec 3.3): the path decides the format, and the format
+//! Which API a client path speaks (docs/ai-gateway.md, "Formats and paths"): the path
+//! decides the format, and the format
 //! decides which providers are candidates and the shape of error bodies.
 
 use crate::model::ApiFormat;

@@ -76,10 +76,6 @@ impl BodyTemplate {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
-    }
-
     /// The top-level fields with every template rendered.
     pub fn render(&self, env: &dyn RequestEnv) -> Result<serde_json::Map<String, Json>, String> {
         if self.templated.is_empty() {

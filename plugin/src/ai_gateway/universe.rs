@@ -1,4 +1,5 @@
-//! The providers and models a loaded policy allows (spec 4.3): the catalog merged with
+//! The providers and models a loaded policy allows (docs/ai-gateway.md, "Providers and
+//! models"): the catalog merged with
 //! `providers[]`, with `disabled` and `only_allow_configured_*` applied. Built once per
 //! policy load, together with the `ai.models` / `ai.providers` / `ai.authors` CEL values
 //! of each API format.
@@ -8,6 +9,8 @@ use std::sync::Arc;
 
 use serde_json::{Value as Json, json};
 
+use super::config::ModelConfig;
+use super::per_format::PerFormat;
 use crate::model::ApiFormat;
 
 /// A provider the gateway may call.
@@ -61,6 +64,27 @@ impl Provider {
     }
 }
 
+/// A model of a provider before the universe is built: its config and where it came from.
+#[derive(Debug, Clone)]
+pub(super) struct ModelEntry {
+    pub config: ModelConfig,
+    /// In the catalog or configured (listed in `GET /v1/models`).
+    pub known: bool,
+    /// Listed in the policy's `providers[].models[]`.
+    pub configured: bool,
+}
+
+impl ModelEntry {
+    /// A catalog model the policy did not configure.
+    pub(super) fn from_catalog(config: ModelConfig) -> ModelEntry {
+        ModelEntry {
+            config,
+            known: true,
+            configured: false,
+        }
+    }
+}
+
 /// A model of one provider.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -92,20 +116,15 @@ impl Model {
 pub struct Universe {
     pub providers: Vec<Provider>,
     pub models: Vec<Model>,
-    /// Allowed model indices serving OpenAI format, in policy order.
-    pub openai: Vec<usize>,
-    /// Allowed model indices serving Anthropic format.
-    pub anthropic: Vec<usize>,
+    /// Allowed model indices serving each format, in policy order.
+    pub allowed: PerFormat<Vec<usize>>,
     /// (lower provider id, lower model id) -> index into `models`.
     pub by_key: HashMap<(String, String), usize>,
 }
 
 impl Universe {
     pub fn allowed(&self, format: ApiFormat) -> &[usize] {
-        match format {
-            ApiFormat::OpenAi => &self.openai,
-            ApiFormat::Anthropic => &self.anthropic,
-        }
+        self.allowed.get(format)
     }
 
     pub fn provider_allowed(&self, p: usize, format: ApiFormat) -> bool {
@@ -169,16 +188,9 @@ impl Universe {
 
 /// Builds the `m.*` object strategies see. `metrics` is added separately (zeros unless
 /// the strategy reads metrics).
-#[allow(clippy::too_many_arguments)]
-pub fn model_json(
-    provider: &Provider,
-    id: &str,
-    id_aliases: &[String],
-    author_id: &str,
-    known: bool,
-    custom: bool,
-    cfg: &super::config::ModelConfig,
-) -> Json {
+pub(super) fn model_json(provider: &Provider, entry: &ModelEntry) -> Json {
+    let cfg = &entry.config;
+    let id = cfg.id.as_str();
     let mut metadata = match &provider.metadata {
         Json::Object(m) => m.clone(),
         _ => serde_json::Map::new(),
@@ -190,15 +202,15 @@ pub fn model_json(
     }
     json!({
         "id": id,
-        "id_aliases": id_aliases,
+        "id_aliases": cfg.id_aliases,
         "provider_id": provider.id,
         "provider_id_aliases": provider.id_aliases,
-        "author_id": author_id,
+        "author_id": cfg.author_id.as_deref().unwrap_or_default(),
         "author_id_aliases": [],
         "display_name": cfg.display_name.clone().unwrap_or_else(|| id.to_owned()),
         "description": cfg.description.clone().unwrap_or_default(),
-        "known": known,
-        "custom": custom,
+        "known": entry.known,
+        "custom": entry.configured,
         "metadata": Json::Object(metadata),
         "input_modalities": cfg.input_modalities,
         "output_modalities": cfg.output_modalities,

@@ -1,4 +1,4 @@
-//! The upstream request of an attempt: URL (path joining, design answer 1) and headers
+//! The upstream request of an attempt: URL (docs/ai-gateway.md, "Path joining") and headers
 //! (credentials, config headers, what the client's headers may pass through).
 //!
 //! Path joining: when `base_url`'s path already ends in a version segment (`/v1`, `/v4`,
@@ -112,7 +112,7 @@ pub fn client_key(headers: &Headers) -> Option<String> {
 }
 
 /// Short, non-reversible hint of a client key for result variables: first 7 characters,
-/// `...`, last 4 (spec 7.1), or `...` alone for short keys.
+/// `...`, last 4, or `...` alone for short keys.
 pub fn key_hint(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     if chars.len() < 16 {

@@ -8,7 +8,8 @@ use std::time::Duration;
 const MIN_DURATION: Duration = Duration::from_millis(10);
 const MAX_DURATION: Duration = Duration::from_secs(3600);
 
-/// spec 2.2: `max_input_tokens` / `max_output_tokens` are at most 500,000.
+/// `max_input_tokens` / `max_output_tokens` are at most 500,000 (docs/ai-gateway.md,
+/// "Configuration").
 pub const MAX_TOKENS_LIMIT: i64 = 500_000;
 
 /// Longest `base_url` accepted (the hosted product's limit).
@@ -23,71 +24,114 @@ pub const SURFACES: &[&str] = &[
     "messages",
 ];
 
+/// Why a config value was rejected; its text is the diagnostic's message.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidValue {
+    #[error("'{text}' is not a duration (e.g. \"30s\", \"3m\"): {source}")]
+    NotADuration {
+        text: String,
+        #[source]
+        source: humantime::DurationError,
+    },
+    #[error("'{0}' is out of range: must be between 10ms and 1h")]
+    DurationOutOfRange(String),
+    #[error("{0} is out of range: must be between 1 and {MAX_TOKENS_LIMIT}")]
+    TokensOutOfRange(i64),
+    #[error("base_url is longer than {MAX_BASE_URL} characters")]
+    UrlTooLong,
+    #[error("'{text}' is not a URL: {source}")]
+    NotAUrl {
+        text: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("'{0}' has no host")]
+    NoHost(String),
+    #[error("base_url must not carry credentials; use api_keys or headers")]
+    UrlCredentials,
+    #[error("base_url must not have a query or fragment; use query_params")]
+    UrlQueryOrFragment,
+    #[error(
+        "'{text}' uses plain http:// with host '{host}': external URLs must use https://; \
+         http:// is only allowed for hosts ending in .internal"
+    )]
+    PlainHttp { text: String, host: String },
+    #[error(
+        "'{text}' has scheme '{scheme}': base_url must be https:// (or http(s):// for a .internal host)"
+    )]
+    BadScheme { text: String, scheme: String },
+    #[error("'{0}' is not a valid header name")]
+    BadHeaderName(String),
+    #[error("header '{0}' is managed by the gateway and cannot be set")]
+    ManagedHeader(String),
+}
+
 /// Parses a duration string such as `"90s"` or `"3m"` within the accepted range.
-pub fn duration(text: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("'{text}' is not a duration (e.g. \"30s\", \"3m\"): {e}"))?;
+pub fn duration(text: &str) -> Result<Duration, InvalidValue> {
+    let d =
+        humantime::parse_duration(text.trim()).map_err(|source| InvalidValue::NotADuration {
+            text: text.to_owned(),
+            source,
+        })?;
     if d < MIN_DURATION || d > MAX_DURATION {
-        return Err(format!(
-            "'{text}' is out of range: must be between 10ms and 1h"
-        ));
+        return Err(InvalidValue::DurationOutOfRange(text.to_owned()));
     }
     Ok(d)
 }
 
 /// A token limit: 1..=500,000.
-pub fn token_limit(n: i64) -> Result<u64, String> {
+pub fn token_limit(n: i64) -> Result<u64, InvalidValue> {
     if !(1..=MAX_TOKENS_LIMIT).contains(&n) {
-        return Err(format!(
-            "{n} is out of range: must be between 1 and {MAX_TOKENS_LIMIT}"
-        ));
+        return Err(InvalidValue::TokensOutOfRange(n));
     }
-    u64::try_from(n).map_err(|e| e.to_string())
+    u64::try_from(n).map_err(|_| InvalidValue::TokensOutOfRange(n))
 }
 
 /// A provider base URL: `https://…`, or `http(s)://…` whose host ends in `.internal`.
-pub fn base_url(text: &str) -> Result<url::Url, String> {
+pub fn base_url(text: &str) -> Result<url::Url, InvalidValue> {
     if text.len() > MAX_BASE_URL {
-        return Err(format!("base_url is longer than {MAX_BASE_URL} characters"));
+        return Err(InvalidValue::UrlTooLong);
     }
-    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL: {e}"))?;
+    let url = url::Url::parse(text).map_err(|source| InvalidValue::NotAUrl {
+        text: text.to_owned(),
+        source,
+    })?;
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
     if host.is_empty() {
-        return Err(format!("'{text}' has no host"));
+        return Err(InvalidValue::NoHost(text.to_owned()));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("base_url must not carry credentials; use api_keys or headers".to_owned());
+        return Err(InvalidValue::UrlCredentials);
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err("base_url must not have a query or fragment; use query_params".to_owned());
+        return Err(InvalidValue::UrlQueryOrFragment);
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if host.ends_with(".internal") => Ok(url),
-        "http" => Err(format!(
-            "'{text}' uses plain http:// with host '{host}': external URLs must use https://; \
-             http:// is only allowed for hosts ending in .internal"
-        )),
-        other => Err(format!(
-            "'{text}' has scheme '{other}': base_url must be https:// (or http(s):// for a .internal host)"
-        )),
+        "http" => Err(InvalidValue::PlainHttp {
+            text: text.to_owned(),
+            host,
+        }),
+        other => Err(InvalidValue::BadScheme {
+            text: text.to_owned(),
+            scheme: other.to_owned(),
+        }),
     }
 }
 
 /// An HTTP header name we may set upstream.
-pub fn header_name(name: &str) -> Result<(), String> {
+pub fn header_name(name: &str) -> Result<(), InvalidValue> {
     let valid = !name.is_empty()
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !valid {
-        return Err(format!("'{name}' is not a valid header name"));
+        return Err(InvalidValue::BadHeaderName(name.to_owned()));
     }
     let lower = name.to_ascii_lowercase();
     if ["host", "content-length", "transfer-encoding", "connection"].contains(&lower.as_str()) {
-        return Err(format!(
-            "header '{name}' is managed by the gateway and cannot be set"
-        ));
+        return Err(InvalidValue::ManagedHeader(name.to_owned()));
     }
     Ok(())
 }
@@ -101,17 +145,23 @@ mod tests {
         assert!(base_url("https://api.openai.com/v1").is_ok());
         assert!(base_url("http://ollama.internal:11434").is_ok());
         assert!(base_url("https://vllm.internal").is_ok());
-        let e = base_url("http://example.com/v1").unwrap_err();
+        let e = base_url("http://example.com/v1").unwrap_err().to_string();
         assert!(
             e.contains("only allowed for hosts ending in .internal"),
             "{e}"
         );
-        let e = base_url("ftp://x.internal").unwrap_err();
+        let e = base_url("ftp://x.internal").unwrap_err().to_string();
         assert!(e.contains("scheme 'ftp'"), "{e}");
-        assert!(base_url("not a url").unwrap_err().contains("is not a URL"));
+        assert!(
+            base_url("not a url")
+                .unwrap_err()
+                .to_string()
+                .contains("is not a URL")
+        );
         assert!(
             base_url("https://u:p@x.com")
                 .unwrap_err()
+                .to_string()
                 .contains("credentials")
         );
     }
@@ -119,8 +169,18 @@ mod tests {
     #[test]
     fn durations_and_limits() {
         assert_eq!(duration("90s").unwrap(), Duration::from_secs(90));
-        assert!(duration("5").unwrap_err().contains("not a duration"));
-        assert!(duration("2h").unwrap_err().contains("out of range"));
+        assert!(
+            duration("5")
+                .unwrap_err()
+                .to_string()
+                .contains("not a duration")
+        );
+        assert!(
+            duration("2h")
+                .unwrap_err()
+                .to_string()
+                .contains("out of range")
+        );
         assert!(token_limit(0).is_err());
         assert!(token_limit(500_001).is_err());
         assert_eq!(token_limit(4096).unwrap(), 4096);

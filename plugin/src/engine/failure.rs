@@ -2,12 +2,9 @@
 //! that errors, an interpolation that cannot be rendered): a JSON 500 naming the rule.
 //! Secret values the policy resolved are masked out of the message.
 
-use crate::actions::json_response;
 use crate::cel_env::redact;
+use crate::error_response::error_response;
 use crate::model::Response;
-
-/// The engine's error codes ride in the same header as the ai-gateway's.
-pub use crate::ai_gateway::ERROR_CODE_HEADER;
 
 /// Code of a policy that failed on a request.
 pub const POLICY_RUNTIME_ERROR: &str = "policy_runtime_error";
@@ -17,13 +14,31 @@ pub fn policy_failure(rule: &str, message: &str, secrets: &[String]) -> Response
         &format!("traffic policy rule `{rule}` failed: {message}"),
         secrets,
     );
-    let mut response = json_response(
-        500,
-        &serde_json::json!({"error": {"message": message, "type": "policy_error", "code": POLICY_RUNTIME_ERROR}}),
-    );
-    response.headers.push((
-        ERROR_CODE_HEADER.to_string(),
-        "POLICY_RUNTIME_ERROR".to_string(),
-    ));
-    response
+    error_response(500, POLICY_RUNTIME_ERROR, "policy_error", &message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error_response::ERROR_CODE_HEADER;
+
+    #[test]
+    fn the_error_code_header_carries_the_body_code() {
+        let response = policy_failure("r", "boom with sk-secret", &["sk-secret".to_string()]);
+        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        let header = response
+            .headers
+            .iter()
+            .find(|(name, _)| name == ERROR_CODE_HEADER)
+            .map(|(_, value)| value.as_str());
+        assert_eq!(response.status, 500);
+        assert_eq!(header, Some("policy_runtime_error"));
+        assert_eq!(body["error"]["code"], "policy_runtime_error");
+        assert!(
+            !body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("sk-secret")
+        );
+    }
 }

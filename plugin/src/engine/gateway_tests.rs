@@ -145,9 +145,9 @@ fn spliced_continuation_reads_back_like_the_built_one() {
         cel::Value::String(std::sync::Arc::new("blue".into())),
     );
     let headers = vec![("x-a".to_string(), "1".to_string())];
-    let here = super::run::Position { rule: 2, action: 1 };
+    let here = super::continuation::Position { rule: 2, action: 1 };
     let gateway = br#"{"format":"openai","n":[1,2]}"#;
-    use super::gateway::EngineContinuation;
+    use super::continuation::EngineContinuation;
     let spliced = EngineContinuation::encode_parts(here, &bindings, &headers, gateway);
     let built = EngineContinuation::new(here, &bindings, &headers, gateway);
     let read = EngineContinuation::decode(&spliced).unwrap();

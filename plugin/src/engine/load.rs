@@ -1,7 +1,7 @@
 //! Policy text to a [`LoadedPolicy`]: parse, check every rule and action, compile every
 //! expression, and report all problems at once.
 
-use super::gateway::GatewayLoadEnv;
+use super::gateway_env::GatewayLoadEnv;
 use super::{LoadedPolicy, Rule, Step};
 use crate::actions::catalog::{self, ActionInfo};
 use crate::actions::{Action, Compiler};
@@ -21,7 +21,7 @@ pub fn load(
 ) -> Result<LoadedPolicy, Vec<Diagnostic>> {
     let mut diags = Diagnostics::default();
     let Some(parsed) = policy::parse(text, &mut diags) else {
-        return Err(diags.into_sorted());
+        return Err(diags.into_sorted(&PathIndex::default()));
     };
     let mut cel = CelEnv::new(options.check_only).map_err(|e| vec![internal(e)])?;
     let mut gateway = GatewaySlot::default();
@@ -34,7 +34,6 @@ pub fn load(
                 ended_by: &ended_by,
                 cel,
                 host,
-                index: &parsed.index,
                 diags,
                 gateway: &mut gateway,
             };
@@ -56,9 +55,9 @@ pub fn load(
     let request_rules = rules_of(Phase::Request, &mut cel, &mut diags);
     let response_rules = rules_of(Phase::Response, &mut cel, &mut diags);
     if diags.has_errors() {
-        return Err(diags.into_sorted());
+        return Err(diags.into_sorted(&parsed.index));
     }
-    let (_, warnings) = diags.split();
+    let (_, warnings) = diags.split(&parsed.index);
     let summary = LoadSummary {
         // The ai-gateway action reads the model (and more) from the body.
         needs_body: cel.reads_body() || gateway.count > 0,
@@ -93,7 +92,6 @@ struct RuleCtx<'a> {
     ended_by: &'a Option<String>,
     cel: &'a mut CelEnv,
     host: &'a dyn HostApi,
-    index: &'a PathIndex,
     diags: &'a mut Diagnostics,
     gateway: &'a mut GatewaySlot,
 }
@@ -108,7 +106,6 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
     let mut c = Compiler {
         cel: &mut *rc.cel,
         host: rc.host,
-        index: rc.index,
         diags: &mut *rc.diags,
         scope,
     };
@@ -212,14 +209,13 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
     })
 }
 
-/// Compiles the ai-gateway action; its diagnostics (paths relative to `config`) are placed
-/// under the action's `config` and located in the document.
+/// Compiles the ai-gateway action, which reports its diagnostics by paths relative to its
+/// `config`.
 fn compile_gateway(
     action: &ActionDoc,
     c: &mut Compiler<'_>,
     templates: &mut Vec<Template>,
 ) -> Option<AiGateway> {
-    let config_path = format!("{}.config", action.path);
     let config = action.config.as_ref().map_or_else(
         || serde_json::Value::Object(serde_json::Map::new()),
         |n| n.to_json(),
@@ -230,37 +226,14 @@ fn compile_gateway(
         templates,
         warnings: Vec::new(),
     };
-    let compiled = AiGateway::compile(&config, &mut env);
-    let cel_warnings = std::mem::take(&mut env.warnings);
-    for w in cel_warnings {
-        c.warning(&config_path, w);
-    }
-    let place = |d: &Diagnostic| {
-        if d.path.is_empty() {
-            config_path.clone()
-        } else if d.path.starts_with('[') {
-            format!("{config_path}{}", d.path)
-        } else {
-            format!("{config_path}.{}", d.path)
+    c.diags.within(&format!("{}.config", action.path), |diags| {
+        let compiled = AiGateway::compile(&config, &mut env, diags);
+        // Warnings the CEL environment raised (missing secrets under `edge check`).
+        for w in std::mem::take(&mut env.warnings) {
+            diags.warning("", w);
         }
-    };
-    match compiled {
-        Ok(gw) => {
-            for w in &gw.warnings {
-                c.warning(&place(w), w.message.clone());
-            }
-            Some(gw)
-        }
-        Err(diags) => {
-            for d in &diags {
-                match d.severity {
-                    Severity::Error => c.error(&place(d), d.message.clone()),
-                    Severity::Warning => c.warning(&place(d), d.message.clone()),
-                }
-            }
-            None
-        }
-    }
+        compiled
+    })
 }
 
 fn phase_message(info: &ActionInfo, phase: Phase) -> String {

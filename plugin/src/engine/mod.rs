@@ -9,12 +9,13 @@
 //! - [`LoadedPolicy::classify_failure`] / [`LoadedPolicy::resume`] around an ai-gateway
 //!   plan's attempts.
 
-pub mod failure;
-pub mod gateway;
-pub mod load;
+mod continuation;
+mod failure;
+mod gateway_env;
+mod load;
 pub mod memory_host;
-pub mod run;
-pub mod state;
+mod run;
+mod state;
 
 use crate::actions::Action;
 use crate::ai_gateway::AiGateway;

@@ -1,8 +1,9 @@
 //! The phase runner: rules in order, a rule's actions in order while its expressions all
 //! hold, until an action answers the request or the rules run out.
 
+use super::continuation::{EngineContinuation, Position};
 use super::failure::policy_failure;
-use super::gateway::{EngineContinuation, GatewayRequestEnv};
+use super::gateway_env::GatewayRequestEnv;
 use super::state::CarriedState;
 use super::{LoadedPolicy, Rule, Step};
 use crate::actions::{Effect, RunCtx};
@@ -15,14 +16,6 @@ use crate::model::{
     RequestOutcome, Response, ResponseDecision, ResponseHead, UpstreamRequest,
 };
 use crate::policy::Phase;
-
-/// Where a phase run starts: a rule, and an action inside it. Starting past action 0 means
-/// the rule's expressions already held (a resumed run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Position {
-    pub rule: usize,
-    pub action: usize,
-}
 
 /// How a phase run ended.
 #[derive(Debug, Clone, PartialEq)]

@@ -76,6 +76,17 @@ pub fn join_key(parent: &str, key: &str) -> String {
     }
 }
 
+/// `child` (a key, an `[i]` index, or empty for `parent` itself) under `parent`.
+pub fn join_path(parent: &str, child: &str) -> String {
+    if child.is_empty() {
+        parent.to_string()
+    } else if child.starts_with('[') {
+        format!("{parent}{child}")
+    } else {
+        join_key(parent, child)
+    }
+}
+
 /// The path one level up: `a.b[2]` -> `a.b`, `a.b` -> `a`, `a` -> `` (root), `` -> none.
 fn parent(path: &str) -> Option<&str> {
     if path.is_empty() {

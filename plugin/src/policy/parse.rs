@@ -6,13 +6,11 @@ use super::diagnostics::Diagnostics;
 use super::document::{ActionDoc, ExprDoc, Phase, PolicyDoc, RuleDoc};
 use super::index::{PathIndex, join_key};
 use super::yaml_tree::{self, Node, NodeValue};
-use crate::model::{Diagnostic, Severity};
 
 /// The parsed document and the position index of the YAML it came from.
 pub struct Parsed {
     pub doc: PolicyDoc,
     pub index: PathIndex,
-    pub root: Node,
 }
 
 const PHASES: &[(&str, Phase)] = &[
@@ -26,13 +24,10 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Parsed> {
     let root = match yaml_tree::parse(text) {
         Ok(root) => root,
         Err(err) => {
-            diags.push_raw(Diagnostic {
-                severity: Severity::Error,
-                message: format!("policy is not valid YAML: {}", err.message),
-                line: err.pos.line,
-                column: err.pos.column,
-                path: String::new(),
-            });
+            diags.error_at(
+                err.pos,
+                format!("policy is not valid YAML: {}", err.message),
+            );
             return None;
         }
     };
@@ -44,19 +39,17 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Parsed> {
                 let path = key.name.clone();
                 match PHASES.iter().find(|(name, _)| *name == key.name) {
                     Some((_, phase)) => {
-                        let rules = parse_phase(value, &path, &index, diags);
+                        let rules = parse_phase(value, &path, diags);
                         match phase {
                             Phase::Request => doc.on_http_request = rules,
                             Phase::Response => doc.on_http_response = rules,
                         }
                     }
                     None if key.name == "on_tcp_connect" => diags.key_error(
-                        &index,
                         &path,
                         "phase `on_tcp_connect` is not supported: this edge serves HTTP endpoints",
                     ),
                     None => diags.key_error(
-                        &index,
                         &path,
                         format!(
                             "unknown field `{}`; expected `on_http_request` or `on_http_response`",
@@ -68,26 +61,19 @@ pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Parsed> {
         }
         NodeValue::Null => {}
         _ => diags.error(
-            &index,
             "",
             format!("a policy must be a map of phases, found {}", root.kind()),
         ),
     }
-    Some(Parsed { doc, index, root })
+    Some(Parsed { doc, index })
 }
 
-fn parse_phase(
-    node: &Node,
-    path: &str,
-    index: &PathIndex,
-    diags: &mut Diagnostics,
-) -> Vec<RuleDoc> {
+fn parse_phase(node: &Node, path: &str, diags: &mut Diagnostics) -> Vec<RuleDoc> {
     let items = match &node.value {
         NodeValue::Seq(items) => items,
         NodeValue::Null => return Vec::new(),
         _ => {
             diags.error(
-                index,
                 path,
                 format!("`{path}` must be a list of rules, found {}", node.kind()),
             );
@@ -97,22 +83,13 @@ fn parse_phase(
     items
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| parse_rule(item, &format!("{path}[{i}]"), index, diags))
+        .filter_map(|(i, item)| parse_rule(item, &format!("{path}[{i}]"), diags))
         .collect()
 }
 
-fn parse_rule(
-    node: &Node,
-    path: &str,
-    index: &PathIndex,
-    diags: &mut Diagnostics,
-) -> Option<RuleDoc> {
+fn parse_rule(node: &Node, path: &str, diags: &mut Diagnostics) -> Option<RuleDoc> {
     let Some(entries) = node.as_map() else {
-        diags.error(
-            index,
-            path,
-            format!("a rule must be a map, found {}", node.kind()),
-        );
+        diags.error(path, format!("a rule must be a map, found {}", node.kind()));
         return None;
     };
     // Compact form: an action written straight into the phase list. It may carry the
@@ -121,9 +98,9 @@ fn parse_rule(
         let name = node.get("name").and_then(Node::as_str).map(str::to_string);
         let expressions = node
             .get("expressions")
-            .map(|e| parse_expressions(e, &join_key(path, "expressions"), index, diags))
+            .map(|e| parse_expressions(e, &join_key(path, "expressions"), diags))
             .unwrap_or_default();
-        let action = parse_action(node, path, index, diags, true)?;
+        let action = parse_action(node, path, diags, true)?;
         return Some(RuleDoc {
             name,
             path: path.to_string(),
@@ -145,21 +122,19 @@ fn parse_rule(
                 NodeValue::String(s) => rule.name = Some(s.clone()),
                 NodeValue::Null => {}
                 _ => diags.error(
-                    index,
                     &field,
                     format!("`name` must be a string, found {}", value.kind()),
                 ),
             },
-            "expressions" => rule.expressions = parse_expressions(value, &field, index, diags),
+            "expressions" => rule.expressions = parse_expressions(value, &field, diags),
             "actions" => {
                 saw_actions = true;
                 if value.as_seq().is_some_and(<[Node]>::is_empty) {
-                    diags.error(index, &field, "a rule must define at least one action");
+                    diags.error(&field, "a rule must define at least one action");
                 }
-                rule.actions = parse_actions(value, &field, index, diags);
+                rule.actions = parse_actions(value, &field, diags);
             }
             other => diags.key_error(
-                index,
                 &field,
                 format!(
                     "unknown field `{other}` in rule; expected `name`, `expressions` or `actions`"
@@ -169,7 +144,6 @@ fn parse_rule(
     }
     if !saw_actions {
         diags.error(
-            index,
             path,
             "a rule must have `actions` (a list with at least one action)",
         );
@@ -177,18 +151,12 @@ fn parse_rule(
     Some(rule)
 }
 
-fn parse_expressions(
-    node: &Node,
-    path: &str,
-    index: &PathIndex,
-    diags: &mut Diagnostics,
-) -> Vec<ExprDoc> {
+fn parse_expressions(node: &Node, path: &str, diags: &mut Diagnostics) -> Vec<ExprDoc> {
     let items = match &node.value {
         NodeValue::Seq(items) => items,
         NodeValue::Null => return Vec::new(),
         _ => {
             diags.error(
-                index,
                 path,
                 format!(
                     "`expressions` must be a list of CEL strings, found {}",
@@ -212,7 +180,6 @@ fn parse_expressions(
                 path: item_path,
             }),
             _ => diags.error(
-                index,
                 &item_path,
                 format!("an expression must be a string, found {} (quote expressions that start with `!` or contain `: `)", item.kind()),
             ),
@@ -221,17 +188,11 @@ fn parse_expressions(
     out
 }
 
-fn parse_actions(
-    node: &Node,
-    path: &str,
-    index: &PathIndex,
-    diags: &mut Diagnostics,
-) -> Vec<ActionDoc> {
+fn parse_actions(node: &Node, path: &str, diags: &mut Diagnostics) -> Vec<ActionDoc> {
     let items = match &node.value {
         NodeValue::Seq(items) => items,
         _ => {
             diags.error(
-                index,
                 path,
                 format!("`actions` must be a list, found {}", node.kind()),
             );
@@ -241,7 +202,7 @@ fn parse_actions(
     items
         .iter()
         .enumerate()
-        .filter_map(|(i, item)| parse_action(item, &format!("{path}[{i}]"), index, diags, false))
+        .filter_map(|(i, item)| parse_action(item, &format!("{path}[{i}]"), diags, false))
         .collect()
 }
 
@@ -250,13 +211,11 @@ fn parse_actions(
 fn parse_action(
     node: &Node,
     path: &str,
-    index: &PathIndex,
     diags: &mut Diagnostics,
     compact: bool,
 ) -> Option<ActionDoc> {
     let Some(entries) = node.as_map() else {
         diags.error(
-            index,
             path,
             format!("an action must be a map with `type`, found {}", node.kind()),
         );
@@ -270,7 +229,6 @@ fn parse_action(
             "type" => match value.as_str() {
                 Some(s) => kind = Some(s.to_string()),
                 None => diags.error(
-                    index,
                     &field,
                     format!("`type` must be a string, found {}", value.kind()),
                 ),
@@ -279,14 +237,12 @@ fn parse_action(
                 NodeValue::Map(_) => config = Some(value.clone()),
                 NodeValue::Null => {}
                 _ => diags.error(
-                    index,
                     &field,
                     format!("`config` must be a map, found {}", value.kind()),
                 ),
             },
             "name" | "expressions" if compact => {}
             other => diags.key_error(
-                index,
                 &field,
                 format!("unknown field `{other}` in action; expected `type` or `config`"),
             ),
@@ -294,7 +250,7 @@ fn parse_action(
     }
     let Some(kind) = kind else {
         if node.get("type").is_none() {
-            diags.error(index, path, "an action must have a `type`");
+            diags.error(path, "an action must have a `type`");
         }
         return None;
     };

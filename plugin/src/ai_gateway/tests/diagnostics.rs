@@ -191,7 +191,7 @@ fn missing_secrets_fail_serve_but_only_warn_in_check() {
         "providers: [{id: openai, api_keys: [{value: \"${secrets.get('openai','missing')}\"}]}]";
     expect(yaml, "providers[0].api_keys[0].value", "not found");
     let l = try_load_with(yaml, true).unwrap();
-    let w = &l.gw.warnings;
+    let w = &l.warnings;
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].severity, Severity::Warning);
     assert_eq!(w[0].path, "providers[0].api_keys[0].value");
@@ -213,7 +213,7 @@ fn a_repeated_key_is_a_warning_and_tried_once() {
         false,
     )
     .unwrap();
-    assert_eq!(l.gw.warnings.len(), 1);
-    assert_eq!(l.gw.warnings[0].path, "providers[0].api_keys[1].value");
+    assert_eq!(l.warnings.len(), 1);
+    assert_eq!(l.warnings[0].path, "providers[0].api_keys[1].value");
     assert_eq!(l.gw.universe.providers[0].keys.len(), 1);
 }

@@ -11,6 +11,7 @@ use serde_json::{Value as Json, json};
 use crate::ai_gateway::{AiGateway, GatewayStep, LoadEnv, RequestEnv, TemplateId};
 use crate::host_api::HostApi;
 use crate::model::{Diagnostic, LogLevel, Plan, RateLimitResult, Request, Response, TargetMetrics};
+use crate::policy::{Diagnostics, PathIndex};
 
 #[derive(Default)]
 pub struct TestHost {
@@ -98,6 +99,8 @@ impl RequestEnv for TestReq {
 /// A loaded action with its engine and host stand-ins.
 pub struct Loaded {
     pub gw: AiGateway,
+    /// The load's warnings (paths relative to the action's config).
+    pub warnings: Vec<Diagnostic>,
     pub templates: Rc<RefCell<Vec<String>>>,
     pub host: TestHost,
 }
@@ -120,17 +123,24 @@ pub fn try_load_with(yaml: &str, check: bool) -> Result<Loaded, Vec<Diagnostic>>
     let config: Json = serde_saphyr::from_str(yaml).unwrap();
     let host = TestHost::default();
     let templates = Rc::new(RefCell::new(Vec::new()));
-    let gw = {
+    let mut diags = Diagnostics::default();
+    let compiled = {
         let mut env = TestLoad {
             templates: templates.clone(),
             secrets: secrets(),
             check,
             host: &host,
         };
-        AiGateway::compile(&config, &mut env)?
+        AiGateway::compile(&config, &mut env, &mut diags)
+    };
+    // No document to place them in: every diagnostic keeps line and column 0.
+    let diags = diags.into_sorted(&PathIndex::default());
+    let Some(gw) = compiled else {
+        return Err(diags);
     };
     Ok(Loaded {
         gw,
+        warnings: diags,
         templates,
         host,
     })

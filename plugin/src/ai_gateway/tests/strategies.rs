@@ -1,4 +1,5 @@
-//! Every strategy expression of spec 4.5, compiled and evaluated against a known universe.
+//! Every documented strategy expression (docs/ai-gateway.md, "Strategies"), compiled and
+//! evaluated against a known universe.
 
 use serde_json::{Value as Json, json};
 
@@ -81,9 +82,10 @@ fn selected(expr: &str) -> Vec<String> {
         json!({"messages": [{"role": "user", "content": "hi"}]}),
     )) {
         GatewayStep::Forward(p) => {
-            let mut c = Continuation::decode(&p.continuation).unwrap();
-            l.gw.expand_records(&mut c.model_selection, crate::model::ApiFormat::OpenAi);
-            let tried = c.model_selection[0]["models_to_try"].clone();
+            let c = Continuation::decode(&p.continuation).unwrap();
+            let records =
+                l.gw.selection_json(&c.model_selection, crate::model::ApiFormat::OpenAi);
+            let tried = records[0]["models_to_try"].clone();
             serde_json::from_value(tried).unwrap()
         }
         GatewayStep::Respond(f) => panic!("{expr}: {}", String::from_utf8_lossy(&f.response.body)),
@@ -269,7 +271,7 @@ fn strategies_are_classified_by_what_they_read() {
         assert_eq!(l.gw.model_strategies[0].dependence, dep, "{expr}");
         // Static strategies were evaluated at load, and only they.
         assert_eq!(
-            l.gw.static_selections[0][0].is_some(),
+            l.gw.static_selections[0].openai.is_some(),
             dep == Dependence::Static,
             "{expr}"
         );
@@ -327,14 +329,15 @@ fn first_non_empty_strategy_wins_and_client_models_are_only_filtered() {
     let GatewayStep::Forward(p) = l.plan(&req) else {
         panic!()
     };
-    let mut c = Continuation::decode(&p.continuation).unwrap();
-    l.gw.expand_records(&mut c.model_selection, crate::model::ApiFormat::OpenAi);
+    let c = Continuation::decode(&p.continuation).unwrap();
+    let records =
+        l.gw.selection_json(&c.model_selection, crate::model::ApiFormat::OpenAi);
     let expected: Json = json!([
         {"strategy": "ai.models.filter(m, m.provider_id == 'nobody')", "candidates_returned": [], "candidates_after_allowed_filter": [], "candidates_after_client_filter": [], "models_to_try": []},
         {"strategy": "ai.models.filter(m, m.provider_id == 'openai')", "candidates_returned": ALL[..3], "candidates_after_allowed_filter": ALL[..3],
          "candidates_after_client_filter": ["openai:gpt-4o-mini", "openai:gpt-4o"], "models_to_try": ["openai:gpt-4o-mini", "openai:gpt-4o"]}
     ]);
-    assert_eq!(Json::Array(c.model_selection), expected);
+    assert_eq!(records, expected);
 }
 
 #[test]
@@ -373,8 +376,8 @@ api_key_selection:
     - "ai.keys"
 "#;
     let l = load(yaml);
-    let primary = crate::ai_gateway::compile::key_id("sk-openai-primary-0001");
-    let backup = crate::ai_gateway::compile::key_id("sk-openai-backup-0002");
+    let primary = crate::ai_gateway::provider_keys::key_id("sk-openai-primary-0001");
+    let backup = crate::ai_gateway::provider_keys::key_id("sk-openai-backup-0002");
     *l.host.metrics.borrow_mut() = vec![TargetMetrics {
         provider: "openai".into(),
         model: "gpt-4o".into(),

@@ -1,75 +1,22 @@
-//! The `ai-gateway` action inside the engine: its load-time and per-request environments
-//! (the seam in `ai_gateway::env`), and the continuation that lets a plan's attempts run
-//! in the host and come back (`classify_failure`, `resume`) without the plugin keeping
-//! state between calls.
+//! The continuation that lets an ai-gateway plan's attempts run in the host and come back
+//! (`classify_failure`, `resume`) without the plugin keeping state between calls: where
+//! the phase stopped, what it had bound and edited, and the action's own bytes.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::run::Position;
-use crate::ai_gateway::{LoadEnv, RequestEnv, TemplateId};
+use crate::cel_env::Bindings;
 use crate::cel_env::convert::{cel_to_json, json_to_cel};
-use crate::cel_env::{Activation, Bindings, CelEnv, Evaluator, Scope, Template};
-use crate::host_api::HostApi;
 use crate::model::Headers;
 
-/// [`LoadEnv`] over the engine's CEL environment. Templates compiled for the action are
-/// kept by the engine; their ids index `templates`.
-pub struct GatewayLoadEnv<'a> {
-    pub cel: &'a mut CelEnv,
-    pub host: &'a dyn HostApi,
-    pub templates: &'a mut Vec<Template>,
-    /// Warnings the CEL environment raised (missing secrets under `edge check`).
-    pub warnings: Vec<String>,
-}
-
-impl LoadEnv for GatewayLoadEnv<'_> {
-    fn compile_template(&mut self, text: &str) -> Result<TemplateId, String> {
-        let compiled = self.cel.compile_template(text, Scope::Request, self.host);
-        self.warnings.extend(self.cel.take_warnings());
-        let template = compiled?;
-        let id =
-            u32::try_from(self.templates.len()).map_err(|_| "too many templates".to_string())?;
-        self.templates.push(template);
-        Ok(TemplateId(id))
-    }
-
-    fn eval_static(&mut self, text: &str) -> Result<String, String> {
-        let compiled = self.cel.compile_template(text, Scope::Request, self.host);
-        self.warnings.extend(self.cel.take_warnings());
-        self.cel.render_static(&compiled?)
-    }
-
-    fn host(&self) -> &dyn HostApi {
-        self.host
-    }
-
-    fn check_only(&self) -> bool {
-        self.cel.check_only()
-    }
-}
-
-/// [`RequestEnv`] for one request: the engine's templates and the request's variables.
-pub struct GatewayRequestEnv<'a, 'd> {
-    pub ev: &'a Evaluator,
-    pub templates: &'a [Template],
-    pub act: Activation<'a, 'd>,
-}
-
-impl RequestEnv for GatewayRequestEnv<'_, '_> {
-    fn render(&self, id: TemplateId) -> Result<serde_json::Value, String> {
-        let template = usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.templates.get(i))
-            .ok_or_else(|| format!("unknown template {}", id.0))?;
-        cel_to_json(&self.ev.render(template, &self.act)?)
-    }
-
-    fn variable(&self, name: &str) -> Option<cel::Value> {
-        self.act.value(name)
-    }
+/// Where a phase run starts: a rule, and an action inside it. Starting past action 0 means
+/// the rule's expressions already held (a resumed run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    pub rule: usize,
+    pub action: usize,
 }
 
 /// The engine's continuation around the action's own: where the phase stopped, what it
@@ -98,6 +45,9 @@ impl PartialEq for EngineContinuation {
 }
 
 impl EngineContinuation {
+    /// The continuation built field by field: the reference [`Self::encode_parts`] is
+    /// checked against (production code only splices).
+    #[cfg(test)]
     pub fn new(
         position: Position,
         bindings: &Bindings,
@@ -121,7 +71,7 @@ impl EngineContinuation {
         }
     }
 
-    /// What `new(...).encode()` gives, without re-reading the action's bytes: they come
+    /// What serializing [`EngineContinuation::new`] gives, without re-reading the action's bytes: they come
     /// straight from the action's JSON encoder, so they are spliced in as they are (a
     /// few KB that checking would scan once more per request). Runs when a plan leaves the
     /// plugin. Bytes that cannot be a JSON object (empty: the action failed to encode)
@@ -161,10 +111,6 @@ impl EngineContinuation {
         out.extend_from_slice(if object { gateway } else { b"null" });
         out.push(b'}');
         out
-    }
-
-    pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
     }
 
     pub fn decode(bytes: &[u8]) -> Option<EngineContinuation> {
