@@ -35,56 +35,31 @@ pub const FUNCTIONS: &[&str] = &[
 /// Registers every function of [`FUNCTIONS`] on a root context.
 pub fn register(ctx: &mut Context<'static, 'static>) -> Result<(), String> {
     let e = |err: cel::DeclarationError| err.to_string();
-    ctx.add_function(
-        "only",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| matches_any(item, "id", "id_aliases", &ids))
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "ignore",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| !matches_any(item, "id", "id_aliases", &ids))
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "onlyProviders",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| {
-                matches_any(item, "provider_id", "provider_id_aliases", &ids)
-            })
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "ignoreProviders",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| {
-                !matches_any(item, "provider_id", "provider_id_aliases", &ids)
-            })
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "onlyAuthors",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| {
-                matches_any(item, "author_id", "author_id_aliases", &ids)
-            })
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "ignoreAuthors",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| {
-                !matches_any(item, "author_id", "author_id_aliases", &ids)
-            })
-        },
-    )
-    .map_err(e)?;
+    // `only(ids)` keeps the items whose id or an alias is one of `ids`; `ignore(ids)` drops
+    // them; the others do the same on the provider's and the author's id.
+    for (name, id_field, aliases_field, wanted) in [
+        ("only", "id", "id_aliases", true),
+        ("ignore", "id", "id_aliases", false),
+        ("onlyProviders", "provider_id", "provider_id_aliases", true),
+        (
+            "ignoreProviders",
+            "provider_id",
+            "provider_id_aliases",
+            false,
+        ),
+        ("onlyAuthors", "author_id", "author_id_aliases", true),
+        ("ignoreAuthors", "author_id", "author_id_aliases", false),
+    ] {
+        ctx.add_function(
+            name,
+            move |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
+                keep(&list, |item| {
+                    matches_any(item, id_field, aliases_field, &ids) == wanted
+                })
+            },
+        )
+        .map_err(e)?;
+    }
     ctx.add_function(
         "inRegion",
         |This(list): This<Arc<Vec<Value>>>, region: Arc<String>| {

@@ -218,24 +218,22 @@ impl CelEnv {
 
     /// Evaluates an expression with no request (load time: secrets, constants).
     pub fn eval_static_expr(&self, expr: &Expr) -> Result<Value, String> {
-        let data = RequestData::new(&self.empty_request, &self.empty_endpoint, None);
-        let bindings = Bindings::default();
-        let act = Activation {
-            data: &data,
-            bindings: &bindings,
-        };
-        self.evaluator.eval(expr, &act)
+        self.with_no_request(|act| self.evaluator.eval(expr, act))
     }
 
     /// Renders a template with no request (load time).
     pub fn render_static(&self, t: &Template) -> Result<String, String> {
+        self.with_no_request(|act| self.evaluator.render_string(t, act))
+    }
+
+    /// Runs `f` with the variables of an empty request and no bindings (load time).
+    fn with_no_request<T>(&self, f: impl FnOnce(&Activation<'_, '_>) -> T) -> T {
         let data = RequestData::new(&self.empty_request, &self.empty_endpoint, None);
         let bindings = Bindings::default();
-        let act = Activation {
+        f(&Activation {
             data: &data,
             bindings: &bindings,
-        };
-        self.evaluator.render_string(t, &act)
+        })
     }
 
     fn resolve_secrets(&mut self, refs: &Refs, host: &dyn HostApi) -> Result<(), String> {

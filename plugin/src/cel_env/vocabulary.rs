@@ -123,6 +123,13 @@ impl Vocabulary<'_> {
 mod tests {
     use super::*;
 
+    /// A context like the strategies': one function of its own, `ai` besides the request.
+    const STRATEGY: Vocabulary<'static> = Vocabulary {
+        functions: &["only"],
+        namespaces: &[],
+        variables: Variables::RequestRoots(&["ai"]),
+    };
+
     fn problems(vocabulary: Vocabulary<'_>, src: &str) -> Vec<String> {
         let program = cel::Env::stdlib().compile(src).unwrap();
         let refs = vocabulary.refs(program.expression());
@@ -135,12 +142,7 @@ mod tests {
 
     #[test]
     fn standard_functions_are_known_to_every_context() {
-        let strategy = Vocabulary {
-            functions: &["only"],
-            namespaces: &[],
-            variables: Variables::RequestRoots(&["ai"]),
-        };
-        for vocabulary in [Vocabulary::policy(Scope::Request), strategy] {
+        for vocabulary in [Vocabulary::policy(Scope::Request), STRATEGY] {
             for src in [
                 "size([1]) == 1",
                 "lists.range(2) == [0, 1]",
@@ -155,14 +157,9 @@ mod tests {
 
     #[test]
     fn each_context_adds_its_own_names() {
-        let strategy = Vocabulary {
-            functions: &["only"],
-            namespaces: &[],
-            variables: Variables::RequestRoots(&["ai"]),
-        };
-        assert!(problems(strategy, "ai.models.only(['a'])").is_empty());
+        assert!(problems(STRATEGY, "ai.models.only(['a'])").is_empty());
         assert_eq!(
-            problems(strategy, "json.decode(ai)"),
+            problems(STRATEGY, "json.decode(ai)"),
             vec!["unknown function `decode`", "unknown variable `json`"]
         );
         assert_eq!(
