@@ -62,7 +62,9 @@ pub struct Strategy {
     pub source: String,
     program: Program,
     pub dependence: Dependence,
-    /// The request variables it reads, fetched from [`RequestEnv::variable`] per request.
+    /// The request roots it reads (from the analysis), fetched whole from
+    /// [`RequestEnv::variable`] per request. Whole, not through the rules' lazy resolver:
+    /// in a strategy `req.url` is the map whose `raw` is the URL, in a rule the URL string.
     request_vars: Vec<&'static str>,
 }
 
