@@ -45,16 +45,12 @@ pub trait RequestEnv {
     fn render(&self, id: TemplateId) -> Result<serde_json::Value, String>;
 
     /// A request-scoped root variable for `model_selection` / `api_key_selection`
-    /// strategies: `req`, `conn`, `vars`, `endpoint`, `time`, `actions`. `None` when the
+    /// strategies: one of `cel_env::names::REQUEST_ROOTS`. `None` when the
     /// engine has no such variable. Only the roots a strategy actually reads are asked for,
     /// and only for strategies that read any (request-independent strategies are evaluated
     /// once at load and cached, so they never call this).
     fn variable(&self, name: &str) -> Option<cel::Value>;
 }
-
-/// The names [`RequestEnv::variable`] may be asked for. A strategy reading any other root
-/// (besides `ai`) is rejected at load time.
-pub const REQUEST_VARIABLES: &[&str] = &["req", "conn", "vars", "endpoint", "time", "actions"];
 
 /// What the action decided for one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +71,8 @@ pub enum GatewayStep {
 pub struct Finish {
     /// The client response (an error body in the request's API format, or the model list).
     pub response: Response,
-    /// `actions.ngrok.ai_gateway` (spec section 7): bind it for later rules.
+    /// `actions.ngrok.ai_gateway` (its fields are listed in docs/ai-gateway.md): bind it for
+    /// later rules.
     pub results: serde_json::Value,
     /// `on_error: continue` and this is an error: run the remaining actions instead of
     /// writing `response`.

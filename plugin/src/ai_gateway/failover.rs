@@ -1,4 +1,5 @@
-//! Which failures move on, and to what (design answer 4, spec 10.2).
+//! Which failures move on, and to what: the default rules and the policy's `failover.rule`
+//! (documented in docs/ai-gateway.md, "Failover").
 //!
 //! Default rules (the host applies the same ones itself when `custom_failover` is false):
 //! - 401, 403 → next key (then, with no keys left, the next model);

@@ -2,7 +2,7 @@
 //! `failover.rule`, each compiled through [`StrategyEnv`] (see `strategy.rs`).
 
 use super::config::ActionConfig;
-use super::strategy::{Dependence, Strategy, StrategyEnv};
+use super::strategy::{Dependence, Kind, Strategy, StrategyEnv};
 use crate::policy::Diagnostics;
 
 /// Every strategy and rule of the config, compiled.
@@ -35,7 +35,7 @@ impl CompiledStrategies {
             .failover
             .as_ref()
             .and_then(|f| f.rule.as_ref())
-            .and_then(|rule| match senv.compile(rule, &["attempt"]) {
+            .and_then(|rule| match senv.compile(rule, Kind::Failover) {
                 Ok(s) if s.dependence == Dependence::Request => {
                     d.error("failover.rule", "a failover rule reads only `attempt.*`");
                     None
@@ -62,7 +62,7 @@ fn strategy_list(
 ) -> Vec<Strategy> {
     let mut out = Vec::new();
     for (i, source) in list.into_iter().flatten().enumerate() {
-        match senv.compile(source, &[]) {
+        match senv.compile(source, Kind::Selection) {
             Ok(s) => out.push(s),
             Err(e) => d.error(
                 &format!("{field}.strategy[{i}]"),

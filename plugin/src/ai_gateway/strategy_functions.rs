@@ -1,4 +1,5 @@
-//! The functions of the strategy CEL environment (spec 4.5): `only`, `ignore`,
+//! The functions strategies and failover rules add to the shared CEL environment (listed
+//! in docs/ai-gateway.md): `only`, `ignore`,
 //! `onlyProviders`, `ignoreProviders`, `onlyAuthors`, `ignoreAuthors`, `inRegion`,
 //! `inCountryCode`, `underCost`, `sortBy('price')`, `random`, `randomize`, `get`,
 //! `getModel`, `getMetadata`. The two-argument `sortBy(m, key)` is the lists extension's
@@ -11,8 +12,8 @@ use cel::objects::{Key, Map};
 use cel::{Context, ExecutionError, Value};
 use rand::seq::SliceRandom;
 
-/// Our function names: a strategy may call these, the CEL standard library, and the
-/// strings/lists extensions; anything else is a load diagnostic.
+/// Our function names: a strategy may call these and the standard ones
+/// (`cel_env::names::STANDARD`); anything else is a load diagnostic.
 pub const FUNCTIONS: &[&str] = &[
     "only",
     "ignore",
@@ -31,126 +32,34 @@ pub const FUNCTIONS: &[&str] = &[
     "getMetadata",
 ];
 
-/// Standard CEL functions and the strings/lists extension functions a strategy may call.
-pub const STANDARD_FUNCTIONS: &[&str] = &[
-    "size",
-    "contains",
-    "startsWith",
-    "endsWith",
-    "matches",
-    "string",
-    "int",
-    "uint",
-    "double",
-    "bytes",
-    "bool",
-    "type",
-    "dyn",
-    "duration",
-    "timestamp",
-    "has",
-    "all",
-    "exists",
-    "exists_one",
-    "map",
-    "filter",
-    "max",
-    "min",
-    "getFullYear",
-    "getMonth",
-    "getDayOfYear",
-    "getDayOfMonth",
-    "getDate",
-    "getDayOfWeek",
-    "getHours",
-    "getMinutes",
-    "getSeconds",
-    "getMilliseconds",
-    "lowerAscii",
-    "upperAscii",
-    "trim",
-    "replace",
-    "split",
-    "join",
-    "indexOf",
-    "lastIndexOf",
-    "substring",
-    "charAt",
-    "format",
-    "reverse",
-    "quote",
-    "slice",
-    "flatten",
-    "distinct",
-    "sort",
-    "lists.range",
-    "optional.of",
-    "optional.none",
-    "optional.ofNonZeroValue",
-    "hasValue",
-    "value",
-    "or",
-    "orValue",
-];
-
-/// True for operator pseudo-functions (`_==_`, `@in`, `!_`, …) and macro internals.
-pub fn is_operator(name: &str) -> bool {
-    name.starts_with('_') || name.starts_with('@') || name.starts_with('!') || name.starts_with('-')
-}
-
 /// Registers every function of [`FUNCTIONS`] on a root context.
 pub fn register(ctx: &mut Context<'static, 'static>) -> Result<(), String> {
     let e = |err: cel::DeclarationError| err.to_string();
-    ctx.add_function(
-        "only",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| matches_any(item, "id", "id_aliases", &ids))
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "ignore",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| !matches_any(item, "id", "id_aliases", &ids))
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "onlyProviders",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| {
-                matches_any(item, "provider_id", "provider_id_aliases", &ids)
-            })
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "ignoreProviders",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| {
-                !matches_any(item, "provider_id", "provider_id_aliases", &ids)
-            })
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "onlyAuthors",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| {
-                matches_any(item, "author_id", "author_id_aliases", &ids)
-            })
-        },
-    )
-    .map_err(e)?;
-    ctx.add_function(
-        "ignoreAuthors",
-        |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
-            keep(&list, |item| {
-                !matches_any(item, "author_id", "author_id_aliases", &ids)
-            })
-        },
-    )
-    .map_err(e)?;
+    // `only(ids)` keeps the items whose id or an alias is one of `ids`; `ignore(ids)` drops
+    // them; the others do the same on the provider's and the author's id.
+    for (name, id_field, aliases_field, wanted) in [
+        ("only", "id", "id_aliases", true),
+        ("ignore", "id", "id_aliases", false),
+        ("onlyProviders", "provider_id", "provider_id_aliases", true),
+        (
+            "ignoreProviders",
+            "provider_id",
+            "provider_id_aliases",
+            false,
+        ),
+        ("onlyAuthors", "author_id", "author_id_aliases", true),
+        ("ignoreAuthors", "author_id", "author_id_aliases", false),
+    ] {
+        ctx.add_function(
+            name,
+            move |This(list): This<Arc<Vec<Value>>>, ids: Arc<Vec<Value>>| {
+                keep(&list, |item| {
+                    matches_any(item, id_field, aliases_field, &ids) == wanted
+                })
+            },
+        )
+        .map_err(e)?;
+    }
     ctx.add_function(
         "inRegion",
         |This(list): This<Arc<Vec<Value>>>, region: Arc<String>| {

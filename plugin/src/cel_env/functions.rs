@@ -55,24 +55,18 @@ pub fn register(
             Ok(CowVal::owned(CelString::from(s)))
         }),
     )?;
-    ctx.add_function("getReqHeader", raw(|ftx| lookup(ftx, HEADER_PREFIX, true)))?;
-    ctx.add_function(
-        "hasReqHeader",
-        raw(|ftx| lookup(ftx, HAS_HEADER_PREFIX, true)),
-    )?;
-    ctx.add_function("getQueryParam", raw(|ftx| lookup(ftx, QUERY_PREFIX, false)))?;
-    ctx.add_function(
-        "hasQueryParam",
-        raw(|ftx| lookup(ftx, HAS_QUERY_PREFIX, false)),
-    )?;
-    ctx.add_function(
-        "getResHeader",
-        raw(|ftx| lookup(ftx, RES_HEADER_PREFIX, true)),
-    )?;
-    ctx.add_function(
-        "hasResHeader",
-        raw(|ftx| lookup(ftx, HAS_RES_HEADER_PREFIX, true)),
-    )?;
+    // Each request helper asks the resolver for an internal name (header names are
+    // case-insensitive, query parameter names are not).
+    for (name, prefix, lower) in [
+        ("getReqHeader", HEADER_PREFIX, true),
+        ("hasReqHeader", HAS_HEADER_PREFIX, true),
+        ("getQueryParam", QUERY_PREFIX, false),
+        ("hasQueryParam", HAS_QUERY_PREFIX, false),
+        ("getResHeader", RES_HEADER_PREFIX, true),
+        ("hasResHeader", HAS_RES_HEADER_PREFIX, true),
+    ] {
+        ctx.add_function(name, raw(move |ftx| lookup(ftx, prefix, lower)))?;
+    }
     ctx.add_function(
         "inCidrRange",
         raw(|ftx| {

@@ -1,4 +1,7 @@
-//! The CEL environment of traffic policies: variables, functions, `${…}` interpolation.
+//! The CEL stack of the plugin: the one shared environment ([`environment`]), the names
+//! each context may use ([`names`], [`vocabulary`]), the one analysis of what an expression
+//! reads ([`refs`]), and the traffic-policy context on top of them: variables, functions,
+//! `${…}` interpolation.
 //!
 //! [`CelEnv`] is used while a policy loads: it compiles every expression and template,
 //! rejects unknown functions and variables, and resolves `secrets.get` through the host.
@@ -7,11 +10,13 @@
 
 pub mod activation;
 pub mod convert;
+pub mod environment;
 pub mod functions;
 pub mod names;
 pub mod refs;
 pub mod template;
 pub mod value_template;
+pub mod vocabulary;
 
 use std::sync::Arc;
 
@@ -22,6 +27,7 @@ pub use names::Scope;
 pub use refs::Refs;
 pub use template::Template;
 pub use value_template::ValueTemplate;
+pub use vocabulary::{Problem, Variables, Vocabulary};
 
 use crate::host_api::HostApi;
 use crate::model::{EndpointInfo, Request};
@@ -46,8 +52,8 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
-    fn new(env: Arc<Env>, secrets: SecretStore) -> Result<Evaluator, String> {
-        let mut root = Context::with_env(env);
+    fn new(secrets: SecretStore) -> Result<Evaluator, String> {
+        let mut root = environment::root().map_err(|e| e.to_string())?;
         functions::register(&mut root, secrets).map_err(|e| e.to_string())?;
         Ok(Evaluator { root })
     }
@@ -101,14 +107,9 @@ impl CelEnv {
     /// `check_only`: a secret the host cannot find is a warning (with a placeholder value)
     /// instead of an error, so `edge check` works without production secrets.
     pub fn new(check_only: bool) -> Result<CelEnv, String> {
-        let mut env = Env::stdlib();
-        env.add_extension(cel::extensions::strings)
-            .and_then(|()| env.add_extension(cel::extensions::lists))
-            .and_then(|()| env.add_extension(cel::extensions::math))
-            .map_err(|e| e.to_string())?;
-        let env = Arc::new(env);
+        let env = environment::shared().map_err(|e| e.to_string())?;
         let secrets = SecretStore::default();
-        let evaluator = Evaluator::new(env.clone(), secrets.clone())?;
+        let evaluator = Evaluator::new(secrets.clone())?;
         Ok(CelEnv {
             env,
             evaluator,
@@ -164,27 +165,18 @@ impl CelEnv {
             .env
             .compile(source)
             .map_err(|e| format!("invalid CEL expression `{source}`: {}", syntax_errors(&e)))?;
-        let refs = Refs::of(program.expression());
-        let mut problems = refs.problems.clone();
-        for function in &refs.functions {
-            if !names::is_known_function(function) {
-                problems.push(format!("unknown function `{function}`"));
-            }
-        }
-        for path in &refs.variables {
-            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-            if let Err(e) = names::check_variable(&segments, scope) {
-                problems.push(e);
-            }
-        }
+        let vocabulary = Vocabulary::policy(scope);
+        let refs = vocabulary.refs(program.expression());
+        let problems = vocabulary.check(&refs);
         if !problems.is_empty() {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
             return Err(format!("in `{source}`: {}", problems.join("; ")));
         }
         self.resolve_secrets(&refs, host)?;
         // The whole `req` map includes the body too.
         self.reads_body |=
             refs.reads(&["req", "body"]) || refs.variables.contains(&vec!["req".to_string()]);
-        let path = variable_path(&program.expression().expr).map(Arc::from);
+        let path = refs::variable_path(&program.expression().expr).map(Arc::from);
         let expr = Expr {
             path,
             program: Arc::new(program),
@@ -226,24 +218,22 @@ impl CelEnv {
 
     /// Evaluates an expression with no request (load time: secrets, constants).
     pub fn eval_static_expr(&self, expr: &Expr) -> Result<Value, String> {
-        let data = RequestData::new(&self.empty_request, &self.empty_endpoint, None);
-        let bindings = Bindings::default();
-        let act = Activation {
-            data: &data,
-            bindings: &bindings,
-        };
-        self.evaluator.eval(expr, &act)
+        self.with_no_request(|act| self.evaluator.eval(expr, act))
     }
 
     /// Renders a template with no request (load time).
     pub fn render_static(&self, t: &Template) -> Result<String, String> {
+        self.with_no_request(|act| self.evaluator.render_string(t, act))
+    }
+
+    /// Runs `f` with the variables of an empty request and no bindings (load time).
+    fn with_no_request<T>(&self, f: impl FnOnce(&Activation<'_, '_>) -> T) -> T {
         let data = RequestData::new(&self.empty_request, &self.empty_endpoint, None);
         let bindings = Bindings::default();
-        let act = Activation {
+        f(&Activation {
             data: &data,
             bindings: &bindings,
-        };
-        self.evaluator.render_string(t, &act)
+        })
     }
 
     fn resolve_secrets(&mut self, refs: &Refs, host: &dyn HostApi) -> Result<(), String> {
@@ -273,28 +263,6 @@ impl CelEnv {
                 .insert(key, value);
         }
         Ok(())
-    }
-}
-
-/// `a.b.c` when `expr` is nothing but that variable path (no calls, no `has()`, not an
-/// absolute `.a` name).
-fn variable_path(expr: &cel::common::ast::Expr) -> Option<String> {
-    use cel::common::ast::Expr as Ast;
-    let mut segments = Vec::new();
-    let mut node = expr;
-    loop {
-        match node {
-            Ast::Ident(name) if !name.starts_with('.') => {
-                segments.push(name.as_str());
-                segments.reverse();
-                return Some(segments.join("."));
-            }
-            Ast::Select(select) if !select.test => {
-                segments.push(select.field.as_str());
-                node = &select.operand.expr;
-            }
-            _ => return None,
-        }
     }
 }
 

@@ -1,11 +1,14 @@
-//! Which functions and variables a policy expression may name.
+//! Which functions and variables an expression may name.
 //!
-//! Checked at load time so that a typo is a diagnostic with a line and column instead of an
-//! error on some later request.
+//! Every CEL expression of a policy (rules, `${…}` templates, the ai-gateway's strategies and
+//! failover rule) may call the [`STANDARD`] functions; each context adds its own (see
+//! [`super::vocabulary`]). Checked at load time so that a typo is a diagnostic with a line
+//! and column instead of an error on some later request.
 
-/// Functions of the CEL standard library and the extensions the environment enables
-/// (strings, lists, math), callable globally or as methods.
-const STANDARD: &[&str] = &[
+/// Functions every context may call, global or as methods: the CEL standard library, the
+/// strings, lists and math extensions the shared environment enables, and the helpers
+/// [`super::environment`] registers on every root (`max`, `min`, `quote`).
+pub const STANDARD: &[&str] = &[
     // standard library
     "size",
     "int",
@@ -78,10 +81,18 @@ const STANDARD: &[&str] = &[
     "math.abs",
     "math.sign",
     "math.sqrt",
+    // shared helpers (`environment.rs`)
+    "max",
+    "min",
+    "quote",
 ];
 
-/// Functions this plugin adds (see `functions.rs`).
-pub const CUSTOM: &[&str] = &[
+/// Namespaces of the [`STANDARD`] functions (`lists.range(3)` is a call, not a field of a
+/// variable named `lists`).
+pub const STANDARD_NAMESPACES: &[&str] = &["strings", "lists", "math", "optional"];
+
+/// Functions policy rules and templates add to [`STANDARD`] (see `functions.rs`).
+pub const POLICY: &[&str] = &[
     "lower",
     "upper",
     "getReqHeader",
@@ -106,27 +117,16 @@ pub const CUSTOM: &[&str] = &[
     "secrets.get",
 ];
 
-/// Namespaces whose members are functions (`json.decode(x)` is a call, not a field of a
-/// variable named `json`).
-pub const NAMESPACES: &[&str] = &[
-    "basic_auth",
-    "json",
-    "base64",
-    "rand",
-    "hash",
-    "secrets",
-    "strings",
-    "lists",
-    "math",
-    "optional",
-];
+/// Namespaces of the [`POLICY`] functions.
+pub const POLICY_NAMESPACES: &[&str] = &["basic_auth", "json", "base64", "rand", "hash", "secrets"];
 
-/// Functions whose result changes between calls with the same input.
-pub const NONDETERMINISTIC: &[&str] = &["rand.int", "rand.double"];
+/// Functions, of any context, whose result changes between calls with the same input: an
+/// expression calling one is never evaluated ahead of a request or cached.
+pub const NONDETERMINISTIC: &[&str] = &["rand.int", "rand.double", "random", "randomize"];
 
-pub fn is_known_function(name: &str) -> bool {
-    STANDARD.contains(&name) || CUSTOM.contains(&name)
-}
+/// The roots a request-phase expression may read besides the context's own (`res` is added
+/// in the response phase).
+pub const REQUEST_ROOTS: &[&str] = &["req", "conn", "vars", "endpoint", "time", "actions"];
 
 /// Operators appear in the AST as calls named `_+_`, `!_`, `@in`, ...: not user functions.
 pub fn is_operator(name: &str) -> bool {

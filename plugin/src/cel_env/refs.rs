@@ -1,8 +1,11 @@
 //! What a compiled expression reads and calls, found by walking its syntax tree once at load.
 //!
-//! The engine uses this to reject unknown names before any request arrives, to resolve
-//! `secrets.get` at load time, to know whether the policy reads request bodies, and to skip
-//! building values no expression reads.
+//! This is the one analysis every CEL context uses. Policy rules and templates use it to
+//! reject unknown names before any request arrives, to resolve `secrets.get` at load time,
+//! to know whether the policy reads request bodies, to evaluate constant expressions at load
+//! and to answer a bare variable path without the interpreter. The ai-gateway's strategies
+//! use it for the same name checks and to decide how long a result may be cached: once per
+//! load, per metrics generation, or not at all (`ai_gateway/strategy.rs`).
 
 use std::collections::BTreeSet;
 
@@ -20,18 +23,36 @@ pub struct Refs {
     pub variables: BTreeSet<Vec<String>>,
     /// `secrets.get(vault, name)` calls with literal arguments.
     pub secrets: BTreeSet<(String, String)>,
+    /// Every field name selected (`m.metrics`, also on comprehension variables) and every
+    /// string literal (which may be a key: `m['metrics']`).
+    pub fields: BTreeSet<String>,
     /// Problems found while walking (a call with the wrong number of arguments, a
     /// `secrets.get` whose arguments are not string literals).
     pub problems: Vec<String>,
 }
 
 impl Refs {
-    /// Collects the references of `expr`.
-    pub fn of(expr: &IdedExpr) -> Refs {
+    /// Collects the references of `expr`. `is_namespace` says which identifiers name a
+    /// function namespace in the caller's context (`json` in `json.decode(x)`).
+    pub fn of(expr: &IdedExpr, is_namespace: impl Fn(&str) -> bool) -> Refs {
         let mut refs = Refs::default();
         let mut bound = Vec::new();
-        refs.walk(expr, &mut bound);
+        refs.walk(expr, &mut bound, &is_namespace);
         refs
+    }
+
+    /// The roots of the variables read (`req` for `req.url.path`).
+    pub fn roots(&self) -> impl Iterator<Item = &str> {
+        self.variables
+            .iter()
+            .filter_map(|path| path.first().map(String::as_str))
+    }
+
+    /// True when the expression calls a function whose result changes from call to call.
+    pub fn calls_nondeterministic(&self) -> bool {
+        self.functions
+            .iter()
+            .any(|f| names::NONDETERMINISTIC.contains(&f.as_str()))
     }
 
     /// True when some variable path starts with `prefix` (e.g. `["req", "body"]`).
@@ -44,13 +65,11 @@ impl Refs {
     /// True when the expression reads no variable at all (it can be evaluated at load).
     pub fn is_constant(&self) -> bool {
         self.variables.is_empty()
-            && !self
-                .functions
-                .iter()
-                .any(|f| names::NONDETERMINISTIC.contains(&f.as_str()) || needs_request(f))
+            && !self.calls_nondeterministic()
+            && !self.functions.iter().any(|f| needs_request(f))
     }
 
-    fn walk(&mut self, e: &IdedExpr, bound: &mut Vec<String>) {
+    fn walk(&mut self, e: &IdedExpr, bound: &mut Vec<String>, is_namespace: &dyn Fn(&str) -> bool) {
         match &e.expr {
             Expr::Ident(name) => {
                 if !bound.contains(name) {
@@ -59,21 +78,21 @@ impl Refs {
             }
             Expr::Select(select) => {
                 if let Some(path) = qualified_path(e) {
+                    self.fields.extend(path.iter().skip(1).cloned());
                     if !path.first().is_some_and(|root| bound.contains(root)) {
                         self.variables.insert(path);
                     }
                 } else {
-                    self.walk(&select.operand, bound);
+                    self.fields.insert(select.field.clone());
+                    self.walk(&select.operand, bound, is_namespace);
                 }
             }
             Expr::Call(call) => {
                 let namespaced = call.target.as_deref().and_then(|target| {
                     let path = qualified_path(target)?;
                     let root = path.first()?;
-                    (path.len() == 1
-                        && names::NAMESPACES.contains(&root.as_str())
-                        && !bound.contains(root))
-                    .then(|| format!("{root}.{}", call.func_name))
+                    (path.len() == 1 && is_namespace(root) && !bound.contains(root))
+                        .then(|| format!("{root}.{}", call.func_name))
                 });
                 match namespaced {
                     Some(name) => {
@@ -91,51 +110,56 @@ impl Refs {
                             self.functions.insert(call.func_name.clone());
                         }
                         if let Some(target) = &call.target {
-                            self.walk(target, bound);
+                            self.walk(target, bound, is_namespace);
                         }
                     }
                 }
                 for arg in &call.args {
-                    self.walk(arg, bound);
+                    self.walk(arg, bound, is_namespace);
                 }
             }
             Expr::Comprehension(comp) => {
-                self.walk(&comp.iter_range, bound);
-                self.walk(&comp.accu_init, bound);
+                self.walk(&comp.iter_range, bound, is_namespace);
+                self.walk(&comp.accu_init, bound, is_namespace);
                 let depth = bound.len();
                 bound.push(comp.iter_var.clone());
                 if let Some(second) = &comp.iter_var2 {
                     bound.push(second.clone());
                 }
                 bound.push(comp.accu_var.clone());
-                self.walk(&comp.loop_cond, bound);
-                self.walk(&comp.loop_step, bound);
-                self.walk(&comp.result, bound);
+                self.walk(&comp.loop_cond, bound, is_namespace);
+                self.walk(&comp.loop_step, bound, is_namespace);
+                self.walk(&comp.result, bound, is_namespace);
                 bound.truncate(depth);
             }
             Expr::List(list) => {
                 for item in &list.elements {
-                    self.walk(item, bound);
+                    self.walk(item, bound, is_namespace);
                 }
             }
             Expr::Map(map) => {
                 for entry in &map.entries {
                     if let EntryExpr::MapEntry(kv) = &entry.expr {
-                        self.walk(&kv.key, bound);
-                        self.walk(&kv.value, bound);
+                        self.walk(&kv.key, bound, is_namespace);
+                        self.walk(&kv.value, bound, is_namespace);
                     }
                 }
             }
             Expr::Struct(st) => {
                 for entry in &st.entries {
                     match &entry.expr {
-                        EntryExpr::StructField(field) => self.walk(&field.value, bound),
+                        EntryExpr::StructField(field) => {
+                            self.walk(&field.value, bound, is_namespace)
+                        }
                         EntryExpr::MapEntry(kv) => {
-                            self.walk(&kv.key, bound);
-                            self.walk(&kv.value, bound);
+                            self.walk(&kv.key, bound, is_namespace);
+                            self.walk(&kv.value, bound, is_namespace);
                         }
                     }
                 }
+            }
+            Expr::Literal(cel::common::ast::LiteralValue::String(s)) => {
+                self.fields.insert(s.inner().to_string());
             }
             Expr::Literal(_) | Expr::Unspecified => {}
         }
@@ -191,6 +215,28 @@ fn needs_request(name: &str) -> bool {
     )
 }
 
+/// `a.b.c` when `expr` is nothing but that variable path (no calls, no `has()`, not an
+/// absolute `.a` name): such an expression is answered straight from the request's
+/// variables, skipping the interpreter.
+pub fn variable_path(expr: &Expr) -> Option<String> {
+    let mut segments = Vec::new();
+    let mut node = expr;
+    loop {
+        match node {
+            Expr::Ident(name) if !name.starts_with('.') => {
+                segments.push(name.as_str());
+                segments.reverse();
+                return Some(segments.join("."));
+            }
+            Expr::Select(select) if !select.test => {
+                segments.push(select.field.as_str());
+                node = &select.operand.expr;
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// `a.b.c` as `["a", "b", "c"]` when `e` is a plain chain of field selections on an
 /// identifier; `has(a.b)` tests count as reading `a.b`.
 fn qualified_path(e: &IdedExpr) -> Option<Vec<String>> {
@@ -219,7 +265,9 @@ mod tests {
     fn refs(src: &str) -> Refs {
         let env = cel::Env::stdlib();
         let program = env.compile(src).unwrap();
-        Refs::of(program.expression())
+        Refs::of(program.expression(), |ns| {
+            names::POLICY_NAMESPACES.contains(&ns)
+        })
     }
 
     fn paths(r: &Refs) -> Vec<String> {

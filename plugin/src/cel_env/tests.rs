@@ -131,6 +131,15 @@ fn string_extensions() {
     is_true("['a', 'b'].join('-') == 'a-b'");
 }
 
+/// `max`, `min` and `quote` come from the shared environment: strategies accepted them
+/// before rules did, and now both run them.
+#[test]
+fn shared_helpers_are_callable_in_rules() {
+    is_true("max(1, req.content_length) == 18");
+    is_true("min([3, 1, 2]) == 1");
+    is_true("quote(req.method) == '\"POST\"'");
+}
+
 #[test]
 fn response_variables_exist_only_in_response_scope() {
     let res = ResponseHead {
