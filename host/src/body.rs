@@ -22,7 +22,7 @@ pub enum BodyError {
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("the request body could not be read: {0}")]
-    Read(String),
+    Read(#[source] BoxError),
 }
 
 /// True when the declared `content-length` already exceeds `limit`, so the edge can answer
@@ -41,7 +41,7 @@ pub async fn read_bounded(body: Incoming, limit: u64) -> Result<Bytes, BodyError
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     match Limited::new(body, limit_usize).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) => Err(classify(err.as_ref(), limit)),
+        Err(err) => Err(classify(err, limit)),
     }
 }
 
@@ -63,11 +63,11 @@ pub fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn classify(err: &(dyn std::error::Error + Send + Sync + 'static), limit: u64) -> BodyError {
-    if is_length_limit(err) {
+fn classify(err: BoxError, limit: u64) -> BodyError {
+    if is_length_limit(err.as_ref()) {
         BodyError::TooLarge { limit }
     } else {
-        BodyError::Read(err.to_string())
+        BodyError::Read(err)
     }
 }
 

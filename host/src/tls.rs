@@ -8,7 +8,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::ServerConnection;
 
-use crate::plugin_runtime::bindings::types::TlsInfo;
+use crate::wit::types::TlsInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

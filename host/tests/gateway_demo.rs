@@ -6,7 +6,7 @@ mod gateway_support;
 
 use edge::demo::DemoProvider;
 use edge::gateway::PlanResult;
-use edge::plugin_runtime::bindings::types::{ApiFormat, Attempt};
+use edge::wit::types::{ApiFormat, Attempt};
 use gateway_support::*;
 use serde_json::{Value, json};
 

@@ -6,10 +6,10 @@ mod gateway_support;
 use std::time::{Duration, Instant};
 
 use edge::gateway::{FailoverClassifier, PlanResult, execute_plan};
-use edge::plugin_runtime::bindings::types::{AttemptResult, FailoverAction, FailureKind};
+use edge::wit::types::{AttemptResult, FailoverAction, FailureKind};
 use gateway_support::*;
 
-fn failed(result: PlanResult) -> edge::plugin_runtime::bindings::types::GatewayOutcome {
+fn failed(result: PlanResult) -> edge::wit::types::GatewayOutcome {
     match result {
         PlanResult::Failed(outcome) => outcome,
         PlanResult::Served { outcome, .. } => panic!("expected a failure, got served: {outcome:?}"),

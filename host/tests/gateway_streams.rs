@@ -6,7 +6,7 @@ mod gateway_support;
 use std::time::{Duration, Instant};
 
 use edge::gateway::PlanResult;
-use edge::plugin_runtime::bindings::types::{ApiFormat, AttemptResult, FailureKind, Plan};
+use edge::wit::types::{ApiFormat, AttemptResult, FailureKind, Plan};
 use gateway_support::*;
 
 const CHUNK_1: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n";

@@ -7,12 +7,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use edge::host_services::{AttemptSample, HostServices, Quota, SecretStore, TargetKey};
-use edge::plugin_runtime::types::{
-    Connection, Decision, EndpointInfo, LoadOptions, Request, RequestOutcome, ResponseDecision,
-    ResponseHead,
-};
 use edge::plugin_runtime::{
     ArtifactCache, CacheOutcome, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig,
+};
+use edge::wit::types::{
+    Connection, Decision, EndpointInfo, LoadOptions, Request, RequestOutcome, ResponseDecision,
+    ResponseHead,
 };
 
 /// The hostile fixture, built once per test process with the same helper the build scripts use.
@@ -179,7 +179,7 @@ fn infinite_loop_hits_the_deadline_and_the_policy_keeps_serving() {
     let took = start.elapsed();
     assert_eq!(err, PluginError::DeadlineExceeded);
     assert_eq!(err.code(), "plugin_deadline_exceeded");
-    assert_eq!(err.status(), 500);
+    assert_eq!(edge::server::EdgeError::from(err.clone()).status(), 500);
     // 100 ms deadline at a 1 ms tick; allow for a loaded CI machine.
     assert!(
         took >= Duration::from_millis(90),
@@ -384,7 +384,7 @@ fn invalid_policy_returns_diagnostics_and_load_panic_is_a_trap() {
 
 #[test]
 fn response_phase_and_failover_exports() {
-    use edge::plugin_runtime::types::{AttemptResult, FailoverAction, FailureKind, GatewayOutcome};
+    use edge::wit::types::{AttemptResult, FailoverAction, FailureKind, GatewayOutcome};
     let rt = runtime_with(test_config(), HostServices::default());
     let policy = load(&rt);
     assert!(policy.summary().has_response_rules);

@@ -6,7 +6,7 @@
 use crate::model::Response;
 
 /// The header that carries the code of every error the plugin answers with.
-pub const ERROR_CODE_HEADER: &str = "x-aigw-error-code";
+pub const ERROR_CODE_HEADER: &str = "x-edge-error-code";
 
 /// A JSON `{"error": {"message", "type", "code"}}` answer with `code` in the
 /// [`ERROR_CODE_HEADER`] too.

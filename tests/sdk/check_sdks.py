@@ -76,7 +76,7 @@ except openai.APIStatusError as e:
     body = e.body if isinstance(e.body, dict) else {}
     code = body.get("code") or body.get("error", {}).get("code")
     check("error.5xx.status", e.status_code >= 500, e.status_code)
-    check("error.5xx.code", code == e.response.headers.get("x-aigw-error-code"), (code, dict(e.response.headers)))
+    check("error.5xx.code", code == e.response.headers.get("x-edge-error-code"), (code, dict(e.response.headers)))
 
 # Anthropic Messages, non-streaming.
 msg = an.messages.create(model="demo-chat", max_tokens=64, messages=[{"role": "user", "content": "plain claude"}])

@@ -1,7 +1,7 @@
 //! The fault matrix of issue 3, each case over plain-HTTP `.internal` providers and over
 //! HTTPS providers with certificates from a test CA. Every case asserts the exact attempt
 //! order the providers saw, the client's status and body, and the gateway's headers
-//! (`x-aigw-attempts`, `x-aigw-provider`, `x-aigw-model`, `x-aigw-error-code`).
+//! (`x-aigw-attempts`, `x-aigw-provider`, `x-aigw-model`, `x-edge-error-code`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,7 +87,7 @@ fn assert_served(r: &Reply, provider: &str, model: &str, attempts: u32) {
         "{:?}",
         r.headers
     );
-    assert_eq!(r.header("x-aigw-error-code"), None);
+    assert_eq!(r.header("x-edge-error-code"), None);
     assert_eq!(
         r.json()["choices"][0]["message"]["content"].as_str(),
         Some(format!("{provider}:{model}").as_str()),
@@ -112,7 +112,7 @@ fn assert_gateway_error(r: &Reply, status: u16, attempts: u32) -> String {
         "{v}"
     );
     assert!(v["error"]["type"].is_string(), "{v}");
-    assert_eq!(r.header("x-aigw-error-code"), Some(code.as_str()));
+    assert_eq!(r.header("x-edge-error-code"), Some(code.as_str()));
     assert_eq!(
         r.header("x-aigw-attempts"),
         Some(attempts.to_string().as_str()),
@@ -434,7 +434,7 @@ async fn everything_failing_lists_every_attempt(fx: Fx) {
         v["error"]["type"].is_string() && v["error"]["message"].is_string(),
         "{v}"
     );
-    assert!(r.header("x-aigw-error-code").is_some());
+    assert!(r.header("x-edge-error-code").is_some());
 }
 
 fn assert_stream_ok(s: &StreamReply, provider: &str, model: &str, attempts: u32) {

@@ -95,7 +95,7 @@ async fn anthropic_format_uses_x_api_key_and_passes_anthropic_version() {
         "Anthropic error shape on /v1/messages: {}",
         r.text()
     );
-    assert!(r.header("x-aigw-error-code").is_some());
+    assert!(r.header("x-edge-error-code").is_some());
     assert!(oai.received().is_empty());
 }
 
@@ -193,7 +193,7 @@ async fn unknown_models_are_rejected_before_any_attempt() {
         );
         assert!(r.json()["error"]["code"].is_string(), "{}", r.text());
         assert_eq!(
-            r.header("x-aigw-error-code"),
+            r.header("x-edge-error-code"),
             r.json()["error"]["code"].as_str()
         );
     }

@@ -3,18 +3,16 @@
 //! error event, all before the attempt's deadline.
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
 use tokio::time::{Instant, timeout_at};
 
-use crate::plugin_runtime::bindings::types::Attempt;
+use crate::wit::types::Attempt;
 
 use super::attempt_error::{AttemptError, from_reqwest, millis};
-use super::defaults::{EXCERPT_LIMIT, EXCERPT_READ_LIMIT};
+use super::excerpt::read_excerpt;
 use super::internal_hosts::is_internal_host;
 use super::redaction::CREDENTIAL_HEADERS;
-use super::response_headers::strip_hop_by_hop;
 use super::stream_commit::await_first_event;
 
 /// A response the loop commits to: its head, the body bytes already read (replayed to the
@@ -133,23 +131,14 @@ fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, At
     }
     let method = Method::from_bytes(attempt.method.as_bytes())
         .map_err(|_| AttemptError::Protocol("the plan's method is invalid".into()))?;
-    let mut headers = HeaderMap::with_capacity(attempt.headers.len());
-    for (name, value) in &attempt.headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-            AttemptError::Protocol(format!("invalid header name {name:?} in the plan"))
-        })?;
-        // The value is not quoted: it may be a credential.
-        let mut value = HeaderValue::from_str(value).map_err(|_| {
-            AttemptError::Protocol(format!("invalid value of header {name} in the plan"))
-        })?;
+    let mut headers = crate::headers::from_wit(&attempt.headers);
+    for (name, value) in headers.iter_mut() {
         // Sensitive values never show in Debug output and stay out of the HTTP/2 header
         // compression table.
         if CREDENTIAL_HEADERS.contains(&name.as_str()) {
             value.set_sensitive(true);
         }
-        headers.append(name, value);
     }
-    strip_hop_by_hop(&mut headers);
     // The client derives these from the URL and the body.
     headers.remove(http::header::HOST);
     headers.remove(http::header::CONTENT_LENGTH);
@@ -167,22 +156,4 @@ fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, At
         *request.body_mut() = Some(reqwest::Body::from(Bytes::copy_from_slice(&attempt.body)));
     }
     Ok(request)
-}
-
-/// Reads up to [`EXCERPT_LIMIT`] bytes of a failed response, bounded in time.
-pub(crate) async fn read_excerpt(body: &mut reqwest::Body, deadline: Instant) -> Vec<u8> {
-    let deadline = deadline.min(Instant::now() + EXCERPT_READ_LIMIT);
-    let mut excerpt = Vec::new();
-    while excerpt.len() < EXCERPT_LIMIT {
-        match timeout_at(deadline, body.frame()).await {
-            Ok(Some(Ok(frame))) => {
-                if let Ok(data) = frame.into_data() {
-                    let room = EXCERPT_LIMIT - excerpt.len();
-                    excerpt.extend_from_slice(&data[..data.len().min(room)]);
-                }
-            }
-            _ => break,
-        }
-    }
-    excerpt
 }

@@ -1,11 +1,10 @@
-//! Why one upstream attempt failed, as a typed error that knows its failure kind, the
-//! upstream status (if one arrived) and whether another target could do better. The
-//! failover rules read these, never message strings.
+//! Why one upstream attempt failed, as a typed error that knows its failure kind and the
+//! upstream status (if one arrived). The failover rules read these, never message strings.
 
-use std::error::Error as StdError;
 use std::time::Duration;
 
-use crate::plugin_runtime::bindings::types::FailureKind;
+use crate::reqwest_error::{any_in_chain, describe};
+use crate::wit::types::FailureKind;
 
 use super::internal_hosts::ResolveError;
 
@@ -61,23 +60,14 @@ impl AttemptError {
             _ => None,
         }
     }
-
-    /// Whether trying another key or model can help. Client errors (4xx other than
-    /// 401/403/408/429) are the request's fault and fail the same way everywhere; the
-    /// total timeout leaves no time for anything else.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Status { status } => matches!(status, 401 | 403 | 408 | 429) || *status >= 500,
-            Self::TotalTimeout => false,
-            _ => true,
-        }
-    }
 }
 
 /// Maps a reqwest error from sending a request (or reading the head) to an attempt error.
-/// `per_attempt_ms` names the deadline in the message if the client itself timed out.
+/// A connect timeout (the client's `connect_timeout`) is a connect failure: the provider
+/// could not even accept a connection. `per_attempt_ms` names the deadline in the message
+/// if the client timed out otherwise.
 pub fn from_reqwest(err: &reqwest::Error, per_attempt_ms: u64) -> AttemptError {
-    let cause = root_cause(err);
+    let cause = describe(err);
     if any_in_chain(err, |e| e.is::<rustls::Error>()) {
         return AttemptError::Tls(cause);
     }
@@ -88,68 +78,18 @@ pub fn from_reqwest(err: &reqwest::Error, per_attempt_ms: u64) -> AttemptError {
     {
         return AttemptError::Dns(cause);
     }
-    if err.is_timeout() {
-        return AttemptError::Timeout(per_attempt_ms);
-    }
     if err.is_connect() {
         return AttemptError::Connect(cause);
+    }
+    if err.is_timeout() {
+        return AttemptError::Timeout(per_attempt_ms);
     }
     AttemptError::Protocol(cause)
 }
 
 /// Maps an error while reading a body (stream before commit, failed-response excerpt).
 pub fn body_error(err: &reqwest::Error) -> AttemptError {
-    AttemptError::StreamError(root_cause(err))
-}
-
-/// The innermost error message: the most specific one, and free of the URL that reqwest
-/// puts in its own top-level message.
-pub fn root_cause(err: &reqwest::Error) -> String {
-    let mut last: &dyn StdError = err;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    if std::ptr::addr_eq(last, err as &dyn StdError) {
-        // No source: reqwest's own message, without the URL.
-        return describe_kind(err).to_owned();
-    }
-    last.to_string()
-}
-
-fn describe_kind(err: &reqwest::Error) -> &'static str {
-    if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else if err.is_body() || err.is_decode() {
-        "broken response body"
-    } else if err.is_request() {
-        "could not send the request"
-    } else {
-        "upstream error"
-    }
-}
-
-/// Whether any error in the chain of `err` matches `pred`, looking inside `io::Error`
-/// wrappers too (tokio-rustls and hyper nest the real cause as `io::Error`'s payload, which
-/// `source()` skips).
-fn any_in_chain(err: &reqwest::Error, pred: impl Fn(&(dyn StdError + 'static)) -> bool) -> bool {
-    let mut next: Option<&(dyn StdError + 'static)> = err.source();
-    // Chains are a handful of links; the bound only guards against a cyclic source().
-    for _ in 0..32 {
-        let Some(e) = next else { return false };
-        if pred(e) {
-            return true;
-        }
-        next = match e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn StdError + 'static)),
-            None => e.source(),
-        };
-    }
-    false
+    AttemptError::StreamError(describe(err))
 }
 
 /// Milliseconds of a duration, saturating (for the WIT records).

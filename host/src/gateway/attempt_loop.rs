@@ -15,7 +15,8 @@ use http_body_util::BodyExt;
 use tokio::time::Instant;
 
 use crate::body::ResponseBody;
-use crate::plugin_runtime::bindings::types::{AttemptResult, FailoverAction, GatewayOutcome, Plan};
+use crate::host_services::{AttemptRecord, TargetKey, TargetRef};
+use crate::wit::types::{Attempt, AttemptResult, FailoverAction, GatewayOutcome, Plan};
 
 use super::attempt::{Committed, Failed, run_attempt};
 use super::attempt_error::{AttemptError, millis};
@@ -28,7 +29,7 @@ use super::failover_rules::{FailoverClassifier, default_action};
 use super::plan_result::PlanResult;
 use super::redaction::{redact, secrets_of};
 use super::relay_body::{BreakReport, BrokenEnd, RelayBody};
-use super::response_headers::{client_headers, to_pairs};
+use super::response_headers::client_headers;
 use super::retry_after::retry_after;
 
 /// Runs `plan` and returns either the committed response or the record of every failure.
@@ -49,7 +50,7 @@ pub async fn execute_plan(
             run.timed_out = true;
             break;
         }
-        run.tried.insert(target_of(plan, index));
+        run.tried.insert(target(attempt).to_key());
         let attempt_deadline = now + or_default(attempt.timeout_ms, DEFAULT_ATTEMPT_TIMEOUT);
         let outcome = run_attempt(
             &ctx.client,
@@ -72,14 +73,13 @@ pub async fn execute_plan(
     PlanResult::Failed(run.finish(None))
 }
 
-/// The provider/model/key triple an attempt targets.
-type Target = (String, String, String);
-
-fn target_of(plan: &Plan, index: usize) -> Target {
-    plan.attempts
-        .get(index)
-        .map(|a| (a.provider.clone(), a.model.clone(), a.key_id.clone()))
-        .unwrap_or_default()
+/// The provider, model and key an attempt goes to.
+fn target(attempt: &Attempt) -> TargetRef<'_> {
+    TargetRef {
+        provider: &attempt.provider,
+        model: &attempt.model,
+        key_id: &attempt.key_id,
+    }
 }
 
 /// Bookkeeping of one run of the loop.
@@ -88,7 +88,7 @@ struct LoopState {
     total_deadline: Instant,
     max_calls: usize,
     results: Vec<AttemptResult>,
-    tried: HashSet<Target>,
+    tried: HashSet<TargetKey>,
     abandoned_groups: HashSet<u32>,
     same_retries: u32,
     timed_out: bool,
@@ -119,11 +119,7 @@ impl LoopState {
         (from..plan.attempts.len()).find(|&i| {
             plan.attempts.get(i).is_some_and(|a| {
                 !self.abandoned_groups.contains(&a.model_group)
-                    && !self.tried.contains(&(
-                        a.provider.clone(),
-                        a.model.clone(),
-                        a.key_id.clone(),
-                    ))
+                    && !self.tried.contains(&target(a).to_key())
             })
         })
     }
@@ -140,15 +136,13 @@ impl LoopState {
         duration: Duration,
     ) -> Option<usize> {
         let attempt = plan.attempts.get(index)?;
-        ctx.sink.record(
-            &attempt.provider,
-            &attempt.model,
-            &attempt.key_id,
-            failed.status,
-            false,
-            duration,
-            &failed.headers,
-        );
+        ctx.sink.record(&AttemptRecord {
+            target: target(attempt),
+            status: failed.status,
+            ok: false,
+            latency: duration,
+            headers: &failed.headers,
+        });
         let secrets = secrets_of(attempt);
         let message = redact(failed.error.to_string().as_bytes(), &secrets);
         let mut result = AttemptResult {
@@ -159,7 +153,7 @@ impl LoopState {
             status: failed.status,
             failure: Some(failed.error.kind()),
             message: String::from_utf8_lossy(&message).into_owned(),
-            headers: to_pairs(&failed.headers),
+            headers: crate::headers::to_wit(&failed.headers),
             body_excerpt: redact(&failed.excerpt, &secrets),
             duration_ms: millis(duration),
             retry_action: String::new(),
@@ -277,15 +271,13 @@ fn serve(
         return PlanResult::Failed(run.finish(None));
     };
     let status = committed.status.as_u16();
-    ctx.sink.record(
-        &attempt.provider,
-        &attempt.model,
-        &attempt.key_id,
-        Some(status),
-        true,
-        duration,
-        &committed.headers,
-    );
+    ctx.sink.record(&AttemptRecord {
+        target: target(attempt),
+        status: Some(status),
+        ok: true,
+        latency: duration,
+        headers: &committed.headers,
+    });
     run.results.push(AttemptResult {
         index: u32::try_from(index).unwrap_or(u32::MAX),
         provider: attempt.provider.clone(),
@@ -315,9 +307,7 @@ fn serve(
     let idle = or_default(plan.stream_idle_timeout_ms, DEFAULT_IDLE_TIMEOUT);
     let report = BreakReport {
         sink: ctx.sink.clone(),
-        provider: attempt.provider.clone(),
-        model: attempt.model.clone(),
-        key_id: attempt.key_id.clone(),
+        target: target(attempt).to_key(),
     };
     let body: ResponseBody =
         RelayBody::new(committed.replay, committed.body, Some(idle), broken_end)

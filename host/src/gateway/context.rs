@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::config::GatewayConfig;
 use super::internal_hosts::InternalHosts;
-use super::metrics_sink::TargetMetricsSink;
 use super::upstream_client::{ClientBuildError, build_upstream_client};
+use crate::host_services::TargetMetricsSink;
 
 /// Built once at startup (and again when settings that shape the client change); shared by
 /// every request. Cloning is cheap.

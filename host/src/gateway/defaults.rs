@@ -1,10 +1,12 @@
 //! Limits the attempt loop applies when a plan leaves a field at zero, and the loop's own
 //! fixed bounds. The plugin normally fills every plan field from the policy (defaults
-//! 3m / 6m / 10 attempts, design answer 3 and 4); these keep a zero from meaning "forever".
+//! 3m per attempt, 6m in total, 10 upstream calls: `docs/ai-gateway.md`, "Configuration"
+//! and "Failover"); these keep a zero from meaning "forever".
 
 use std::time::Duration;
 
-/// Upstream calls per client request when `plan.max_attempts` is 0 (the spec's cap).
+/// Upstream calls per client request when `plan.max_attempts` is 0: the documented cap of
+/// 10, retries included.
 pub const DEFAULT_MAX_ATTEMPTS: usize = 10;
 /// Per-attempt deadline when an attempt's `timeout_ms` is 0 (`per_request_timeout` default).
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -13,9 +15,8 @@ pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(360);
 /// Longest silence between body chunks when `plan.stream_idle_timeout_ms` is 0. Models
 /// that "think" before answering can pause for a long time, so this is generous.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Waits for `Retry-After` per client request (spec 10.2: "at most twice per request"), so a
-/// provider that keeps answering "retry in 1 s" cannot hold the request for the whole total
-/// timeout.
+/// Waits for `Retry-After` per client request: at most two, so a provider that keeps
+/// answering "retry in 1 s" cannot hold the request for the whole total timeout.
 pub const MAX_SAME_RETRIES: u32 = 2;
 /// Bytes of a failed response body kept in the attempt record.
 pub const EXCERPT_LIMIT: usize = 1024;

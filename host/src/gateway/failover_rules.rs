@@ -1,9 +1,9 @@
-//! What happens after a failed attempt: the default rules (design answer 4, spec 10.2) or
-//! the policy's own rule through the plugin.
+//! What happens after a failed attempt: the default rules (the table in
+//! `docs/ai-gateway.md`, "Failover") or the policy's own rule through the plugin.
 //!
 //! Consulted by the attempt loop once per failed attempt, after the Retry-After check.
 
-use crate::plugin_runtime::bindings::types::{AttemptResult, FailoverAction, FailureKind};
+use crate::wit::types::{AttemptResult, FailoverAction, FailureKind};
 
 /// Decides the next step after a failed attempt. The server implements it with the plugin's
 /// `classify-failure` export for plans whose `custom_failover` is set.

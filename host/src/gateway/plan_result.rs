@@ -1,7 +1,7 @@
 //! How running a plan ended, as the server sees it.
 
 use crate::body::ResponseBody;
-use crate::plugin_runtime::bindings::types::GatewayOutcome;
+use crate::wit::types::GatewayOutcome;
 
 /// The result of [`super::execute_plan`].
 pub enum PlanResult {

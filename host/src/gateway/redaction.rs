@@ -4,7 +4,7 @@
 //!
 //! Runs only on the failure path, over at most 1 KiB.
 
-use crate::plugin_runtime::bindings::types::Attempt;
+use crate::wit::types::Attempt;
 
 /// What replaces a credential.
 pub const REDACTED: &[u8] = b"[REDACTED]";

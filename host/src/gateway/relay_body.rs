@@ -16,9 +16,9 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use crate::body::BoxError;
-use crate::plugin_runtime::bindings::types::ApiFormat;
+use crate::host_services::{TargetKey, TargetMetricsSink};
+use crate::wit::types::ApiFormat;
 
-use super::metrics_sink::TargetMetricsSink;
 use super::sse_events::stream_error_event;
 
 /// How a broken relay ends.
@@ -57,9 +57,7 @@ pin_project_lite::pin_project! {
 /// Who to tell when a committed response breaks, and which target it came from.
 pub struct BreakReport {
     pub sink: Arc<dyn TargetMetricsSink>,
-    pub provider: String,
-    pub model: String,
-    pub key_id: String,
+    pub target: TargetKey,
 }
 
 impl RelayBody {
@@ -123,7 +121,7 @@ impl Body for RelayBody {
                 return Poll::Ready(None);
             }
             Poll::Ready(Some(Err(err))) => {
-                RelayError::Upstream(super::attempt_error::root_cause(&err))
+                RelayError::Upstream(crate::reqwest_error::describe(&err))
             }
             Poll::Pending => {
                 let Some(idle) = *this.idle_timeout else {
@@ -138,9 +136,7 @@ impl Body for RelayBody {
         *this.done = true;
         tracing::warn!(error = %failure, "upstream response ended early after commit");
         if let Some(report) = this.on_break.take() {
-            report
-                .sink
-                .record_broken_stream(&report.provider, &report.model, &report.key_id);
+            report.sink.record_broken_stream(report.target.as_ref());
         }
         match *this.broken_end {
             BrokenEnd::SseErrorEvent(format) => Poll::Ready(Some(Ok(Frame::data(

@@ -1,7 +1,8 @@
-//! The headers of the response the client gets from a served plan, and the conversions
-//! between WIT header lists and `http::HeaderMap`.
+//! The headers of the response the client gets from a served plan.
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::headers::{from_wit, strip_hop_by_hop};
 
 /// Header naming how many upstream calls the loop made (retries included).
 pub const ATTEMPTS_HEADER: &str = "x-aigw-attempts";
@@ -9,36 +10,6 @@ pub const ATTEMPTS_HEADER: &str = "x-aigw-attempts";
 pub const PROVIDER_HEADER: &str = "x-aigw-provider";
 /// Header naming the upstream model that served the response.
 pub const MODEL_HEADER: &str = "x-aigw-model";
-
-/// Connection-level headers (RFC 9110 §7.6.1) that describe one hop, never the message.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Removes hop-by-hop headers, including any the `Connection` header names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
-    }
-}
 
 /// What the client gets: the provider's headers minus hop-by-hop ones (and minus
 /// `alt-svc`, which would advertise the provider's endpoints as ours), plus the plan's
@@ -57,7 +28,9 @@ pub fn client_headers(
     if streaming {
         upstream.remove(http::header::CONTENT_LENGTH);
     }
-    append_pairs(&mut upstream, plan_headers);
+    for (name, value) in &from_wit(plan_headers) {
+        upstream.append(name, value.clone());
+    }
     upstream.insert(
         HeaderName::from_static(ATTEMPTS_HEADER),
         HeaderValue::from(attempts),
@@ -65,33 +38,6 @@ pub fn client_headers(
     set_text(&mut upstream, PROVIDER_HEADER, provider);
     set_text(&mut upstream, MODEL_HEADER, model);
     upstream
-}
-
-/// Appends WIT header pairs, skipping any that are not valid HTTP (the plugin validates
-/// its output; this only keeps a bad pair from failing the whole response).
-pub fn append_pairs(headers: &mut HeaderMap, pairs: &[(String, String)]) {
-    for (name, value) in pairs {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-}
-
-/// Converts a header map into a WIT header list (names are already lower-case); values that
-/// are not UTF-8 are dropped.
-pub fn to_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            value
-                .to_str()
-                .ok()
-                .map(|v| (name.as_str().to_owned(), v.to_owned()))
-        })
-        .collect()
 }
 
 fn set_text(headers: &mut HeaderMap, name: &'static str, value: &str) {

@@ -4,7 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
 
-use crate::plugin_runtime::bindings::types::ApiFormat;
+use crate::wit::types::ApiFormat;
 
 /// Bytes read while looking for the first event before the stream counts as healthy anyway.
 /// Real first events (OpenAI's first chunk, Anthropic's `message_start`) are well under

@@ -11,9 +11,8 @@ use http::HeaderMap;
 use http_body_util::BodyExt;
 use tokio::time::{Instant, timeout_at};
 
-use super::attempt::read_excerpt;
 use super::attempt_error::{AttemptError, body_error};
-use super::defaults::EXCERPT_LIMIT;
+use super::excerpt::{excerpt_of, read_excerpt};
 use super::sse_events::{FirstEvent, FirstEventProbe};
 
 /// Why a stream failed before its commit, with the start of what it sent.
@@ -83,18 +82,6 @@ fn non_sse_content_type(headers: &HeaderMap) -> Option<String> {
     (!is_sse).then(|| text.chars().take(100).collect())
 }
 
-fn excerpt_of(chunks: &[Bytes]) -> Vec<u8> {
-    let mut excerpt = Vec::new();
-    for chunk in chunks {
-        let room = EXCERPT_LIMIT - excerpt.len();
-        excerpt.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if excerpt.len() >= EXCERPT_LIMIT {
-            break;
-        }
-    }
-    excerpt
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,11 +100,5 @@ mod tests {
             non_sse_content_type(&h).as_deref(),
             Some("application/json")
         );
-    }
-
-    #[test]
-    fn excerpts_are_capped() {
-        let big = Bytes::from(vec![b'x'; 700]);
-        assert_eq!(excerpt_of(&[big.clone(), big]).len(), EXCERPT_LIMIT);
     }
 }

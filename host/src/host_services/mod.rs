@@ -5,16 +5,17 @@
 //! reload keeps them.
 
 mod metrics_sink;
-pub mod plugin_log;
-pub mod rate_limiter;
-pub mod secrets;
-pub mod target_metrics;
+pub(crate) mod plugin_log;
+mod rate_limiter;
+mod secrets;
+mod target_metrics;
 
+pub use metrics_sink::{AttemptRecord, TargetMetricsSink};
 pub use plugin_log::PluginLogLevel;
 pub use rate_limiter::{RateLimitDecision, RateLimiter, RateLimiterConfig};
 pub use secrets::{SecretStore, SecretsError};
 pub use target_metrics::{
-    AttemptSample, Quota, TargetKey, TargetMetrics, TargetMetricsConfig, TargetStats,
+    AttemptSample, Quota, TargetKey, TargetMetrics, TargetMetricsConfig, TargetRef, TargetStats,
 };
 
 /// Everything the plugin may ask of the host.

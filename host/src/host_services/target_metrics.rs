@@ -25,6 +25,37 @@ pub struct TargetKey {
     pub key_id: String,
 }
 
+impl TargetKey {
+    /// The borrowed form the metrics sink takes.
+    pub fn as_ref(&self) -> TargetRef<'_> {
+        TargetRef {
+            provider: &self.provider,
+            model: &self.model,
+            key_id: &self.key_id,
+        }
+    }
+}
+
+/// A [`TargetKey`] borrowed from the record that names it (an attempt of a plan), so
+/// reporting an attempt allocates nothing until the metrics store keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetRef<'a> {
+    pub provider: &'a str,
+    pub model: &'a str,
+    /// Short hash naming the API key ("" for the client's own key); never the key itself.
+    pub key_id: &'a str,
+}
+
+impl TargetRef<'_> {
+    pub fn to_key(self) -> TargetKey {
+        TargetKey {
+            provider: self.provider.to_owned(),
+            model: self.model.to_owned(),
+            key_id: self.key_id.to_owned(),
+        }
+    }
+}
+
 /// What one attempt contributes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AttemptSample {

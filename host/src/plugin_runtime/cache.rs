@@ -15,7 +15,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::config::ArtifactCache;
-use super::errors::PluginError;
+use super::errors::{PluginError, SetupError};
 
 /// How the component was obtained; lets tests and `/policy` see whether a start compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,17 +93,17 @@ pub(crate) fn load_component(
             }
             // Unreadable or from another build: compile and overwrite it below.
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "ignoring unusable plugin artifact")
+                tracing::warn!(path = %path.display(), error = format!("{e:#}"), "ignoring unusable plugin artifact")
             }
         }
     }
     let artifact = engine
         .precompile_component(wasm)
-        .map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))?;
+        .map_err(SetupError::Compile)?;
     prune(&dir, std::time::SystemTime::now());
-    match write_atomically(&dir, &path, &artifact)
-        .and_then(|()| deserialize(engine, &path).map_err(std::io::Error::other))
-    {
+    match write_atomically(&dir, &path, &artifact).and_then(|()| {
+        deserialize(engine, &path).map_err(|e| std::io::Error::other(format!("{e:#}")))
+    }) {
         Ok(c) => Ok((c, CacheOutcome::Stored(path))),
         Err(e) => {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot use the plugin artifact cache; compiling without it");
@@ -149,12 +149,11 @@ fn prune(dir: &Path, now: std::time::SystemTime) {
 }
 
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, PluginError> {
-    Component::new(engine, wasm)
-        .map_err(|e| PluginError::Load(format!("cannot compile the plugin: {e:#}")))
+    Ok(Component::new(engine, wasm).map_err(SetupError::Compile)?)
 }
 
 #[allow(unsafe_code)]
-fn deserialize(engine: &Engine, path: &Path) -> Result<Component, String> {
+fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     // SAFETY: `deserialize_file` maps the file and runs its machine code without
     // re-validating it, so the file must be an artifact wasmtime produced and nobody may
     // change it while mapped. Both hold: the only writer is `load_component`, which writes
@@ -163,7 +162,7 @@ fn deserialize(engine: &Engine, path: &Path) -> Result<Component, String> {
     // of another version or configuration by checking the header against this engine. The
     // cache directory must be writable only by the edge's user (it is under the user's own
     // cache home by default), because an attacker who can write it can run code as the edge.
-    unsafe { Component::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))
+    unsafe { Component::deserialize_file(engine, path) }
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {

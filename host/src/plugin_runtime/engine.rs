@@ -10,14 +10,14 @@ use std::thread::JoinHandle;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use super::config::RuntimeConfig;
-use super::errors::PluginError;
+use super::errors::SetupError;
 
 /// Core wasm instances one component may create. A wasm32-wasip2 Rust component has its main
 /// module plus a few small shim/fixup modules that wit-component adds for indirect calls.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
 
 /// Builds the engine: component model, pooling allocator, epoch interruption, optimised code.
-pub(crate) fn build_engine(cfg: &RuntimeConfig) -> Result<Engine, PluginError> {
+pub(crate) fn build_engine(cfg: &RuntimeConfig) -> Result<Engine, SetupError> {
     let mut pool = PoolingAllocationConfig::new();
     let slots = cfg.max_instances.max(1);
     // Pooling allocator: instance state and linear memories come from slots reserved once
@@ -51,8 +51,7 @@ pub(crate) fn build_engine(cfg: &RuntimeConfig) -> Result<Engine, PluginError> {
         .parallel_compilation(true)
         // We keep our own artifact cache (cache.rs); wasmtime's would be a second copy.
         .cache(None);
-    Engine::new(&config)
-        .map_err(|e| PluginError::Load(format!("cannot create the wasm engine: {e:#}")))
+    Engine::new(&config).map_err(SetupError::Engine)
 }
 
 /// Advances the engine's epoch every tick from a background thread, so that epoch
@@ -64,7 +63,7 @@ pub(crate) struct EpochTicker {
 }
 
 impl EpochTicker {
-    pub(crate) fn start(engine: &Engine, tick: std::time::Duration) -> Result<Self, PluginError> {
+    pub(crate) fn start(engine: &Engine, tick: std::time::Duration) -> Result<Self, SetupError> {
         let weak = engine.weak();
         let stop = Arc::new(AtomicBool::new(false));
         let stop_thread = stop.clone();
@@ -79,7 +78,10 @@ impl EpochTicker {
                     }
                 }
             })
-            .map_err(|e| PluginError::Load(format!("cannot start the epoch ticker thread: {e}")))?;
+            .map_err(|source| SetupError::Thread {
+                name: "epoch ticker",
+                source,
+            })?;
         Ok(Self {
             stop,
             thread: Some(thread),

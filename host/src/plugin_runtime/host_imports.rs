@@ -2,9 +2,9 @@
 //! [`HostServices`](crate::host_services::HostServices). All are synchronous and cheap; none
 //! waits on I/O.
 
-use super::bindings::{host, types};
 use super::instance_state::InstanceState;
 use crate::host_services::{PluginLogLevel, plugin_log};
+use crate::wit::{host, types};
 
 impl types::Host for InstanceState {}
 

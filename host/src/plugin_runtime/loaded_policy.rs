@@ -8,11 +8,11 @@
 
 use std::sync::{Arc, Weak};
 
-use super::bindings::types;
-use super::errors::PluginError;
+use super::errors::{PluginError, SetupError};
 use super::pool::{InstancePool, PoolStats, Pooled, Returned};
-use super::runtime::RuntimeShared;
+use super::shared::RuntimeShared;
 use super::warmer::WarmUp;
+use crate::wit::types;
 
 /// A loaded policy. Cheap to clone; in-flight requests keep the policy they started with
 /// alive after a reload swaps in a new one.
@@ -135,7 +135,7 @@ impl LoadedPolicy {
     fn with_instance<R>(
         &self,
         f: impl FnOnce(
-            &super::bindings::Gateway,
+            &crate::wit::Gateway,
             &mut wasmtime::Store<super::instance_state::InstanceState>,
         ) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
@@ -176,16 +176,13 @@ impl PolicyInner {
         self.pool.note_created();
         match self.rt.run_load(&mut inst, &self.text, &self.options)? {
             Ok(_) => Ok(inst),
-            Err(diags) => {
-                let first = diags
+            Err(diags) => Err(SetupError::PolicyRejected {
+                count: diags.len(),
+                first: diags
                     .first()
-                    .map(|d| d.message.as_str())
-                    .unwrap_or("no diagnostics");
-                Err(PluginError::Load(format!(
-                    "a new plugin instance rejected the policy that loaded before ({} problem(s); first: {first})",
-                    diags.len()
-                )))
+                    .map_or_else(|| "no diagnostics".to_owned(), |d| d.message.clone()),
             }
+            .into()),
         }
     }
 }

@@ -6,7 +6,6 @@
 //! the server calls per request. Errors carry their HTTP status and a stable code
 //! ([`PluginError`]).
 
-pub mod bindings;
 mod cache;
 mod config;
 mod engine;
@@ -18,12 +17,12 @@ mod limits;
 mod loaded_policy;
 mod pool;
 mod runtime;
+mod shared;
 mod warmer;
 
-pub use bindings::types;
 pub use cache::CacheOutcome;
 pub use config::{ArtifactCache, RuntimeConfig};
-pub use errors::{LoadError, PluginError};
+pub use errors::{LoadError, PluginError, SetupError};
 pub use loaded_policy::LoadedPolicy;
 pub use pool::PoolStats;
 pub use runtime::PluginRuntime;

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::Store;
 
-use super::bindings::Gateway;
 use super::instance_state::InstanceState;
+use crate::wit::Gateway;
 
 /// One instance with its store.
 pub(crate) struct Pooled {

@@ -7,33 +7,19 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker};
 
-use super::bindings::{Gateway, GatewayPre, types};
 use super::cache::{self, CacheOutcome};
 use super::config::RuntimeConfig;
 use super::engine::{EpochTicker, build_engine};
-use super::errors::{LoadError, PluginError};
-use super::guest_io::{NonBlockingTable, panic_summary, shadow_blocking_io};
+use super::errors::{LoadError, PluginError, SetupError};
+use super::guest_io::{NonBlockingTable, shadow_blocking_io};
 use super::instance_state::InstanceState;
 use super::loaded_policy::LoadedPolicy;
-use super::pool::Pooled;
+use super::shared::RuntimeShared;
 use super::warmer::Warmer;
 use crate::host_services::HostServices;
-
-/// Shared by the runtime handle and every policy loaded from it.
-pub(crate) struct RuntimeShared {
-    pub(crate) cfg: RuntimeConfig,
-    pub(crate) services: Arc<HostServices>,
-    pre: GatewayPre<InstanceState>,
-    pub(crate) call_ticks: u64,
-    pub(crate) load_ticks: u64,
-    cache: CacheOutcome,
-    pub(crate) warmer: Warmer,
-    // Declared last so it stops after everything that uses the engine is gone.
-    _ticker: EpochTicker,
-}
+use crate::wit::{Gateway, GatewayPre, types};
 
 /// The plugin, compiled and linked. Cheap to clone.
 #[derive(Clone)]
@@ -62,22 +48,18 @@ impl PluginRuntime {
         let engine = build_engine(&cfg)?;
         let ticker = EpochTicker::start(&engine, cfg.epoch_tick)?;
         let (component, cache) = cache::load_component(&engine, wasm, &cfg.cache)?;
-        let link_err =
-            |e: wasmtime::Error| PluginError::Load(format!("cannot link the plugin: {e:#}"));
         let mut linker: Linker<InstanceState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_err)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(SetupError::Link)?;
         shadow_blocking_io(&mut linker, |s: &mut InstanceState| {
             NonBlockingTable(&mut s.table)
         })
-        .map_err(link_err)?;
+        .map_err(SetupError::Link)?;
         Gateway::add_to_linker::<InstanceState, HasSelf<InstanceState>>(&mut linker, |s| s)
-            .map_err(link_err)?;
-        let pre = linker.instantiate_pre(&component).map_err(link_err)?;
-        let pre = GatewayPre::new(pre).map_err(|e| {
-            PluginError::Load(format!(
-                "the plugin does not implement the gateway world: {e:#}"
-            ))
-        })?;
+            .map_err(SetupError::Link)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(SetupError::Link)?;
+        let pre = GatewayPre::new(pre).map_err(SetupError::NotAGateway)?;
         let shared = RuntimeShared {
             call_ticks: cfg.ticks(cfg.call_deadline),
             load_ticks: cfg.ticks(cfg.load_deadline),
@@ -129,81 +111,4 @@ impl PluginRuntime {
     pub fn config(&self) -> &RuntimeConfig {
         &self.shared.cfg
     }
-}
-
-impl RuntimeShared {
-    /// A new instance (not yet loaded).
-    pub(crate) fn new_instance(&self) -> Result<Pooled, PluginError> {
-        let state = InstanceState::new(self.services.clone(), self.cfg.memory_limit_bytes);
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|s| &mut s.limiter);
-        // Instantiation runs no guest code for a Rust component, but bound it anyway.
-        store.set_epoch_deadline(self.load_ticks);
-        let gateway = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| PluginError::Load(format!("cannot create a plugin instance: {e:#}")))?;
-        Ok(Pooled {
-            store,
-            gateway,
-            calls: 0,
-        })
-    }
-
-    /// Runs `load` on `inst` under the load deadline.
-    pub(crate) fn run_load(
-        &self,
-        inst: &mut Pooled,
-        text: &str,
-        opts: &types::LoadOptions,
-    ) -> Result<Result<types::LoadSummary, Vec<types::Diagnostic>>, PluginError> {
-        let r = self.call(inst, self.load_ticks, |g, s| g.call_load(s, text, opts));
-        inst.calls = 0;
-        r
-    }
-
-    /// Runs one guest call on `inst` under a deadline of `ticks` epochs, and turns a failure
-    /// into the [`PluginError`] that says why.
-    pub(crate) fn call<R>(
-        &self,
-        inst: &mut Pooled,
-        ticks: u64,
-        f: impl FnOnce(&Gateway, &mut Store<InstanceState>) -> wasmtime::Result<R>,
-    ) -> Result<R, PluginError> {
-        inst.store.set_epoch_deadline(ticks);
-        inst.store.data_mut().limiter.reset();
-        inst.store.data().stderr.clear();
-        inst.calls += 1;
-        f(&inst.gateway, &mut inst.store).map_err(|e| classify(&e, inst.store.data()))
-    }
-}
-
-/// Names the cause of a failed guest call.
-fn classify(err: &wasmtime::Error, state: &InstanceState) -> PluginError {
-    let trap = err.downcast_ref::<wasmtime::Trap>();
-    let stderr = state.stderr.contents();
-    let summary = panic_summary(&stderr);
-    let out = if trap == Some(&wasmtime::Trap::Interrupt) {
-        PluginError::DeadlineExceeded
-    } else if state.limiter.denied() {
-        PluginError::MemoryExhausted
-    } else {
-        let what = trap.map_or_else(|| first_line(&err.to_string()), |t| t.to_string());
-        let message = match summary.as_deref() {
-            Some(s) => format!("{s} ({what})"),
-            None => what,
-        };
-        PluginError::Trap { message }
-    };
-    tracing::warn!(
-        code = out.code(),
-        guest_stderr = summary.as_deref().unwrap_or(""),
-        error = format!("{err:?}"),
-        "plugin call failed; discarding the instance"
-    );
-    out
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().to_owned()
 }

@@ -10,7 +10,7 @@
 use std::sync::Weak;
 use std::sync::mpsc::{Sender, channel};
 
-use super::errors::PluginError;
+use super::errors::SetupError;
 
 /// Something whose idle instances the warmer tops up.
 pub(crate) trait WarmUp: Send + Sync {
@@ -25,7 +25,7 @@ pub(crate) struct Warmer {
 }
 
 impl Warmer {
-    pub(crate) fn start() -> Result<Self, PluginError> {
+    pub(crate) fn start() -> Result<Self, SetupError> {
         let (tx, rx) = channel::<Weak<dyn WarmUp>>();
         std::thread::Builder::new()
             .name("edge-plugin-warmer".into())
@@ -36,8 +36,9 @@ impl Warmer {
                     }
                 }
             })
-            .map_err(|e| {
-                PluginError::Load(format!("cannot start the instance warmer thread: {e}"))
+            .map_err(|source| SetupError::Thread {
+                name: "instance warmer",
+                source,
             })?;
         Ok(Self { tx })
     }

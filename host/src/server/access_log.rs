@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::plugin_runtime::bindings::types::GatewayOutcome;
+use crate::wit::types::GatewayOutcome;
 
 /// What the request path learned about one request, filled in as it goes.
 #[derive(Debug, Default)]
@@ -65,7 +65,7 @@ impl AccessRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin_runtime::bindings::types::{AttemptResult, FailureKind};
+    use crate::wit::types::{AttemptResult, FailureKind};
 
     fn attempt(provider: &str, key: &str, status: Option<u16>, action: &str) -> AttemptResult {
         AttemptResult {

@@ -6,16 +6,16 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::decider::{PluginCallError, PolicyDecider};
+use super::decider::PolicyDecider;
 use super::policy_loader::{LoadRejection, Loaded, PolicyLoader};
 use super::{RunningEdge, ServeConfig, StartError, start_with};
-use crate::gateway::{GatewayConfig, GatewayContext, TargetMetricsSink};
-use crate::host_services::{HostServices, SecretStore};
-use crate::plugin_runtime::types::{self, EndpointInfo, LoadOptions};
+use crate::gateway::{GatewayConfig, GatewayContext};
+use crate::host_services::{HostServices, SecretStore, TargetMetricsSink};
 use crate::plugin_runtime::{
     ArtifactCache, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig,
 };
 use crate::policy_state::DiagnosticView;
+use crate::wit::types::{self, EndpointInfo, LoadOptions};
 
 /// Starts an edge with the embedded plugin (or `--plugin`), real upstream calls, and the
 /// demo provider when asked.
@@ -31,7 +31,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
     let demo = if cfg.demo {
         let demo = crate::demo::DemoProvider::start()
             .await
-            .map_err(|e| StartError::Setup(format!("cannot start the demo provider: {e}")))?;
+            .map_err(StartError::Demo)?;
         tracing::info!(addr = %demo.addr(), "demo provider listening as demo.internal");
         Some(demo)
     } else {
@@ -42,10 +42,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
         internal_hosts.push(d.internal_host());
     }
     let provider_ca_pem = match &cfg.provider_ca {
-        Some(p) => Some(
-            std::fs::read(p)
-                .map_err(|e| StartError::Setup(format!("cannot read {}: {e}", p.display())))?,
-        ),
+        Some(p) => Some(read_file(p)?),
         None => None,
     };
     let gw_cfg = GatewayConfig {
@@ -56,8 +53,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
     // HostServices is the sink: the attempt loop feeds the rolling target metrics the
     // plugin reads through `metrics-snapshot`.
     let sink: Arc<dyn TargetMetricsSink> = services;
-    let gateway =
-        GatewayContext::new(&gw_cfg, sink).map_err(|e| StartError::Setup(e.to_string()))?;
+    let gateway = GatewayContext::new(&gw_cfg, sink)?;
 
     let loader = Arc::new(RuntimeLoader {
         runtime,
@@ -92,8 +88,7 @@ fn plugin_runtime(
     let owned;
     let wasm: &[u8] = match plugin {
         Some(p) => {
-            owned = std::fs::read(p)
-                .map_err(|e| StartError::Setup(format!("cannot read {}: {e}", p.display())))?;
+            owned = read_file(p)?;
             &owned
         }
         None => crate::EMBEDDED_PLUGIN,
@@ -102,20 +97,23 @@ fn plugin_runtime(
     if let Some(dir) = cache_dir {
         rcfg.cache = ArtifactCache::Dir(dir.to_owned());
     }
-    PluginRuntime::new(wasm, rcfg, services).map_err(|e| StartError::Setup(e.to_string()))
+    Ok(PluginRuntime::new(wasm, rcfg, services)?)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, StartError> {
+    std::fs::read(path).map_err(|source| StartError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn secret_store(cfg: &ServeConfig) -> Result<SecretStore, StartError> {
     let mut store = SecretStore::new().with_process_env();
     if let Some(dir) = &cfg.secrets_dir {
-        store = store
-            .with_dir(dir)
-            .map_err(|e| StartError::Setup(e.to_string()))?;
+        store = store.with_dir(dir)?;
     }
     if let Some(file) = &cfg.secrets_file {
-        store = store
-            .with_file(file)
-            .map_err(|e| StartError::Setup(e.to_string()))?;
+        store = store.with_file(file)?;
     }
     Ok(store)
 }
@@ -153,7 +151,7 @@ impl PolicyLoader for RuntimeLoader {
             Err(LoadError::Diagnostics(diags)) => Err(LoadRejection::Invalid(
                 diags.iter().map(diagnostic_view).collect(),
             )),
-            Err(LoadError::Plugin(e)) => Err(LoadRejection::Failed(e.to_string())),
+            Err(LoadError::Plugin(e)) => Err(LoadRejection::Failed(e)),
         }
     }
 }
@@ -171,13 +169,6 @@ pub fn diagnostic_view(d: &types::Diagnostic) -> DiagnosticView {
     }
 }
 
-fn call_error(e: PluginError) -> PluginCallError {
-    PluginCallError {
-        code: e.code(),
-        message: e.to_string(),
-    }
-}
-
 impl PolicyDecider for LoadedPolicy {
     fn needs_body(&self) -> bool {
         self.summary().needs_body
@@ -185,33 +176,30 @@ impl PolicyDecider for LoadedPolicy {
     fn has_response_rules(&self) -> bool {
         self.summary().has_response_rules
     }
-    fn on_http_request(
-        &self,
-        req: &types::Request,
-    ) -> Result<types::RequestOutcome, PluginCallError> {
-        LoadedPolicy::on_http_request(self, req).map_err(call_error)
+    fn on_http_request(&self, req: &types::Request) -> Result<types::RequestOutcome, PluginError> {
+        LoadedPolicy::on_http_request(self, req)
     }
     fn on_http_response(
         &self,
         state: &[u8],
         req: &types::Request,
         head: &types::ResponseHead,
-    ) -> Result<types::ResponseDecision, PluginCallError> {
-        LoadedPolicy::on_http_response(self, state, req, head).map_err(call_error)
+    ) -> Result<types::ResponseDecision, PluginError> {
+        LoadedPolicy::on_http_response(self, state, req, head)
     }
     fn classify_failure(
         &self,
         continuation: &[u8],
         failed: &types::AttemptResult,
-    ) -> Result<types::FailoverAction, PluginCallError> {
-        LoadedPolicy::classify_failure(self, continuation, failed).map_err(call_error)
+    ) -> Result<types::FailoverAction, PluginError> {
+        LoadedPolicy::classify_failure(self, continuation, failed)
     }
     fn resume(
         &self,
         continuation: &[u8],
         req: &types::Request,
         outcome: &types::GatewayOutcome,
-    ) -> Result<types::RequestOutcome, PluginCallError> {
-        LoadedPolicy::resume(self, continuation, req, outcome).map_err(call_error)
+    ) -> Result<types::RequestOutcome, PluginError> {
+        LoadedPolicy::resume(self, continuation, req, outcome)
     }
 }

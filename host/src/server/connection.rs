@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::plugin_runtime::bindings::types::{Connection, TlsInfo};
+use crate::wit::types::{Connection, TlsInfo};
 
 #[derive(Clone, Debug)]
 pub struct ConnInfo {

@@ -7,20 +7,11 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use crate::gateway::{FailoverClassifier, PlanResult};
-use crate::plugin_runtime::bindings::types::{
+use crate::plugin_runtime::PluginError;
+use crate::wit::types::{
     AttemptResult, FailoverAction, GatewayOutcome, Plan, Request, RequestOutcome, ResponseDecision,
     ResponseHead,
 };
-
-/// A failed plugin call, reduced to what the client and the metrics need.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct PluginCallError {
-    /// Stable code, e.g. "plugin_trap", "plugin_deadline_exceeded".
-    pub code: &'static str,
-    /// Human-readable cause, without request data.
-    pub message: String,
-}
 
 /// The policy as the request path calls it. Each call is synchronous and short (the plugin
 /// never waits for I/O); an error affects only the request that made the call.
@@ -30,20 +21,20 @@ pub trait PolicyDecider: Send + Sync + 'static {
     /// The policy has `on_http_response` rules, so the host must run the response phase.
     fn has_response_rules(&self) -> bool;
     /// Runs the `on_http_request` rules once the head (and, if needed, the body) arrived.
-    fn on_http_request(&self, req: &Request) -> Result<RequestOutcome, PluginCallError>;
+    fn on_http_request(&self, req: &Request) -> Result<RequestOutcome, PluginError>;
     /// Runs the `on_http_response` rules on a served response head.
     fn on_http_response(
         &self,
         state: &[u8],
         req: &Request,
         head: &ResponseHead,
-    ) -> Result<ResponseDecision, PluginCallError>;
+    ) -> Result<ResponseDecision, PluginError>;
     /// Asks the policy's own failover rule what to do after a failed attempt.
     fn classify_failure(
         &self,
         continuation: &[u8],
         failed: &AttemptResult,
-    ) -> Result<FailoverAction, PluginCallError>;
+    ) -> Result<FailoverAction, PluginError>;
     /// Hands a plan's failed outcome back: the error answer, or with `on_error: continue`
     /// the decision of the remaining rules.
     fn resume(
@@ -51,7 +42,7 @@ pub trait PolicyDecider: Send + Sync + 'static {
         continuation: &[u8],
         req: &Request,
         outcome: &GatewayOutcome,
-    ) -> Result<RequestOutcome, PluginCallError>;
+    ) -> Result<RequestOutcome, PluginError>;
 }
 
 pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = PlanResult> + Send + 'a>>;

@@ -15,11 +15,15 @@
 //! | `plugin_invalid_response` | 500 | the plugin answered with an invalid status code |
 //! | `policy_resume_loop` | 500 | `resume` kept returning new plans |
 //!
-//! Errors of the `ai-gateway` action itself come from the plugin with its own codes.
+//! Errors the policy answers (`rate_limited`, `ip_restricted`, `policy_runtime_error`, and
+//! those of the `ai-gateway` action) come from the plugin with their own codes, in the same
+//! header with the same rule: the header always equals the body's `code`.
 
 use http::{HeaderValue, Response, StatusCode};
 
-use crate::body::{BodyError, ResponseBody, full};
+use crate::body::{BodyError, BoxError, ResponseBody, full};
+use crate::plugin_runtime::PluginError;
+use crate::reqwest_error::describe;
 
 /// Header that carries the edge's error code; an upstream's response never has it set by
 /// the edge.
@@ -31,20 +35,26 @@ pub enum EdgeError {
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: u64 },
     #[error("the request body could not be read: {0}")]
-    BodyRead(String),
+    BodyRead(#[source] BoxError),
     #[error("no upstream is configured for this endpoint; the policy did not answer this request")]
     NoUpstream,
     #[error("no policy is loaded")]
     NoPolicy,
-    #[error("the upstream could not be reached: {0}")]
-    UpstreamUnreachable(String),
+    /// Holds the error without its URL (query strings can carry keys).
+    #[error("the upstream could not be reached: {}", describe(.0))]
+    UpstreamUnreachable(#[source] reqwest::Error),
     #[error("the upstream did not answer in time")]
     UpstreamTimeout,
     #[error("the upstream request is invalid: {0}")]
     BadUpstreamRequest(String),
-    /// A plugin call failed (trap, deadline, memory); `code` is the runtime's stable code.
-    #[error("the policy plugin failed: {message}")]
-    Plugin { code: &'static str, message: String },
+    /// A plugin call failed (trap, deadline, memory); the code is the runtime's stable code.
+    /// The client's message is [`PluginError::client_message`]: the error itself can quote
+    /// a guest panic message, which may hold request data.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// The plugin answered with a status code HTTP does not have.
+    #[error("the policy produced an invalid status code {0}")]
+    InvalidPluginStatus(u16),
     #[error("the policy kept resuming without a final decision")]
     ResumeLoop,
 }
@@ -58,7 +68,9 @@ impl EdgeError {
             Self::NoPolicy => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnreachable(_) | Self::BadUpstreamRequest(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::Plugin { .. } | Self::ResumeLoop => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Plugin(_) | Self::InvalidPluginStatus(_) | Self::ResumeLoop => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -72,7 +84,8 @@ impl EdgeError {
             Self::UpstreamUnreachable(_) => "upstream_unreachable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::BadUpstreamRequest(_) => "upstream_request_invalid",
-            &Self::Plugin { code, .. } => code,
+            Self::Plugin(e) => e.code(),
+            Self::InvalidPluginStatus(_) => "plugin_invalid_response",
             Self::ResumeLoop => "policy_resume_loop",
         }
     }
@@ -85,22 +98,20 @@ impl EdgeError {
         }
     }
 
-    /// Whether a client retrying the same request could succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Self::NoPolicy
-                | Self::UpstreamUnreachable(_)
-                | Self::UpstreamTimeout
-                | Self::Plugin { .. }
-        )
+    /// The sentence the client's error body carries: the error's message, except for a
+    /// plugin failure, whose message can quote request data.
+    fn client_message(&self) -> String {
+        match self {
+            Self::Plugin(e) => e.client_message().to_owned(),
+            other => other.to_string(),
+        }
     }
 
     /// The response the client gets; `request_id` is echoed like on every answer.
     pub fn to_response(&self) -> Response<ResponseBody> {
         let body = serde_json::json!({
             "error": {
-                "message": self.to_string(),
+                "message": self.client_message(),
                 "type": self.error_type(),
                 "code": self.code(),
             }
@@ -124,7 +135,7 @@ impl From<BodyError> for EdgeError {
     fn from(e: BodyError) -> Self {
         match e {
             BodyError::TooLarge { limit } => Self::BodyTooLarge { limit },
-            BodyError::Read(m) => Self::BodyRead(m),
+            BodyError::Read(e) => Self::BodyRead(e),
         }
     }
 }
@@ -133,6 +144,46 @@ impl From<BodyError> for EdgeError {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+
+    /// Every variant the edge can answer with: the header and the body's `code` agree, and
+    /// a plugin failure's message quotes nothing from the guest.
+    #[tokio::test]
+    async fn every_variant_has_its_code_in_header_and_body() {
+        use crate::plugin_runtime::{PluginError, SetupError};
+        let io = || Box::new(std::io::Error::other("reset")) as BoxError;
+        let all = [
+            EdgeError::BodyTooLarge { limit: 1 },
+            EdgeError::BodyRead(io()),
+            EdgeError::NoUpstream,
+            EdgeError::NoPolicy,
+            EdgeError::UpstreamTimeout,
+            EdgeError::BadUpstreamRequest("invalid method".into()),
+            EdgeError::Plugin(PluginError::Trap {
+                message: "secret request data".into(),
+            }),
+            EdgeError::Plugin(PluginError::DeadlineExceeded),
+            EdgeError::Plugin(PluginError::MemoryExhausted),
+            EdgeError::Plugin(
+                SetupError::PolicyRejected {
+                    count: 1,
+                    first: "secret request data".into(),
+                }
+                .into(),
+            ),
+            EdgeError::InvalidPluginStatus(1000),
+            EdgeError::ResumeLoop,
+        ];
+        for err in all {
+            let code = err.code();
+            let res = err.to_response();
+            assert_eq!(res.status(), err.status());
+            assert_eq!(res.headers()[ERROR_CODE_HEADER], code);
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(v["error"]["code"], code);
+            assert!(!v.to_string().contains("secret"), "{v}");
+        }
+    }
 
     #[tokio::test]
     async fn error_body_and_header_agree() {

@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 
 use super::access_log::AccessRecord;
 use super::connection::ConnInfo;
-use super::decider::{FailoverClassifier, PlanResult, PlanRunner, PluginCallError, PolicyDecider};
+use super::decider::{FailoverClassifier, PlanResult, PlanRunner, PolicyDecider};
 use super::errors::EdgeError;
 use super::listener::RequestHandler;
 use super::request::{new_request_id, to_wit};
@@ -18,8 +18,9 @@ use super::response::{from_wit, head_of, replace_headers};
 use super::upstream::{ForwardedFor, OutgoingBody, Upstream};
 use crate::body::{ResponseBody, declared_too_large, read_bounded};
 use crate::metrics::EdgeMetrics;
-use crate::plugin_runtime::bindings::types::{self, AttemptResult, Decision, FailoverAction};
+use crate::plugin_runtime::PluginError;
 use crate::policy_state::PolicyState;
+use crate::wit::types::{self, AttemptResult, Decision, FailoverAction};
 
 /// Header echoing the request id on every answer.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -201,7 +202,7 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         &self,
         rec: &mut AccessRecord,
         export: &'static str,
-        f: impl FnOnce() -> Result<T, PluginCallError>,
+        f: impl FnOnce() -> Result<T, PluginError>,
     ) -> Result<T, EdgeError> {
         let t = Instant::now();
         let result = f();
@@ -209,11 +210,8 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         rec.plugin_time += elapsed;
         self.metrics.record_plugin_call(export, elapsed);
         result.map_err(|e| {
-            self.metrics.record_plugin_error(e.code);
-            EdgeError::Plugin {
-                code: e.code,
-                message: e.message,
-            }
+            self.metrics.record_plugin_error(e.code());
+            EdgeError::Plugin(e)
         })
     }
 
@@ -245,7 +243,7 @@ impl<P: PolicyDecider> FailoverClassifier for PolicyClassifier<'_, P> {
         match self.policy.classify_failure(self.continuation, failed) {
             Ok(action) => action,
             Err(err) => {
-                tracing::warn!(code = err.code, error = %err, "failover rule failed; stopping the attempt loop");
+                tracing::warn!(code = err.code(), error = %err, "failover rule failed; stopping the attempt loop");
                 FailoverAction::Stop
             }
         }

@@ -5,19 +5,19 @@
 //! [`start`] (in `assemble.rs`) wires it to the real plugin runtime and attempt loop, and is
 //! the only public way in: `edge serve` and every test start the real parts through it.
 
-pub mod access_log;
-pub mod assemble;
-pub mod config;
-pub mod connection;
-pub mod decider;
-pub mod errors;
-pub mod handler;
-pub mod hop_by_hop;
-pub mod listener;
-pub mod policy_loader;
-pub mod request;
-pub mod response;
-pub mod upstream;
+pub(crate) mod access_log;
+pub(crate) mod admin;
+pub(crate) mod assemble;
+pub(crate) mod config;
+pub(crate) mod connection;
+pub(crate) mod decider;
+pub(crate) mod errors;
+pub(crate) mod handler;
+pub(crate) mod listener;
+pub(crate) mod policy_loader;
+pub(crate) mod request;
+pub(crate) mod response;
+pub(crate) mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,21 +26,25 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use assemble::start;
+pub use crate::policy_state::{DiagnosticView, LoadFailure, PolicyStatus};
+pub use crate::reload::WatchError;
+pub use crate::tls::TlsError;
+pub use assemble::{RuntimeLoader, check_loader, start};
 pub use config::{LogFormat, ServeConfig, TlsFiles};
 pub use errors::EdgeError;
+pub use policy_loader::PolicyFileError;
+pub use policy_loader::{LoadRejection, Loaded, PolicyLoader};
+pub use upstream::UpstreamConfigError;
 
-use crate::admin::AdminHandler;
 use crate::metrics::EdgeMetrics;
-use crate::policy_state::{PolicyState, PolicyStatus};
-use crate::reload::{
-    PolicyWatcher, ReloadReason, WatchError, spawn_sighup_listener, watch_policy_file,
-};
+use crate::policy_state::PolicyState;
+use crate::reload::{PolicyWatcher, ReloadReason, spawn_sighup_listener, watch_policy_file};
+use admin::AdminHandler;
 use decider::PlanRunner;
 use handler::EdgeHandler;
 use listener::ListenerOptions;
-use policy_loader::{PolicyFileError, PolicyLoader, endpoint_info, load_into, run_reloads};
-use upstream::{Upstream, UpstreamConfigError};
+use policy_loader::{endpoint_info, load_into, run_reloads};
+use upstream::Upstream;
 
 /// Why the edge could not start.
 #[derive(Debug, thiserror::Error)]
@@ -61,10 +65,21 @@ pub enum StartError {
     #[error(transparent)]
     Watch(#[from] WatchError),
     #[error("cannot install signal handlers: {0}")]
-    Signals(std::io::Error),
-    /// The plugin runtime or the attempt loop could not be set up.
-    #[error("{0}")]
-    Setup(String),
+    Signals(#[source] std::io::Error),
+    #[error("cannot read {path}: {source}")]
+    ReadFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Secrets(#[from] crate::host_services::SecretsError),
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin_runtime::PluginError),
+    #[error("cannot start the demo provider: {0}")]
+    Demo(#[source] std::io::Error),
+    #[error("cannot set up the provider client: {0}")]
+    ProviderClient(#[from] crate::gateway::ClientBuildError),
 }
 
 /// A running edge. Dropping it does not stop it; call [`RunningEdge::shutdown`].

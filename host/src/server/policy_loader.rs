@@ -9,9 +9,9 @@ use tokio::sync::mpsc;
 
 use super::decider::PolicyDecider;
 use crate::metrics::EdgeMetrics;
-use crate::plugin_runtime::bindings::types::EndpointInfo;
 use crate::policy_state::{DiagnosticView, LoadFailure, PolicyState, policy_hash, unix_ms};
 use crate::reload::ReloadReason;
+use crate::wit::types::EndpointInfo;
 
 /// A policy the loader accepted, with its warnings.
 pub struct Loaded<P> {
@@ -24,8 +24,9 @@ pub struct Loaded<P> {
 pub enum LoadRejection {
     #[error("{} problem(s) in the policy", .0.len())]
     Invalid(Vec<DiagnosticView>),
-    #[error("{0}")]
-    Failed(String),
+    /// The plugin itself failed while loading (not the policy's fault).
+    #[error(transparent)]
+    Failed(crate::plugin_runtime::PluginError),
 }
 
 impl LoadRejection {
@@ -64,7 +65,7 @@ pub enum PolicyFileError {
         rejection: LoadRejection,
     },
     #[error("policy load task failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// Reads and loads the file; on success installs it, on failure records why. Returns what
@@ -103,7 +104,7 @@ pub async fn load_into<L: PolicyLoader>(
     let endpoint = endpoint.clone();
     let loaded = tokio::task::spawn_blocking(move || loader2.load(&text, &name, &endpoint))
         .await
-        .map_err(|e| PolicyFileError::Task(e.to_string()))?;
+        .map_err(PolicyFileError::Task)?;
     match loaded {
         Ok(Loaded { policy, warnings }) => {
             for w in &warnings {

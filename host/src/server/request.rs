@@ -5,8 +5,8 @@ use std::time::SystemTime;
 use http::request::Parts;
 
 use super::connection::ConnInfo;
-use crate::plugin_runtime::bindings::types::Request;
 use crate::policy_state::unix_ms;
+use crate::wit::types::Request;
 
 /// A new request id: UUID v7, so ids sort by arrival time in logs.
 pub fn new_request_id() -> String {
@@ -22,16 +22,6 @@ pub fn to_wit(
     received: SystemTime,
     body: Vec<u8>,
 ) -> Request {
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
     Request {
         id: id.to_owned(),
         method: parts.method.as_str().to_owned(),
@@ -40,7 +30,7 @@ pub fn to_wit(
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or_default().to_owned(),
         version: version_name(parts.version).to_owned(),
-        headers,
+        headers: crate::headers::to_wit(&parts.headers),
         body,
         conn: conn.to_wit(),
         received_at_ms: unix_ms(received),

@@ -1,43 +1,27 @@
 //! Between WIT responses/header lists and hyper responses.
 
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 
 use super::errors::EdgeError;
-use super::hop_by_hop;
 use crate::body::{ResponseBody, full};
-use crate::plugin_runtime::bindings::types::{self, ResponseHead};
+use crate::headers;
+use crate::wit::types::{self, ResponseHead};
 
 /// A response the plugin produced (deny, custom-response, gateway errors).
 pub fn from_wit(r: types::Response) -> Result<Response<ResponseBody>, EdgeError> {
-    let status = StatusCode::from_u16(r.status).map_err(|_| EdgeError::Plugin {
-        code: "plugin_invalid_response",
-        message: format!("the policy produced an invalid status code {}", r.status),
-    })?;
+    let status =
+        StatusCode::from_u16(r.status).map_err(|_| EdgeError::InvalidPluginStatus(r.status))?;
     let mut res = Response::new(full(r.body));
     *res.status_mut() = status;
     *res.headers_mut() = header_map(&r.headers);
     Ok(res)
 }
 
-/// A header list from the plugin as a map. Hop-by-hop headers and content-length (hyper
-/// derives it from the body) are dropped; invalid names or values are skipped with a
-/// warning rather than failing the request.
-pub fn header_map(list: &[(String, String)]) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(list.len());
-    for (name, value) in list {
-        if hop_by_hop::is_hop_by_hop(name) || name.eq_ignore_ascii_case("content-length") {
-            continue;
-        }
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            (Ok(n), Ok(v)) => {
-                map.append(n, v);
-            }
-            _ => tracing::warn!(header = %name, "policy produced an invalid header; skipped"),
-        }
-    }
+/// A header list from the plugin as a response's headers ([`headers::from_wit`]), without
+/// content-length: hyper derives it from the body.
+fn header_map(list: &[(String, String)]) -> HeaderMap {
+    let mut map = headers::from_wit(list);
+    map.remove(http::header::CONTENT_LENGTH);
     map
 }
 
@@ -56,16 +40,7 @@ pub fn replace_headers(res: &mut Response<ResponseBody>, list: &[(String, String
 pub fn head_of(res: &Response<ResponseBody>) -> ResponseHead {
     ResponseHead {
         status: res.status().as_u16(),
-        headers: res
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: headers::to_wit(res.headers()),
     }
 }
 

@@ -6,13 +6,13 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
+use http::{HeaderMap, HeaderValue, Method, Response};
 use http_body_util::BodyExt;
 
 use super::errors::EdgeError;
-use super::hop_by_hop;
 use crate::body::{ResponseBody, is_length_limit};
-use crate::plugin_runtime::bindings::types::UpstreamRequest;
+use crate::headers;
+use crate::wit::types::UpstreamRequest;
 
 /// Upper bound for connecting to the upstream. It is local or near (an agent-style
 /// upstream), so ten seconds means it is down rather than slow.
@@ -26,7 +26,7 @@ pub enum UpstreamConfigError {
     #[error("--upstream must be an http:// or https:// URL without query: {0}")]
     BadUrl(String),
     #[error("cannot build the upstream HTTP client: {0}")]
-    Client(String),
+    Client(#[source] reqwest::Error),
 }
 
 /// The body that goes to the upstream.
@@ -72,7 +72,7 @@ impl Upstream {
             // The edge forwards redirects to the client like any proxy.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| UpstreamConfigError::Client(e.to_string()))?;
+            .map_err(UpstreamConfigError::Client)?;
         Ok(Self {
             client,
             origin,
@@ -98,7 +98,7 @@ impl Upstream {
         let method = Method::from_bytes(req.method.as_bytes()).map_err(|_| {
             EdgeError::BadUpstreamRequest(format!("invalid method {:?}", req.method))
         })?;
-        let headers = outgoing_headers(&req.headers, fwd)?;
+        let headers = outgoing_headers(&req.headers, fwd);
         let body = match body {
             OutgoingBody::Buffered(b) => reqwest::Body::from(b),
             OutgoingBody::Streaming(s) => reqwest::Body::wrap(s),
@@ -112,7 +112,7 @@ impl Upstream {
             .await;
         let res = sent.map_err(|e| map_send_error(e, self.body_limit))?;
         let mut res: Response<reqwest::Body> = res.into();
-        hop_by_hop::strip_map(res.headers_mut());
+        headers::strip_hop_by_hop(res.headers_mut());
         Ok(res.map(|b| {
             b.map_err(|e| Box::new(e.without_url()) as crate::body::BoxError)
                 .boxed()
@@ -128,28 +128,13 @@ fn normalise_path(pq: &str) -> String {
     }
 }
 
-fn outgoing_headers(
-    list: &[(String, String)],
-    fwd: &ForwardedFor<'_>,
-) -> Result<HeaderMap, EdgeError> {
-    let listed = hop_by_hop::connection_listed(list);
-    let mut map = HeaderMap::with_capacity(list.len() + 3);
-    for (name, value) in list {
-        if hop_by_hop::is_hop_by_hop(name) || listed.iter().any(|l| l == name) {
-            continue;
-        }
-        // content-length is recomputed from the body actually sent (the plugin may have
-        // replaced it).
-        if name == "content-length" {
-            continue;
-        }
-        let n = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| EdgeError::BadUpstreamRequest(format!("invalid header name {name:?}")))?;
-        let v = HeaderValue::from_str(value).map_err(|_| {
-            EdgeError::BadUpstreamRequest(format!("invalid value for header {name}"))
-        })?;
-        map.append(n, v);
-    }
+/// The policy's edited request headers ([`headers::from_wit`]) plus the `x-forwarded-*`
+/// facts.
+fn outgoing_headers(list: &[(String, String)], fwd: &ForwardedFor<'_>) -> HeaderMap {
+    let mut map = headers::from_wit(list);
+    // content-length is recomputed from the body actually sent (the plugin may have
+    // replaced it).
+    map.remove(http::header::CONTENT_LENGTH);
     if !map.contains_key(http::header::HOST)
         && let Ok(v) = HeaderValue::from_str(fwd.authority)
     {
@@ -168,7 +153,7 @@ fn outgoing_headers(
     if let Ok(v) = HeaderValue::from_str(fwd.authority) {
         map.insert("x-forwarded-host", v);
     }
-    Ok(map)
+    map
 }
 
 fn map_send_error(err: reqwest::Error, body_limit: u64) -> EdgeError {
@@ -179,18 +164,7 @@ fn map_send_error(err: reqwest::Error, body_limit: u64) -> EdgeError {
     if err.is_timeout() {
         return EdgeError::UpstreamTimeout;
     }
-    EdgeError::UpstreamUnreachable(error_chain(&err.without_url()))
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        cur = e.source();
-    }
-    out
+    EdgeError::UpstreamUnreachable(err.without_url())
 }
 
 #[cfg(test)]
@@ -222,7 +196,7 @@ mod tests {
             scheme: "https",
             authority: "public.example",
         };
-        let map = outgoing_headers(&list, &fwd).unwrap();
+        let map = outgoing_headers(&list, &fwd);
         assert!(!map.contains_key("x-secret-hop"));
         assert!(!map.contains_key("te"));
         assert!(!map.contains_key("content-length"));

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use edge::body::{BoxError, ResponseBody};
-use edge::gateway::{
-    DefaultFailover, GatewayConfig, GatewayContext, PlanResult, TargetMetricsSink, execute_plan,
-};
-use edge::plugin_runtime::bindings::types::{ApiFormat, Attempt, AttemptResult, Plan};
+use edge::gateway::{DefaultFailover, GatewayConfig, GatewayContext, PlanResult, execute_plan};
+use edge::host_services::{AttemptRecord, TargetMetricsSink, TargetRef};
+use edge::wit::types::{ApiFormat, Attempt, AttemptResult, Plan};
 use http::{HeaderMap, Request, Response};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
@@ -357,30 +356,21 @@ impl RecordingSink {
 }
 
 impl TargetMetricsSink for RecordingSink {
-    fn record(
-        &self,
-        provider: &str,
-        model: &str,
-        key_id: &str,
-        status: Option<u16>,
-        ok: bool,
-        _latency: Duration,
-        _headers: &HeaderMap,
-    ) {
+    fn record(&self, attempt: &AttemptRecord<'_>) {
         self.0.lock().unwrap().push(Record {
-            provider: provider.into(),
-            model: model.into(),
-            key_id: key_id.into(),
-            status,
-            ok,
+            provider: attempt.target.provider.into(),
+            model: attempt.target.model.into(),
+            key_id: attempt.target.key_id.into(),
+            status: attempt.status,
+            ok: attempt.ok,
         });
     }
 
-    fn record_broken_stream(&self, provider: &str, model: &str, key_id: &str) {
+    fn record_broken_stream(&self, t: TargetRef<'_>) {
         self.1
             .lock()
             .unwrap()
-            .push(format!("{provider}/{model}/{key_id}"));
+            .push(format!("{}/{}/{}", t.provider, t.model, t.key_id));
     }
 }
 

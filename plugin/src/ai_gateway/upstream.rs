@@ -12,20 +12,14 @@ use crate::model::{ApiFormat, Headers};
 
 use super::surface::Surface;
 
-/// Client headers never forwarded: hop-by-hop, framing the host recomputes, cookies and
-/// forwarding facts meant for us, and `accept-encoding` (the host inspects the first SSE
-/// event, so upstream bodies must arrive uncompressed).
+/// Client headers never forwarded: framing the host recomputes, cookies and forwarding
+/// facts meant for us, and `accept-encoding` (the host inspects the first SSE event, so
+/// upstream bodies must arrive uncompressed). Hop-by-hop headers are not listed: the host
+/// strips them from every attempt's headers (`host/src/headers.rs`), the one place that
+/// rule lives.
 const DROPPED: &[&str] = &[
     "host",
     "content-length",
-    "connection",
-    "keep-alive",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
     "expect",
     "accept-encoding",
     "cookie",

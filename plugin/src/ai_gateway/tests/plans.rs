@@ -274,7 +274,7 @@ fn invalid_bodies_paths_and_methods() {
         assert!(
             f.response
                 .headers
-                .contains(&("x-aigw-error-code".into(), code.into()))
+                .contains(&("x-edge-error-code".into(), code.into()))
         );
         assert!(
             f.response

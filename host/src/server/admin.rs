@@ -7,11 +7,11 @@ use std::sync::Arc;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use super::connection::ConnInfo;
+use super::listener::RequestHandler;
 use crate::body::{ResponseBody, full};
 use crate::metrics::EdgeMetrics;
 use crate::policy_state::PolicyState;
-use crate::server::connection::ConnInfo;
-use crate::server::listener::RequestHandler;
 
 /// Serves the admin endpoints from the edge's shared state.
 pub struct AdminHandler<P> {
