@@ -76,10 +76,13 @@ fn target_installed(root: &Path) -> bool {
     })
 }
 
-/// `rustc --print target-libdir --target wasm32-wasip2`, run in `root` so rustup picks the
-/// toolchain of `rust-toolchain.toml` (the one the nested cargo will use).
+/// `rustc --print target-libdir --target wasm32-wasip2`, asked of the compiler the nested cargo
+/// will use: cargo hands build scripts its `RUSTC`, and the nested build inherits it. Run in `root`
+/// so a bare `rustc` (the rustup proxy) picks the toolchain of `rust-toolchain.toml`, or the
+/// `RUSTUP_TOOLCHAIN` rustup set for this build, as `rustup target add` below does too.
 fn target_libdir(root: &Path) -> Option<PathBuf> {
-    let out = Command::new("rustc")
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
         .current_dir(root)
         .args(["--print", "target-libdir", "--target", WASM_TARGET])
         .output()
