@@ -6,18 +6,34 @@
 //! and a separate process run one after another); every edge started here shares one plugin
 //! cache per run (`paths::plugin_cache_dir`), so the plugin component compiles once.
 
+// Integration tests are always compiled with `cfg(test)`. Marking the modules so lets clippy
+// treat their helper functions as test code too (clippy.toml allows unwrap/expect/panic in
+// tests), not only the `#[test]` functions.
+#[cfg(test)]
 mod ai_gateway_routing;
+#[cfg(test)]
 mod edge_admin;
+#[cfg(test)]
 mod edge_check;
+#[cfg(test)]
 mod edge_hostile_plugin;
+#[cfg(test)]
 mod edge_limits;
+#[cfg(test)]
 mod edge_policy;
+#[cfg(test)]
 mod edge_reload;
+#[cfg(test)]
 mod edge_shutdown;
+#[cfg(test)]
 mod edge_tls;
+#[cfg(test)]
 mod failover;
+#[cfg(test)]
 mod quickstart;
+#[cfg(test)]
 mod sdk_clients;
+#[cfg(test)]
 mod shipped_policies;
 
 /// The edge binary cargo built for this test crate.
