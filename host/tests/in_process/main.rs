@@ -1,6 +1,7 @@
 //! The edge library's parts driven in-process against real loopback servers from
 //! `edge-test-support`: the attempt loop and its streams, the demo provider, the plugin runtime
-//! with the hostile fixture, and the server (`edge::server::start`) with the embedded plugin.
+//! with the hostile fixture, the server (`edge::server::start`) with the embedded plugin, and
+//! the error-code header of every error the edge answers.
 //! What a user sees of the same behaviours through the binary is in `tests/e2e`.
 //!
 //! One test binary for all of them: each test binary is a separate link of wasmtime-sized code.
@@ -10,6 +11,8 @@
 // tests), not only the `#[test]` functions.
 #[cfg(test)]
 mod attempt_loop;
+#[cfg(test)]
+mod error_codes;
 #[cfg(test)]
 mod gateway_demo;
 #[cfg(test)]

@@ -10,7 +10,7 @@ use edge::gateway::{DefaultFailover, GatewayConfig, GatewayContext, PlanResult, 
 use edge::host_services::{AttemptRecord, TargetMetricsSink, TargetRef};
 use edge::wit::types::{ApiFormat, Attempt, AttemptResult, Plan};
 use edge_test_support::TestCa;
-use http::{HeaderMap, Response};
+use http::Response;
 use http_body_util::BodyExt;
 
 /// One metrics record.
