@@ -781,6 +781,13 @@ fn assert_served(r: &Reply, provider: &str, attempts: u32) {
         r.headers
     );
     assert_eq!(r.header(ERROR_CODE_HEADER), None);
+    // The plan's own response headers (the request id) reach the client with the answer.
+    assert!(
+        r.header("x-aigw-request-id")
+            .is_some_and(|id| !id.is_empty()),
+        "{:?}",
+        r.headers
+    );
 }
 
 /// A gateway error: status, code in body and header agree, OpenAI shape, attempts counted.
