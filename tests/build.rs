@@ -1,7 +1,7 @@
 //! Builds the hostile plugin fixture (`tests/fixtures/hostile-plugin`) for wasm32-wasip2 as
-//! part of the ordinary test build and exports its path as `HOSTILE_PLUGIN_WASM`, so the
-//! end-to-end tests can point the edge at it with `--plugin` (or read it with
-//! `env!("HOSTILE_PLUGIN_WASM")`). Reruns when the fixture or the WIT contract change.
+//! part of the ordinary test build and exports its path as `HOSTILE_PLUGIN_WASM`, read by
+//! `paths::hostile_plugin()`: the one place the fixture is built, for every test that loads
+//! it. Reruns when the fixture or the WIT contract change.
 
 fn main() {
     let root = build_support::workspace_root();

@@ -1,6 +1,6 @@
 """Drives the edge with the official OpenAI and Anthropic Python SDKs, unchanged.
 
-Run by tests/tests/sdk_clients.rs against an edge started with `--demo` and
+Run by host/tests/e2e/sdk_clients.rs against an edge started with `--demo` and
 policies/quickstart.yaml. Every check raises on failure; the script prints one line per
 passed check and exits non-zero on the first failure, so the Rust test sees which one broke.
 Usage: check_sdks.py BASE_URL  (e.g. http://127.0.0.1:8080)

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::edge_binary::{edge_binary, plugin_cache_dir};
+use crate::paths::plugin_cache_dir;
 use crate::providers::MockProvider;
 use crate::test_ca::TestCa;
 use crate::{HarnessError, Result};
@@ -24,12 +24,24 @@ use crate::{HarnessError, Result};
 /// How long a starting edge may take to answer `/readyz` (first start compiles the plugin).
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
-pub fn edge() -> EdgeBuilder {
-    EdgeBuilder::default()
+/// Starts describing an `edge serve` of `binary`. Tests of the `edge` package pass
+/// `env!("CARGO_BIN_EXE_edge")` (the binary cargo built for them), which only their crate can
+/// expand; the benchmark passes the release build it found.
+pub fn edge(binary: impl Into<PathBuf>) -> EdgeBuilder {
+    EdgeBuilder {
+        binary: binary.into(),
+        policy: None,
+        policy_copy_of: None,
+        args: Vec::new(),
+        env: Vec::new(),
+        dir: None,
+        no_admin: false,
+        tls_client_ca: None,
+    }
 }
 
-#[derive(Default)]
 pub struct EdgeBuilder {
+    binary: PathBuf,
     policy: Option<String>,
     policy_copy_of: Option<PathBuf>,
     args: Vec<String>,
@@ -37,12 +49,6 @@ pub struct EdgeBuilder {
     dir: Option<tempfile::TempDir>,
     no_admin: bool,
     tls_client_ca: Option<Arc<TestCa>>,
-}
-
-impl Edge {
-    pub fn builder() -> EdgeBuilder {
-        EdgeBuilder::default()
-    }
 }
 
 impl EdgeBuilder {
@@ -144,7 +150,7 @@ impl EdgeBuilder {
             }
             (None, None) => std::fs::write(&policy_path, "on_http_request: []\n")?,
         }
-        let bin = edge_binary()?;
+        let bin = self.binary.clone();
         let mut last_err = String::new();
         // Ports are picked by binding :0 and releasing; another process may grab one in
         // between, so a start that fails on "address in use" is retried with fresh ports.

@@ -39,7 +39,13 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 
 /// A JSON response with the given status.
 pub fn json_response(status: u16, value: &serde_json::Value) -> Response<Body> {
-    let mut res = Response::new(full(value.to_string()));
+    json_text_response(status, value.to_string())
+}
+
+/// A response with the given status whose body is `text` as is, labelled `application/json`
+/// (mock answers that must reach the client byte for byte, valid JSON or not).
+pub fn json_text_response(status: u16, text: String) -> Response<Body> {
+    let mut res = Response::new(full(text));
     *res.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     res.headers_mut().insert(

@@ -9,10 +9,10 @@ pub mod ai;
 pub mod baseline_proxy;
 pub mod bench_report;
 pub mod client;
-pub mod edge_binary;
 pub mod edge_under_test;
 pub mod http_server;
 pub mod load;
+pub mod paths;
 pub mod providers;
 pub mod recorded;
 pub mod sse;
@@ -36,8 +36,6 @@ pub enum HarnessError {
     Cert(#[from] rcgen::Error),
     #[error("http client: {0}")]
     Client(#[from] reqwest::Error),
-    #[error("building the edge binary: {0}")]
-    Build(String),
     #[error("the edge did not become ready: {0}")]
     EdgeStart(String),
     #[error("a test server task failed: {0}")]

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use edge_tests::ai::chat;
-use edge_tests::{Client, TestCa, echo_upstream, provider};
+use edge_test_support::ai::chat;
+use edge_test_support::{Client, TestCa, echo_upstream, provider};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_run_in_order_and_the_last_behaviour_repeats() {
@@ -80,6 +80,49 @@ async fn tls_providers_trust_only_their_ca() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_bodies_and_events_are_sent_as_scripted() {
+    let c = Client::new().unwrap();
+    let p = provider("raw")
+        .status(401)
+        .body("not json")
+        .header("x-extra", "1")
+        .then()
+        .events(&["data: one\n\n", "data: two\n\n"])
+        .header("content-type", "application/json")
+        .drop_after(2)
+        .start()
+        .await
+        .unwrap();
+    let url = format!("{}/v1/chat/completions", p.server.url());
+    let r = c.post_json(&url, &chat("m", &[], false)).await.unwrap();
+    assert_eq!((r.status, r.text().as_str()), (401, "not json"));
+    assert_eq!(r.header("x-extra"), Some("1"));
+    // Streamed although the request did not ask for a stream, with the scripted content type
+    // replacing the default, and broken after the two events.
+    let s = c
+        .post_stream(&url, &chat("m", &[], false), Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(s.header("content-type"), Some("application/json"));
+    assert_eq!(s.raw, "data: one\n\ndata: two\n\n");
+    assert!(s.transport_error.is_some());
+    assert_eq!(p.hits(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_provider_never_answers() {
+    let p = provider("hang").hang().start().await.unwrap();
+    let url = format!("{}/v1/chat/completions", p.server.url());
+    let c = Client::new().unwrap();
+    let answer = tokio::time::timeout(
+        Duration::from_millis(500),
+        c.post_json(&url, &chat("m", &[], false)),
+    )
+    .await;
+    assert!(answer.is_err(), "no answer within 500 ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_faults_are_real() {
     let c = Client::new().unwrap();
     let body = chat("m", &[], true);
@@ -93,7 +136,10 @@ async fn stream_faults_are_real() {
         )
         .await
         .unwrap();
-    assert_eq!(edge_tests::sse::stream_text(&s.events), "ok:m c1 c2 ");
+    assert_eq!(
+        edge_test_support::sse::stream_text(&s.events),
+        "ok:m c1 c2 "
+    );
     assert_eq!(s.events.last().unwrap().data, "[DONE]");
     assert!(s.transport_error.is_none());
 
@@ -156,7 +202,7 @@ async fn stream_faults_are_real() {
     let s = c
         .post_stream(
             &format!("{}/v1/messages", err.server.url()),
-            &edge_tests::ai::messages("m", true),
+            &edge_test_support::ai::messages("m", true),
             Duration::from_secs(2),
         )
         .await
@@ -185,7 +231,7 @@ async fn delay_holds_the_response_head() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baseline_proxy_forwards_to_the_upstream() {
     let up = echo_upstream().await.unwrap();
-    let proxy = edge_tests::baseline_proxy::start_baseline_proxy(&up.server.url())
+    let proxy = edge_test_support::baseline_proxy::start_baseline_proxy(&up.server.url())
         .await
         .unwrap();
     let c = Client::new().unwrap();

@@ -1,4 +1,5 @@
-//! The edge benchmark (not a test): `cargo run -p edge-tests --release --bin bench -- [policy|ai|all]`.
+//! The edge benchmark (not a test): `cargo run -p edge-test-support --release --bin bench --
+//! [policy|ai|all]`.
 //!
 //! `policy`: an echo upstream; a bare hyper reverse proxy (the baseline, its own process);
 //! the edge (its own process, release build) with `policies/rules.yaml` (a few CEL rules
@@ -12,7 +13,12 @@
 //! from a provider sending an SSE chunk to the client receiving it (direct, proxy, edge).
 //!
 //! Options: `--rate N` (req/s, default 1000), `--secs N` (per phase, default 5),
-//! `--concurrency N` (saturation clients, default 32). `EDGE_BIN` picks a prebuilt edge.
+//! `--concurrency N` (saturation clients, default 32), `--edge PATH` (the edge binary to measure).
+//!
+//! Which edge: `--edge PATH`, else `EDGE_BIN=PATH`, else the benchmark runs
+//! `cargo build --release -p edge --bin edge` itself (a no-op when the release build is
+//! current) and measures the binary cargo reports. Being a program, not a test, it has no
+//! `CARGO_BIN_EXE_edge`.
 //! Internal: `serve-proxy UPSTREAM` runs the baseline proxy process.
 
 use std::io::{BufRead, Write};
@@ -22,18 +28,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use edge_tests::ai::{ProviderCfg, ai_policy};
-use edge_tests::bench_report::{Histogram, histogram};
-use edge_tests::edge_binary::{edge_binary, plugin_cache_dir, workspace_root};
-use edge_tests::load::{
+use edge_test_support::ai::{ProviderCfg, ai_policy};
+use edge_test_support::bench_report::{Histogram, histogram};
+use edge_test_support::load::{
     LoadClient, RequestShape, Stats, closed_loop, load_client, open_loop, percentile, send_once,
 };
-use edge_tests::{MockProvider, echo_upstream, provider};
+use edge_test_support::paths::{plugin_cache_dir, workspace_root};
+use edge_test_support::{MockProvider, echo_upstream, provider};
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
 
 struct Opts {
     scenario: String,
+    edge: Option<PathBuf>,
     rate: u32,
     secs: u64,
     concurrency: usize,
@@ -42,6 +49,7 @@ struct Opts {
 fn parse_opts() -> anyhow::Result<Opts> {
     let mut o = Opts {
         scenario: "all".into(),
+        edge: std::env::var_os("EDGE_BIN").map(PathBuf::from),
         rate: 1000,
         secs: 5,
         concurrency: 32,
@@ -52,6 +60,7 @@ fn parse_opts() -> anyhow::Result<Opts> {
             "--rate" => o.rate = args.next().context("--rate N")?.parse()?,
             "--secs" => o.secs = args.next().context("--secs N")?.parse()?,
             "--concurrency" => o.concurrency = args.next().context("--concurrency N")?.parse()?,
+            "--edge" => o.edge = Some(args.next().context("--edge PATH")?.into()),
             s if !s.starts_with('-') => o.scenario = s.to_owned(),
             other => bail!("unknown option {other}"),
         }
@@ -69,7 +78,10 @@ fn main() -> anyhow::Result<()> {
         let upstream = args.get(2).context("serve-proxy UPSTREAM")?.clone();
         return rt.block_on(serve_proxy(upstream));
     }
-    let o = parse_opts()?;
+    let mut o = parse_opts()?;
+    if o.edge.is_none() {
+        o.edge = Some(build_release_edge()?);
+    }
     rt.block_on(async {
         match o.scenario.as_str() {
             "policy" => policy_bench(&o).await,
@@ -83,9 +95,45 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
+/// Builds the release edge with cargo and returns the path cargo reports for it.
+fn build_release_edge() -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root()).args([
+        "build",
+        "--release",
+        "-p",
+        "edge",
+        "--bin",
+        "edge",
+        "--message-format=json-render-diagnostics",
+    ]);
+    // `cargo run` gives this process CARGO_PKG_*, CARGO_MANIFEST_DIR, …; inherited by the
+    // nested cargo they reach build scripts that watch environment variables and trigger
+    // rebuilds. Only the variables that select the build stay.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR" {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.stderr(Stdio::inherit());
+    let out = cmd.output().context("running cargo build")?;
+    if !out.status.success() {
+        bail!("cargo build --release -p edge failed ({})", out.status);
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "edge")
+        .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .context("cargo printed no executable for the edge binary")
+}
+
 /// Child mode: run the baseline proxy until stdin closes; print its address first.
 async fn serve_proxy(upstream: String) -> anyhow::Result<()> {
-    let proxy = edge_tests::baseline_proxy::start_baseline_proxy(&upstream).await?;
+    let proxy = edge_test_support::baseline_proxy::start_baseline_proxy(&upstream).await?;
     println!("LISTEN {}", proxy.addr);
     std::io::stdout().flush()?;
     tokio::task::spawn_blocking(|| {
@@ -134,7 +182,7 @@ struct EdgeProc {
     admin: String,
 }
 
-async fn spawn_edge(policy: &str, extra: &[String]) -> anyhow::Result<EdgeProc> {
+async fn spawn_edge(o: &Opts, policy: &str, extra: &[String]) -> anyhow::Result<EdgeProc> {
     let dir = std::env::temp_dir().join(format!("edge-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path: PathBuf = dir.join(format!(
@@ -146,7 +194,7 @@ async fn spawn_edge(policy: &str, extra: &[String]) -> anyhow::Result<EdgeProc> 
         Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
     };
     let (addr, admin) = (free(())?, free(())?);
-    let bin = edge_binary().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bin = o.edge.as_ref().context("no edge binary")?;
     let child = Command::new(bin)
         .arg("serve")
         .arg("--policy")
@@ -290,7 +338,7 @@ async fn policy_bench(o: &Opts) -> anyhow::Result<()> {
     let (_proxy, proxy_url) = spawn_proxy(&up.server.url())?;
     let policy = std::fs::read_to_string(workspace_root().join("policies/rules.yaml"))
         .context("policies/rules.yaml")?;
-    let edge = spawn_edge(&policy, &["--upstream".into(), up.server.url()]).await?;
+    let edge = spawn_edge(o, &policy, &["--upstream".into(), up.server.url()]).await?;
     let client = load_client();
     let pid = edge.proc_.0.id();
     let shape = |base: &str| RequestShape {
@@ -385,7 +433,7 @@ async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
         .iter()
         .flat_map(|p| ["--internal".to_owned(), p.internal_flag()])
         .collect();
-    let edge = spawn_edge(&policy, &internal).await?;
+    let edge = spawn_edge(o, &policy, &internal).await?;
     let p1_url = format!("http://{}", p1.server.addr);
     let (_proxy, proxy_url) = spawn_proxy(&p1_url)?;
     let client = load_client();

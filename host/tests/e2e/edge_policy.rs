@@ -1,10 +1,17 @@
 //! Traffic-policy actions end to end: the real edge, a real echo upstream, CEL rules that
 //! allow, deny, rewrite and forward. Every action of issue 2 is exercised at least once.
 
-use edge_tests::{Client, echo_upstream, edge};
+use crate::edge;
+use edge_test_support::{Client, echo_upstream};
 
 /// Starts an echo upstream and an edge forwarding to it with `policy`.
-async fn setup(policy: &str) -> (edge_tests::EchoUpstream, edge_tests::Edge, Client) {
+async fn setup(
+    policy: &str,
+) -> (
+    edge_test_support::EchoUpstream,
+    edge_test_support::Edge,
+    Client,
+) {
     let up = echo_upstream().await.unwrap();
     let e = edge()
         .policy(policy)

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use edge_tests::{Client, echo_upstream, edge};
+use crate::edge;
+use edge_test_support::{Client, echo_upstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

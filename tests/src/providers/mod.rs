@@ -7,6 +7,9 @@
 //! let s = provider("s").stream_chunks(5).stall_after(2).tls(&ca).start().await?;
 //! ```
 //!
+//! Besides the generated answers a script can send raw bytes: `body(text)` answers exactly
+//! that, `events([...])` streams exactly those SSE events, `hang()` never answers.
+//!
 //! Behaviours form a script: request N gets behaviour N, the last one repeats. Builder
 //! methods edit the behaviour being written; `then()` starts the next one (a plain success
 //! until edited). `on_model(id, ..)` gives one model its own script.
@@ -26,52 +29,18 @@ use hyper::Response;
 use hyper::body::Frame;
 use serde_json::{Value, json};
 
+pub use self::behaviour::Behaviour;
+use self::wire::{anthropic_message, embeddings, error_body, openai_completion, stream_events};
 use crate::Result;
-use crate::http_server::{Body, BoxError, Handler, ServerHandle, json_response};
+use crate::http_server::{
+    Body, BoxError, Handler, ServerHandle, json_response, json_text_response,
+};
 pub use crate::recorded::RecordedRequest;
 use crate::recorded::{Recorder, record};
 use crate::test_ca::TestCa;
 
-/// One scripted answer.
-#[derive(Debug, Clone)]
-pub struct Behaviour {
-    pub status: u16,
-    pub retry_after: Option<String>,
-    pub headers: Vec<(String, String)>,
-    /// Replaces the default error body for non-2xx answers.
-    pub error_body: Option<Value>,
-    /// Wait this long before sending the response head.
-    pub delay_ms: u64,
-    /// Number of content chunks in a stream (before the terminator).
-    pub chunks: usize,
-    pub chunk_delay_ms: u64,
-    /// After this many chunks, send nothing more but keep the connection open.
-    pub stall_after: Option<usize>,
-    /// After this many chunks, break the connection (no terminator).
-    pub drop_after: Option<usize>,
-    /// The first SSE event is an error event (status stays 200).
-    pub first_event_error: bool,
-    /// 200 + SSE head, then the connection breaks before any body byte.
-    pub fail_before_first_byte: bool,
-}
-
-impl Default for Behaviour {
-    fn default() -> Self {
-        Self {
-            status: 200,
-            retry_after: None,
-            headers: Vec::new(),
-            error_body: None,
-            delay_ms: 0,
-            chunks: 3,
-            chunk_delay_ms: 0,
-            stall_after: None,
-            drop_after: None,
-            first_event_error: false,
-            fail_before_first_byte: false,
-        }
-    }
-}
+mod behaviour;
+mod wire;
 
 #[derive(Clone)]
 enum TlsMode {
@@ -163,6 +132,21 @@ impl ProviderBuilder {
     pub fn fail_before_first_byte(mut self) -> Self {
         self.current().fail_before_first_byte = true;
         self
+    }
+    /// Answer exactly `text` (content type `application/json` unless a `header` says otherwise).
+    pub fn body(mut self, text: &str) -> Self {
+        self.current().body = Some(text.to_owned());
+        self
+    }
+    /// Stream exactly these SSE events (content type `text/event-stream` unless a `header`
+    /// says otherwise), whatever the request asked for.
+    pub fn events(mut self, events: &[&str]) -> Self {
+        self.current().events = Some(events.iter().map(|e| (*e).to_owned()).collect());
+        self
+    }
+    /// Never send a response head (the connection stays open until the test ends).
+    pub fn hang(self) -> Self {
+        self.delay(3_600_000)
     }
     /// The next request gets a new behaviour (a plain success until edited).
     pub fn then(mut self) -> Self {
@@ -287,14 +271,18 @@ impl State {
                 &json!({"object":"list","data":[{"id":"mock-model","object":"model","owned_by":self.name}]}),
             );
         }
-        let mut res = if !(200..300).contains(&b.status) {
+        let mut res = if let Some(events) = &b.events {
+            self.stream(&b, events.clone())
+        } else if let Some(text) = &b.body {
+            json_text_response(b.status, text.clone())
+        } else if !(200..300).contains(&b.status) {
             let err = b
                 .error_body
                 .clone()
                 .unwrap_or_else(|| error_body(anthropic, b.status, &self.name));
             json_response(b.status, &err)
         } else if body.get("stream").and_then(Value::as_bool) == Some(true) {
-            self.stream(&b, anthropic, &model)
+            self.stream(&b, stream_events(anthropic, &self.name, &model, &b))
         } else if path.ends_with("/embeddings") {
             json_response(200, &embeddings(&model, &body))
         } else if anthropic {
@@ -307,12 +295,20 @@ impl State {
         {
             res.headers_mut().insert(http::header::RETRY_AFTER, v);
         }
+        // A scripted header replaces the default of that name (content type); a repeated
+        // one adds a value.
+        let mut scripted: Vec<http::HeaderName> = Vec::new();
         for (k, v) in &b.headers {
             if let (Ok(k), Ok(v)) = (
                 http::HeaderName::from_bytes(k.as_bytes()),
                 http::HeaderValue::from_str(v),
             ) {
-                res.headers_mut().append(k, v);
+                if scripted.contains(&k) {
+                    res.headers_mut().append(k, v);
+                } else {
+                    scripted.push(k.clone());
+                    res.headers_mut().insert(k, v);
+                }
             }
         }
         res.headers_mut().insert(
@@ -322,8 +318,8 @@ impl State {
         res
     }
 
-    fn stream(self: &Arc<Self>, b: &Behaviour, anthropic: bool, model: &str) -> Response<Body> {
-        let events = stream_events(anthropic, &self.name, model, b);
+    fn stream(self: &Arc<Self>, b: &Behaviour, events: Vec<String>) -> Response<Body> {
+        let status = http::StatusCode::from_u16(b.status).unwrap_or(http::StatusCode::OK);
         let b = b.clone();
         let st = self.clone();
         // Frames: Some(Ok(bytes)) to send, Some(Err) to break the connection, None to end.
@@ -376,6 +372,7 @@ impl State {
             }
         });
         let mut res = Response::new(StreamBody::new(stream).boxed());
+        *res.status_mut() = status;
         res.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/event-stream"),
@@ -386,95 +383,6 @@ impl State {
         );
         res
     }
-}
-
-/// Every SSE event of a stream, one string each (the unit of `stall_after`/`drop_after`).
-fn stream_events(anthropic: bool, name: &str, model: &str, b: &Behaviour) -> Vec<String> {
-    let mut out = Vec::new();
-    if b.first_event_error {
-        out.push(if anthropic {
-            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n".to_owned()
-        } else {
-            "data: {\"error\":{\"message\":\"mock overloaded\",\"type\":\"server_error\",\"code\":\"overloaded\"}}\n\n".to_owned()
-        });
-        return out;
-    }
-    let texts: Vec<String> = (0..b.chunks)
-        .map(|i| {
-            if i == 0 {
-                format!("{name}:{model} ")
-            } else {
-                format!("c{i} ")
-            }
-        })
-        .collect();
-    if anthropic {
-        let start = json!({"type":"message_start","message":{"id":"msg_mock","type":"message","role":"assistant","model":model,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":0}}});
-        out.push(format!("event: message_start\ndata: {start}\n\n"));
-        let cbs = json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}});
-        out.push(format!("event: content_block_start\ndata: {cbs}\n\n"));
-        for t in &texts {
-            let d = json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":t}});
-            out.push(format!("event: content_block_delta\ndata: {d}\n\n"));
-        }
-        out.push(
-            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
-                .to_owned(),
-        );
-        let md = json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":texts.len()}});
-        out.push(format!("event: message_delta\ndata: {md}\n\n"));
-        out.push("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_owned());
-    } else {
-        for (i, t) in texts.iter().enumerate() {
-            let role = if i == 0 {
-                json!({"role":"assistant","content":t})
-            } else {
-                json!({"content":t})
-            };
-            let c = json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":0,"model":model,"choices":[{"index":0,"delta":role,"finish_reason":null}]});
-            out.push(format!("data: {c}\n\n"));
-        }
-        let c = json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":0,"model":model,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
-        out.push(format!("data: {c}\n\n"));
-        out.push("data: [DONE]\n\n".to_owned());
-    }
-    out
-}
-
-fn error_body(anthropic: bool, status: u16, name: &str) -> Value {
-    let msg = format!("mock {name} failing with {status}");
-    if anthropic {
-        json!({"type":"error","error":{"type":"api_error","message":msg}})
-    } else {
-        json!({"error":{"message":msg,"type":"server_error","code":status.to_string()}})
-    }
-}
-
-fn openai_completion(name: &str, model: &str) -> Value {
-    json!({
-        "id":"chatcmpl-mock","object":"chat.completion","created":0,"model":model,
-        "choices":[{"index":0,"message":{"role":"assistant","content":format!("{name}:{model}")},"finish_reason":"stop"}],
-        "usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}
-    })
-}
-
-fn anthropic_message(name: &str, model: &str) -> Value {
-    json!({
-        "id":"msg_mock","type":"message","role":"assistant","model":model,
-        "content":[{"type":"text","text":format!("{name}:{model}")}],
-        "stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":2}
-    })
-}
-
-fn embeddings(model: &str, body: &Value) -> Value {
-    let n = match body.get("input") {
-        Some(Value::Array(a)) => a.len(),
-        _ => 1,
-    };
-    let data: Vec<Value> = (0..n)
-        .map(|i| json!({"object":"embedding","index":i,"embedding":[0.1, 0.2, i as f64]}))
-        .collect();
-    json!({"object":"list","data":data,"model":model,"usage":{"prompt_tokens":n,"total_tokens":n}})
 }
 
 /// A running mock provider.
@@ -504,6 +412,10 @@ impl MockProvider {
     }
     pub fn received(&self) -> Vec<RecordedRequest> {
         self.requests.all()
+    }
+    /// How many requests arrived.
+    pub fn hits(&self) -> usize {
+        self.requests.count()
     }
     /// The `model` of each request received, in order.
     pub fn models_seen(&self) -> Vec<String> {

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use edge_tests::{Client, TestCa, echo_upstream, edge};
+use crate::edge;
+use edge_test_support::{Client, TestCa, echo_upstream};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_listener_negotiates_h2_and_exposes_tls_facts() {

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use edge_tests::edge_binary::workspace_root;
-use edge_tests::{Client, edge};
+use crate::edge;
+use edge_test_support::Client;
+use edge_test_support::paths::workspace_root;
 use serde_json::json;
 
-async fn quickstart_edge() -> edge_tests::Edge {
+async fn quickstart_edge() -> edge_test_support::Edge {
     edge()
         .policy_file(workspace_root().join("policies/quickstart.yaml"))
         .demo()
@@ -73,7 +74,7 @@ async fn streaming_and_anthropic_messages_from_the_demo_provider() {
         .unwrap();
     assert_eq!(s.status, 200, "{}", s.raw);
     assert_eq!(
-        edge_tests::sse::stream_text(&s.events).trim(),
+        edge_test_support::sse::stream_text(&s.events).trim(),
         "echo: one two three"
     );
     assert_eq!(s.events.last().map(|e| e.data.as_str()), Some("[DONE]"));

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
-use edge_tests::edge_binary::workspace_root;
-use edge_tests::{Client, TestCa, echo_upstream, edge, provider};
+use crate::edge;
+use edge_test_support::paths::workspace_root;
+use edge_test_support::{Client, TestCa, echo_upstream, provider};
 use serde_json::json;
 
 fn policy(name: &str) -> std::path::PathBuf {

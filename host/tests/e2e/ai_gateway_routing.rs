@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use edge_tests::ai::{ProviderCfg, ai_policy, chat, messages};
-use edge_tests::{Client, MockProvider, edge, provider};
+use crate::edge;
+use edge_test_support::ai::{ProviderCfg, ai_policy, chat, messages};
+use edge_test_support::{Client, MockProvider, provider};
 use serde_json::json;
 
-async fn start_edge(policy: &str, providers: &[&MockProvider]) -> edge_tests::Edge {
+async fn start_edge(policy: &str, providers: &[&MockProvider]) -> edge_test_support::Edge {
     let mut b = edge().policy(policy);
     for p in providers {
         b = b.provider(p);
@@ -267,7 +268,7 @@ async fn a_missing_secret_stops_serve_but_is_a_warning_for_check() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("p.yaml");
     std::fs::write(&f, &policy).unwrap();
-    let out = std::process::Command::new(edge_tests::edge_binary::edge_binary().unwrap())
+    let out = std::process::Command::new(crate::EDGE_BIN)
         .arg("check")
         .arg(&f)
         .output()
@@ -334,7 +335,7 @@ async fn streams_are_relayed_chunk_by_chunk_without_buffering() {
         .unwrap();
     assert_eq!(s.status, 200, "{}", s.raw);
     assert_eq!(
-        edge_tests::sse::stream_text(&s.events),
+        edge_test_support::sse::stream_text(&s.events),
         "a:a-model c1 c2 c3 c4 "
     );
     // Chunks arrive spread out like the provider sent them, not in one lump at the end.
@@ -368,7 +369,7 @@ on_http_request:
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("p.yaml");
     std::fs::write(&f, policy).unwrap();
-    let out = std::process::Command::new(edge_tests::edge_binary::edge_binary().unwrap())
+    let out = std::process::Command::new(crate::EDGE_BIN)
         .arg("check")
         .arg(&f)
         .output()

@@ -1,7 +1,8 @@
 //! The admin listener: health, readiness, Prometheus metrics and policy status, on its own
 //! address and never on the public port.
 
-use edge_tests::{Client, echo_upstream, edge};
+use crate::edge;
+use edge_test_support::{Client, echo_upstream};
 use sha2::Digest;
 
 const POLICY: &str = "\

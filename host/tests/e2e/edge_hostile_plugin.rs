@@ -2,14 +2,13 @@
 //! a memory hog and a panic each get a clear JSON 5xx naming the cause, while ordinary
 //! requests sent at the same time keep succeeding.
 
-use edge_tests::edge_binary::hostile_plugin;
-use edge_tests::{Client, edge};
+use crate::edge;
+use edge_test_support::Client;
+use edge_test_support::paths::hostile_plugin;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loop_hog_and_panic_fail_alone_while_other_requests_succeed() {
-    let wasm = hostile_plugin().expect(
-        "HOSTILE_PLUGIN_WASM was not set at build time: tests/build.rs must build the hostile fixture",
-    );
+    let wasm = hostile_plugin();
     let e = edge()
         .policy("any policy text loads\n")
         .plugin(&wasm)

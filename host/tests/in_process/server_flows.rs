@@ -1,21 +1,18 @@
 //! The in-process edge (`edge::server::start`) with real parts: the embedded plugin loading
 //! real YAML policies (or the hostile fixture plugin), real loopback sockets, a real
 //! upstream and a real mock provider. These are the flows the end-to-end suite in
-//! `tests/tests` does not already pin down: exact metric labels, request ids, the body
+//! `tests/e2e` does not already pin down: exact metric labels, request ids, the body
 //! handed to a body-reading policy, hop-by-hop stripping, the response phase, a failed
 //! ai-gateway plan resuming into later rules, silent clients, and the reload counters.
 
-mod gateway_support;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::serve_support::InProcessEdge as Harness;
 use bytes::Bytes;
-use edge::server::{RunningEdge, ServeConfig, start};
+use edge_test_support::paths::hostile_plugin;
+use edge_test_support::provider;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -30,72 +27,6 @@ on_http_request:
           status_code: 418
           body: teapot
 ";
-
-struct Harness {
-    edge: RunningEdge,
-    dir: PathBuf,
-    client: reqwest::Client,
-}
-
-impl Harness {
-    async fn start(policy: &str, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "edge-server-flows-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("policy.yaml");
-        std::fs::write(&file, policy).unwrap();
-        let mut cfg = ServeConfig::new(&file);
-        // Shared with server_embedded_plugin.rs so the plugin is compiled once per machine.
-        cfg.cache_dir = Some(std::env::temp_dir().join("edge-test-plugin-cache"));
-        tweak(&mut cfg);
-        let edge = start(cfg).await.unwrap();
-        Self {
-            edge,
-            dir,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.edge.addr, path)
-    }
-
-    fn admin(&self, path: &str) -> String {
-        format!("http://{}{}", self.edge.admin_addr, path)
-    }
-
-    async fn metrics(&self) -> String {
-        self.client
-            .get(self.admin("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn stop(self) {
-        self.edge.shutdown().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The hostile fixture plugin, built once per test process with the build scripts' helper.
-fn hostile_plugin() -> &'static Path {
-    static WASM: OnceLock<PathBuf> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        build_support::build_component(&root, "hostile-plugin")
-    })
-}
 
 /// An upstream that echoes the body and reports what it received as `x-seen-*` headers.
 /// It also sends `x-upstream-secret`, which the response-phase rule must remove.
@@ -293,7 +224,7 @@ on_http_response:
 
 #[tokio::test]
 async fn plugin_failure_is_a_500_for_that_request_only() {
-    let plugin = hostile_plugin().to_owned();
+    let plugin = hostile_plugin();
     let h = Harness::start("any policy text loads\n", |c| c.plugin = Some(plugin)).await;
     let res = h.client.get(h.url("/panic")).send().await.unwrap();
     assert_eq!(res.status(), 500);
@@ -315,10 +246,7 @@ async fn plugin_failure_is_a_500_for_that_request_only() {
 /// `on_error: continue` the next rule answers from the recorded result.
 #[tokio::test]
 async fn failed_plan_goes_back_to_the_policy_via_resume() {
-    let provider = gateway_support::provider()
-        .reply(gateway_support::status(429))
-        .start()
-        .await;
+    let p = provider("p").status(429).start().await.unwrap();
     let policy = "\
 on_http_request:
   - actions:
@@ -338,7 +266,7 @@ on_http_request:
           body: \"resumed ${actions.ngrok.ai_gateway.status}\"
 ";
     let h = Harness::start(policy, |c| {
-        c.internal_hosts = vec![("p.internal".into(), provider.addr)]
+        c.internal_hosts = vec![("p.internal".into(), p.server.addr)]
     })
     .await;
     let body = serde_json::json!({"model": "p:m", "messages": [{"role": "user", "content": "hi"}]});
@@ -352,8 +280,8 @@ on_http_request:
         .unwrap();
     assert_eq!(res.status(), 503);
     assert_eq!(res.text().await.unwrap(), "resumed error");
-    assert_eq!(provider.hits(), 1, "one key, so one attempt");
-    assert_eq!(provider.seen()[0].path, "/v1/chat/completions");
+    assert_eq!(p.hits(), 1, "one key, so one attempt");
+    assert_eq!(p.received()[0].path, "/v1/chat/completions");
     let metrics = h.metrics().await;
     // A 429 asks for the next key; there is none, so the attempt is recorded as exhausted.
     assert!(
@@ -400,7 +328,7 @@ fn respond_with(status: u16) -> String {
 #[tokio::test]
 async fn invalid_reload_keeps_the_previous_policy_and_both_results_are_counted() {
     let h = Harness::start(&respond_with(201), |c| c.watch_policy = false).await;
-    let file = h.dir.join("policy.yaml");
+    let file = h.dir().join("policy.yaml");
     std::fs::write(
         &file,
         "on_http_request:\n  - actions:\n      - type: no-such-action\n",

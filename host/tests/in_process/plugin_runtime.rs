@@ -15,17 +15,10 @@ use edge::wit::types::{
     ResponseHead,
 };
 
-/// The hostile fixture, built once per test process with the same helper the build scripts use.
+/// The hostile fixture (built by `edge-test-support`'s build script), read once per process.
 fn hostile_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let path = build_support::build_component(&root, "hostile-plugin");
-        std::fs::read(path).unwrap()
-    })
+    WASM.get_or_init(|| std::fs::read(edge_test_support::paths::hostile_plugin()).unwrap())
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

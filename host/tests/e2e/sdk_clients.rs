@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use edge_tests::edge;
-use edge_tests::edge_binary::workspace_root;
+use crate::edge;
+use edge_test_support::paths::workspace_root;
 
 fn venv_dir() -> PathBuf {
     std::env::current_exe()

@@ -2,12 +2,10 @@
 //! parse, it checks the demo key, its `fail-<status>` models fail as documented, and the
 //! attempt loop reaches it as `demo.internal`.
 
-mod gateway_support;
-
+use crate::plan_support::*;
 use edge::demo::DemoProvider;
 use edge::gateway::PlanResult;
 use edge::wit::types::{ApiFormat, Attempt};
-use gateway_support::*;
 use serde_json::{Value, json};
 
 fn demo_attempt(path: &str, body: Value, anthropic: bool, model: &str, group: u32) -> Attempt {

@@ -2,10 +2,11 @@
 //! host-side behaviours that do not depend on policy features — body limit, no upstream,
 //! request ids, admin endpoints, invalid reloads — plus a deny rule end to end.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use edge::server::{RunningEdge, ServeConfig, start};
+use edge::server::{ServeConfig, start};
+
+use crate::serve_support::InProcessEdge as Edge;
 
 const DENY_POLICY: &str = "\
 on_http_request:
@@ -16,48 +17,6 @@ on_http_request:
         config:
           status_code: 403
 ";
-
-struct Edge {
-    edge: RunningEdge,
-    dir: std::path::PathBuf,
-    client: reqwest::Client,
-}
-
-impl Edge {
-    async fn start(policy: &str, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "edge-embedded-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("policy.yaml");
-        std::fs::write(&file, policy).unwrap();
-        let mut cfg = ServeConfig::new(&file);
-        cfg.cache_dir = Some(std::env::temp_dir().join("edge-test-plugin-cache"));
-        tweak(&mut cfg);
-        let edge = start(cfg).await.unwrap();
-        Self {
-            edge,
-            dir,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.edge.addr, path)
-    }
-
-    fn admin(&self, path: &str) -> String {
-        format!("http://{}{}", self.edge.admin_addr, path)
-    }
-
-    async fn stop(self) {
-        self.edge.shutdown().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn code(res: &reqwest::Response) -> &str {
     res.headers()
@@ -126,7 +85,7 @@ async fn deny_rule_no_upstream_body_limit_and_admin() {
 async fn invalid_policy_on_reload_is_reported_and_previous_kept() {
     let e = Edge::start(DENY_POLICY, |c| c.watch_policy = false).await;
     std::fs::write(
-        e.dir.join("policy.yaml"),
+        e.dir().join("policy.yaml"),
         "on_http_request:\n  - actions:\n      - type: no-such-action\n",
     )
     .unwrap();

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use edge_tests::{Client, edge};
+use crate::edge;
+use edge_test_support::Client;
 
 fn policy(version: &str) -> String {
     format!(
@@ -16,7 +17,7 @@ fn policy(version: &str) -> String {
 
 const BROKEN: &str = "on_http_request:\n  - actions:\n      - type: custom-response\n        config:\n          status_code: \"${req.nope(\"\n";
 
-async fn policy_status(c: &Client, e: &edge_tests::Edge) -> serde_json::Value {
+async fn policy_status(c: &Client, e: &edge_test_support::Edge) -> serde_json::Value {
     c.get(&e.admin_url("/policy")).await.unwrap().json()
 }
 

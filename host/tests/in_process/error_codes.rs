@@ -8,17 +8,16 @@
 //! code HTTP does not have, a policy resuming forever) answer through the same
 //! `EdgeError::to_response`, which the unit tests of `server/errors.rs` check variant by
 //! variant.
-// The helpers below are test code too: this tells clippy's `allow-*-in-tests` so.
-#![cfg(test)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use edge::server::{RunningEdge, ServeConfig, start};
+use edge_test_support::http_server::closed_port;
+use edge_test_support::paths::{hostile_plugin, plugin_cache_dir};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -39,25 +38,10 @@ async fn edge(policy: &str, tweak: impl FnOnce(&mut ServeConfig)) -> (RunningEdg
     let file = dir.join("policy.yaml");
     std::fs::write(&file, policy).unwrap();
     let mut cfg = ServeConfig::new(&file);
-    // Shared with the other in-process tests so the plugin is compiled once per machine.
-    cfg.cache_dir = Some(std::env::temp_dir().join("edge-test-plugin-cache"));
+    // Shared by every edge of the run so the plugin is compiled once.
+    cfg.cache_dir = Some(plugin_cache_dir());
     tweak(&mut cfg);
     (start(cfg).await.unwrap(), dir)
-}
-
-/// The hostile fixture plugin, built once per test process.
-fn hostile_plugin() -> &'static Path {
-    static WASM: OnceLock<PathBuf> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        build_support::build_component(root, "hostile-plugin")
-    })
-}
-
-/// A loopback address nothing listens on.
-async fn closed_port() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
 }
 
 /// A provider that answers with the status named by the request's `x-mock-status` header
@@ -161,7 +145,7 @@ fn chat(model: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
-    let dead = closed_port().await;
+    let dead = closed_port().unwrap();
     let mock = provider().await;
     let (e, dir) = edge(&policy(), |c| {
         c.upstream = Some(format!("http://{dead}"));
@@ -294,7 +278,7 @@ async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_failures_and_a_missing_upstream_name_their_code_in_header_and_body() {
-    let plugin = hostile_plugin().to_owned();
+    let plugin = hostile_plugin();
     let (e, dir) = edge("any policy text loads\n", |c| c.plugin = Some(plugin)).await;
     let client = reqwest::Client::new();
     let url = |path: &str| format!("http://{}{path}", e.addr);

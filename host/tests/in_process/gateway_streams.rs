@@ -1,13 +1,13 @@
 //! Streaming through the attempt loop: the commit point (2xx head and a healthy first SSE
 //! event), failover before it, and explicit error events after it.
 
-mod gateway_support;
-
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::plan_support::*;
 use edge::gateway::PlanResult;
 use edge::wit::types::{ApiFormat, AttemptResult, FailureKind, Plan};
-use gateway_support::*;
+use edge_test_support::{TestCa, provider};
 
 const CHUNK_1: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n";
 const CHUNK_2: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n";
@@ -34,13 +34,14 @@ async fn served(result: PlanResult) -> (http::HeaderMap, String, Vec<AttemptResu
 
 #[tokio::test]
 async fn a_healthy_stream_is_relayed_byte_for_byte() {
-    let a = provider()
-        .reply(sse(vec![CHUNK_1, CHUNK_2, DONE], StreamEnd::Clean))
+    let a = provider("a")
+        .events(&[CHUNK_1, CHUNK_2, DONE])
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr)], None);
+        .await
+        .unwrap();
+    let (ctx, _) = context(&[("a.internal", a.server.addr)], None);
     let plan = streaming(plan(vec![attempt(
-        url(a.addr, "a.internal", "http"),
+        url(a.server.addr, "a.internal", "http"),
         "a",
         "m1",
         "k1",
@@ -59,19 +60,15 @@ async fn a_healthy_stream_is_relayed_byte_for_byte() {
 
 #[tokio::test]
 async fn chunks_reach_the_client_as_they_arrive() {
-    let a = provider()
-        .reply(Reply::Sse {
-            status: 200,
-            content_type: "text/event-stream",
-            chunks: vec![CHUNK_1, CHUNK_2, DONE],
-            gap: Duration::from_millis(1_000),
-            end: StreamEnd::Clean,
-        })
+    let a = provider("a")
+        .events(&[CHUNK_1, CHUNK_2, DONE])
+        .chunk_delay(1_000)
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr)], None);
+        .await
+        .unwrap();
+    let (ctx, _) = context(&[("a.internal", a.server.addr)], None);
     let plan = streaming(plan(vec![attempt(
-        url(a.addr, "a.internal", "http"),
+        url(a.server.addr, "a.internal", "http"),
         "a",
         "m1",
         "k1",
@@ -98,15 +95,24 @@ async fn chunks_reach_the_client_as_they_arrive() {
 
 #[tokio::test]
 async fn a_stream_failing_before_its_first_byte_fails_over() {
-    let a = provider().reply(sse(vec![], StreamEnd::Drop)).start().await;
-    let b = provider()
-        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+    let a = provider("a")
+        .events(&[])
+        .fail_before_first_byte()
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
+        .await
+        .unwrap();
+    let b = provider("b")
+        .events(&[CHUNK_1, DONE])
+        .start()
+        .await
+        .unwrap();
+    let (ctx, _) = context(
+        &[("a.internal", a.server.addr), ("b.internal", b.server.addr)],
+        None,
+    );
     let plan = streaming(plan(vec![
-        attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
-        attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
+        attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k1", 0),
+        attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     let (headers, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(body, format!("{CHUNK_1}{DONE}"));
@@ -123,15 +129,19 @@ async fn a_stream_failing_before_its_first_byte_fails_over() {
 
 #[tokio::test]
 async fn an_error_status_on_a_stream_fails_over() {
-    let a = provider().reply(status(503)).start().await;
-    let b = provider()
-        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+    let a = provider("a").status(503).start().await.unwrap();
+    let b = provider("b")
+        .events(&[CHUNK_1, DONE])
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
+        .await
+        .unwrap();
+    let (ctx, _) = context(
+        &[("a.internal", a.server.addr), ("b.internal", b.server.addr)],
+        None,
+    );
     let plan = streaming(plan(vec![
-        attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
-        attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
+        attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k1", 0),
+        attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(body, format!("{CHUNK_1}{DONE}"));
@@ -146,21 +156,23 @@ async fn an_error_status_on_a_stream_fails_over() {
 
 #[tokio::test]
 async fn an_error_event_first_fails_over_and_the_client_never_sees_it() {
-    let a = provider()
-        .reply(sse(
-            vec![": keep-alive\n\n", OPENAI_ERROR_EVENT],
-            StreamEnd::Clean,
-        ))
+    let a = provider("a")
+        .events(&[": keep-alive\n\n", OPENAI_ERROR_EVENT])
         .start()
-        .await;
-    let b = provider()
-        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .await
+        .unwrap();
+    let b = provider("b")
+        .events(&[CHUNK_1, DONE])
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
+        .await
+        .unwrap();
+    let (ctx, _) = context(
+        &[("a.internal", a.server.addr), ("b.internal", b.server.addr)],
+        None,
+    );
     let plan = streaming(plan(vec![
-        attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
-        attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
+        attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k1", 0),
+        attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(body, format!("{CHUNK_1}{DONE}"));
@@ -174,21 +186,23 @@ async fn an_error_event_first_fails_over_and_the_client_never_sees_it() {
 
 #[tokio::test]
 async fn an_anthropic_error_event_first_fails_over() {
-    let a = provider()
-        .reply(sse(vec![ANTHROPIC_ERROR_EVENT], StreamEnd::Clean))
+    let a = provider("a")
+        .events(&[ANTHROPIC_ERROR_EVENT])
         .start()
-        .await;
-    let b = provider()
-        .reply(sse(
-            vec!["event: message_start\ndata: {\"type\":\"message_start\"}\n\n"],
-            StreamEnd::Clean,
-        ))
+        .await
+        .unwrap();
+    let b = provider("b")
+        .events(&["event: message_start\ndata: {\"type\":\"message_start\"}\n\n"])
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
+        .await
+        .unwrap();
+    let (ctx, _) = context(
+        &[("a.internal", a.server.addr), ("b.internal", b.server.addr)],
+        None,
+    );
     let mut plan = streaming(plan(vec![
-        attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
-        attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
+        attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k1", 0),
+        attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     plan.format = ApiFormat::Anthropic;
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
@@ -201,18 +215,24 @@ async fn an_anthropic_error_event_first_fails_over() {
 
 #[tokio::test]
 async fn a_stream_dropped_midway_ends_with_an_error_event() {
-    let a = provider()
-        .reply(sse(vec![CHUNK_1, CHUNK_2], StreamEnd::Drop))
+    let a = provider("a")
+        .events(&[CHUNK_1, CHUNK_2])
+        .drop_after(2)
         .start()
-        .await;
-    let b = provider()
-        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .await
+        .unwrap();
+    let b = provider("b")
+        .events(&[CHUNK_1, DONE])
         .start()
-        .await;
-    let (ctx, sink) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
+        .await
+        .unwrap();
+    let (ctx, sink) = context(
+        &[("a.internal", a.server.addr), ("b.internal", b.server.addr)],
+        None,
+    );
     let plan = streaming(plan(vec![
-        attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
-        attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
+        attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k1", 0),
+        attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(
@@ -240,13 +260,15 @@ async fn a_stream_dropped_midway_ends_with_an_error_event() {
 
 #[tokio::test]
 async fn a_stalled_stream_ends_with_an_error_event_after_the_idle_timeout() {
-    let a = provider()
-        .reply(sse(vec![CHUNK_1], StreamEnd::Stall))
+    let a = provider("a")
+        .events(&[CHUNK_1])
+        .stall_after(1)
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr)], None);
+        .await
+        .unwrap();
+    let (ctx, _) = context(&[("a.internal", a.server.addr)], None);
     let mut plan = streaming(plan(vec![attempt(
-        url(a.addr, "a.internal", "http"),
+        url(a.server.addr, "a.internal", "http"),
         "a",
         "m1",
         "k1",
@@ -276,20 +298,26 @@ async fn a_stalled_stream_ends_with_an_error_event_after_the_idle_timeout() {
 
 #[tokio::test]
 async fn a_stream_stalling_before_its_first_event_times_out_the_attempt() {
-    let a = provider()
-        .reply(sse(vec![], StreamEnd::Stall))
+    let a = provider("a")
+        .events(&[])
+        .stall_after(0)
         .start()
-        .await;
-    let b = provider()
-        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+        .await
+        .unwrap();
+    let b = provider("b")
+        .events(&[CHUNK_1, DONE])
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
-    let mut first = attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0);
+        .await
+        .unwrap();
+    let (ctx, _) = context(
+        &[("a.internal", a.server.addr), ("b.internal", b.server.addr)],
+        None,
+    );
+    let mut first = attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k1", 0);
     first.timeout_ms = 300;
     let plan = streaming(plan(vec![
         first,
-        attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
+        attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     let (_, body, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(body, format!("{CHUNK_1}{DONE}"));
@@ -299,15 +327,23 @@ async fn a_stream_stalling_before_its_first_event_times_out_the_attempt() {
 
 #[tokio::test]
 async fn a_json_answer_to_a_streaming_request_fails_over() {
-    let a = provider().reply(ok_json("{\"choices\":[]}")).start().await;
-    let b = provider()
-        .reply(sse(vec![CHUNK_1, DONE], StreamEnd::Clean))
+    let a = provider("a")
+        .body("{\"choices\":[]}")
         .start()
-        .await;
-    let (ctx, _) = context(&[("a.internal", a.addr), ("b.internal", b.addr)], None);
+        .await
+        .unwrap();
+    let b = provider("b")
+        .events(&[CHUNK_1, DONE])
+        .start()
+        .await
+        .unwrap();
+    let (ctx, _) = context(
+        &[("a.internal", a.server.addr), ("b.internal", b.server.addr)],
+        None,
+    );
     let plan = streaming(plan(vec![
-        attempt(url(a.addr, "a.internal", "http"), "a", "m1", "k1", 0),
-        attempt(url(b.addr, "b.internal", "http"), "b", "m2", "k1", 1),
+        attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k1", 0),
+        attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
     ]));
     let (_, _, attempts) = served(run(&ctx, &plan).await).await;
     assert_eq!(attempts[0].failure, Some(FailureKind::StreamError));
@@ -320,23 +356,29 @@ async fn a_json_answer_to_a_streaming_request_fails_over() {
 
 #[tokio::test]
 async fn streams_over_https_and_http2_commit_and_end_with_an_error_event_when_broken() {
-    let ca = TestCa::new("stream-ca");
-    let good = provider()
-        .reply(sse(vec![CHUNK_1, CHUNK_2, DONE], StreamEnd::Clean))
-        .tls(&ca, "s.internal")
+    let ca = Arc::new(TestCa::new("stream-ca").unwrap());
+    let good = provider("s")
+        .events(&[CHUNK_1, CHUNK_2, DONE])
+        .tls(&ca)
         .start()
-        .await;
-    let broken = provider()
-        .reply(sse(vec![CHUNK_1], StreamEnd::Drop))
-        .tls(&ca, "b.internal")
+        .await
+        .unwrap();
+    let broken = provider("b")
+        .events(&[CHUNK_1])
+        .drop_after(1)
+        .tls(&ca)
         .start()
-        .await;
+        .await
+        .unwrap();
     let (ctx, _) = context(
-        &[("s.internal", good.addr), ("b.internal", broken.addr)],
-        Some(&ca),
+        &[
+            ("s.internal", good.server.addr),
+            ("b.internal", broken.server.addr),
+        ],
+        Some(&*ca),
     );
     let plan_ok = streaming(plan(vec![attempt(
-        url(good.addr, "s.internal", "https"),
+        url(good.server.addr, "s.internal", "https"),
         "s",
         "m1",
         "k1",
@@ -344,9 +386,9 @@ async fn streams_over_https_and_http2_commit_and_end_with_an_error_event_when_br
     )]));
     let (_, body, _) = served(run(&ctx, &plan_ok).await).await;
     assert_eq!(body, format!("{CHUNK_1}{CHUNK_2}{DONE}"));
-    assert_eq!(good.seen()[0].headers["accept-encoding"], "identity");
+    assert_eq!(good.received()[0].headers["accept-encoding"], "identity");
     let plan_broken = streaming(plan(vec![attempt(
-        url(broken.addr, "b.internal", "https"),
+        url(broken.server.addr, "b.internal", "https"),
         "b",
         "m1",
         "k1",

@@ -1,0 +1,45 @@
+//! End-to-end tests: the `edge` binary run as a user runs it (`edge serve`, `edge check`),
+//! against real loopback servers from `edge-test-support`.
+//!
+//! They are tests of the `edge` package so that cargo builds the binary first and names it in
+//! `CARGO_BIN_EXE_edge`. One test binary holds them all (each test binary is a separate link,
+//! and a separate process run one after another); every edge started here shares one plugin
+//! cache per run (`paths::plugin_cache_dir`), so the plugin component compiles once.
+
+// Integration tests are always compiled with `cfg(test)`. Marking the modules so lets clippy
+// treat their helper functions as test code too (clippy.toml allows unwrap/expect/panic in
+// tests), not only the `#[test]` functions.
+#[cfg(test)]
+mod ai_gateway_routing;
+#[cfg(test)]
+mod edge_admin;
+#[cfg(test)]
+mod edge_check;
+#[cfg(test)]
+mod edge_hostile_plugin;
+#[cfg(test)]
+mod edge_limits;
+#[cfg(test)]
+mod edge_policy;
+#[cfg(test)]
+mod edge_reload;
+#[cfg(test)]
+mod edge_shutdown;
+#[cfg(test)]
+mod edge_tls;
+#[cfg(test)]
+mod failover;
+#[cfg(test)]
+mod quickstart;
+#[cfg(test)]
+mod sdk_clients;
+#[cfg(test)]
+mod shipped_policies;
+
+/// The edge binary cargo built for this test crate.
+pub const EDGE_BIN: &str = env!("CARGO_BIN_EXE_edge");
+
+/// Starts describing an `edge serve` of [`EDGE_BIN`].
+pub fn edge() -> edge_test_support::EdgeBuilder {
+    edge_test_support::edge(EDGE_BIN)
+}
