@@ -1,5 +1,5 @@
 //! Traffic-policy actions end to end: the real edge, a real echo upstream, CEL rules that
-//! allow, deny, rewrite and forward. Every action of issue 2 is exercised at least once.
+//! allow, deny, rewrite and forward. Every action in docs/traffic-policy.md is exercised at least once.
 
 use crate::edge;
 use edge_test_support::{Client, echo_upstream};
