@@ -10,39 +10,20 @@
 //! variant.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use edge::server::{RunningEdge, ServeConfig, start};
 use edge_test_support::http_server::closed_port;
-use edge_test_support::paths::{hostile_plugin, plugin_cache_dir};
+use edge_test_support::paths::hostile_plugin;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const HEADER: &str = "x-edge-error-code";
+use crate::serve_support::InProcessEdge;
 
-/// Starts an edge serving `policy`; the temporary directory lives as long as the test.
-async fn edge(policy: &str, tweak: impl FnOnce(&mut ServeConfig)) -> (RunningEdge, PathBuf) {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "edge-error-codes-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("policy.yaml");
-    std::fs::write(&file, policy).unwrap();
-    let mut cfg = ServeConfig::new(&file);
-    // Shared by every edge of the run so the plugin is compiled once.
-    cfg.cache_dir = Some(plugin_cache_dir());
-    tweak(&mut cfg);
-    (start(cfg).await.unwrap(), dir)
-}
+const HEADER: &str = "x-edge-error-code";
 
 /// A provider that answers with the status named by the request's `x-mock-status` header
 /// (default 500), after `x-mock-delay-ms` milliseconds.
@@ -147,7 +128,7 @@ fn chat(model: Value) -> Value {
 async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
     let dead = closed_port().unwrap();
     let mock = provider().await;
-    let (e, dir) = edge(&policy(), |c| {
+    let edge = InProcessEdge::start(&policy(), |c| {
         c.upstream = Some(format!("http://{dead}"));
         c.max_body_bytes = 4096;
         c.internal_hosts = vec![
@@ -156,8 +137,8 @@ async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
         ];
     })
     .await;
-    let client = reqwest::Client::new();
-    let url = |path: &str| format!("http://{}{path}", e.addr);
+    let client = &edge.client;
+    let url = |path: &str| edge.url(path);
     let chat_url = url("/v1/chat/completions");
     let json_post = |url: &str, body: Value| {
         client
@@ -258,7 +239,9 @@ async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
     }
 
     // A client that breaks off while sending the body the policy reads.
-    let mut tcp = tokio::net::TcpStream::connect(e.addr).await.unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(edge.edge.addr)
+        .await
+        .unwrap();
     tcp.write_all(b"POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nabc")
         .await
         .unwrap();
@@ -272,16 +255,15 @@ async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
     );
     assert!(raw.contains(r#""code":"request_body_unreadable""#), "{raw}");
 
-    e.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    edge.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_failures_and_a_missing_upstream_name_their_code_in_header_and_body() {
     let plugin = hostile_plugin();
-    let (e, dir) = edge("any policy text loads\n", |c| c.plugin = Some(plugin)).await;
-    let client = reqwest::Client::new();
-    let url = |path: &str| format!("http://{}{path}", e.addr);
+    let edge = InProcessEdge::start("any policy text loads\n", |c| c.plugin = Some(plugin)).await;
+    let client = &edge.client;
+    let url = |path: &str| edge.url(path);
     let res = client.get(url("/panic")).send().await.unwrap();
     assert_error("guest panic", res, 500, "plugin_trap").await;
     let res = client.get(url("/loop")).send().await.unwrap();
@@ -289,6 +271,5 @@ async fn plugin_failures_and_a_missing_upstream_name_their_code_in_header_and_bo
     // No `--upstream`: the plugin's upstream decision has nowhere to go.
     let res = client.get(url("/upstream/x")).send().await.unwrap();
     assert_error("no upstream", res, 404, "no_upstream").await;
-    e.shutdown().await;
-    let _ = std::fs::remove_dir_all(dir);
+    edge.stop().await;
 }
