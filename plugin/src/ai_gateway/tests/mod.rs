@@ -1,6 +1,7 @@
 //! Tests of the `ai-gateway` action against an in-memory engine and host.
 
 mod harness;
+mod key_selection;
 
 mod diagnostics;
 mod failover_finish;
