@@ -28,6 +28,7 @@ pub mod errors;
 pub mod failover;
 mod models_list;
 mod outcome;
+mod output_limit;
 mod per_format;
 mod plan;
 mod provider_keys;

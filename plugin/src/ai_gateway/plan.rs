@@ -14,6 +14,7 @@ use super::body::{BodyEdits, ClientBody, upstream_body};
 use super::continuation::{AttemptInfo, ClientInfo, Continuation};
 use super::errors::GatewayError;
 use super::models_list::models_list;
+use super::output_limit::added_limit_field;
 use super::resolve::{Cand, resolve};
 use super::selection_record::SelectionRecord;
 use super::skipped::SkippedCandidate;
@@ -99,6 +100,9 @@ pub(super) fn plan(
         gw.settings.only_allow_configured_models,
     );
     ctx.client.rejected_models = resolved.rejected.clone();
+    if let Some(empty) = &resolved.empty_model {
+        return ctx.fail(GatewayError::InvalidBody(empty.to_string()));
+    }
     if resolved.requested && resolved.candidates.is_empty() {
         let reasons: Vec<String> = resolved
             .rejected
@@ -229,7 +233,7 @@ pub(super) fn plan(
                 model: &model_id,
                 merge: &merge,
                 max_output_tokens: gw.settings.max_output_tokens,
-                surface,
+                limit_field: added_limit_field(surface, &provider.base_url),
                 allow,
                 deny: &deny,
             },

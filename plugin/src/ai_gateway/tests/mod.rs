@@ -2,6 +2,7 @@
 
 mod harness;
 mod key_selection;
+mod request_body;
 
 mod diagnostics;
 mod failover_finish;
