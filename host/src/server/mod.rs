@@ -11,6 +11,7 @@ pub(crate) mod assemble;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod decider;
+pub(crate) mod error_shape;
 pub(crate) mod errors;
 pub(crate) mod handler;
 pub(crate) mod listener;

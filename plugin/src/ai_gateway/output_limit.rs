@@ -2,12 +2,14 @@
 //! handling"). Read once per candidate while a plan is written, only when the client sent no
 //! output limit of its own (one it sent is capped under its own name).
 //!
-//! OpenAI's own chat API takes `max_completion_tokens`, and its reasoning models (o-series,
-//! gpt-5) reject `max_tokens` with a 400, which does not fail over; every other
+//! OpenAI's own chat API (the built-in `openai` provider, wherever its `base_url` points, or
+//! any provider at `api.openai.com`) takes `max_completion_tokens`, and its reasoning models
+//! (o-series, gpt-5) reject `max_tokens` with a 400, which does not fail over; every other
 //! OpenAI-compatible provider, the legacy completions API and Anthropic's messages API take
 //! `max_tokens`; the responses API takes `max_output_tokens`.
 
 use super::surface::Surface;
+use super::universe::Provider;
 
 /// Body keys that limit output length; every one the client or the config `body` sets is
 /// capped by `max_output_tokens`.
@@ -16,12 +18,20 @@ pub const OUTPUT_LIMIT_FIELDS: &[&str] =
 
 /// Host of OpenAI's own API; its regional hosts (`eu.api.openai.com`) are subdomains.
 const OPENAI_API_HOST: &str = "api.openai.com";
+/// The catalog id of OpenAI's built-in provider.
+const OPENAI_ID: &str = "openai";
 
-/// The field added when the client sent no limit, for `surface` on the provider at
-/// `base_url`; `None` when the surface has no output limit (embeddings).
-pub fn added_limit_field(surface: Surface, base_url: &url::Url) -> Option<&'static str> {
+/// The field added when the client sent no limit, for `surface` on `provider`; `None` when
+/// the surface has no output limit (embeddings).
+pub fn added_limit_field(surface: Surface, provider: &Provider) -> Option<&'static str> {
+    let openai =
+        provider.builtin.as_deref() == Some(OPENAI_ID) || is_openai_api(&provider.base_url);
+    limit_field(surface, openai)
+}
+
+fn limit_field(surface: Surface, openai: bool) -> Option<&'static str> {
     match surface {
-        Surface::ChatCompletions if is_openai_api(base_url) => Some("max_completion_tokens"),
+        Surface::ChatCompletions if openai => Some("max_completion_tokens"),
         Surface::ChatCompletions | Surface::Completions | Surface::Messages => Some("max_tokens"),
         Surface::Responses => Some("max_output_tokens"),
         Surface::Embeddings | Surface::Models => None,
@@ -40,7 +50,7 @@ mod tests {
     use super::*;
 
     fn field(surface: Surface, url: &str) -> Option<&'static str> {
-        added_limit_field(surface, &url::Url::parse(url).unwrap())
+        limit_field(surface, is_openai_api(&url::Url::parse(url).unwrap()))
     }
 
     #[test]

@@ -233,7 +233,7 @@ pub(super) fn plan(
                 model: &model_id,
                 merge: &merge,
                 max_output_tokens: gw.settings.max_output_tokens,
-                limit_field: added_limit_field(surface, &provider.base_url),
+                limit_field: added_limit_field(surface, provider),
                 allow,
                 deny: &deny,
             },
