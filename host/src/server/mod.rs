@@ -14,6 +14,7 @@ pub(crate) mod decider;
 pub(crate) mod error_shape;
 pub(crate) mod errors;
 pub(crate) mod handler;
+pub(crate) mod internal_warnings;
 pub(crate) mod listener;
 pub(crate) mod policy_loader;
 pub(crate) mod request;

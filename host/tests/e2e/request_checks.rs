@@ -251,3 +251,55 @@ async fn edge_errors_on_messages_use_the_anthropic_shape() {
     assert_eq!(r.json()["error"]["code"], "request_body_too_large");
     assert_eq!(p.hits(), 0);
 }
+
+#[test]
+fn edge_check_with_the_serve_flags_warns_about_unregistered_plain_http_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        "\
+on_http_request:
+  - actions:
+      - type: ai-gateway
+        config:
+          providers:
+            - id: ghost
+              base_url: http://ghost.internal/v1
+            - id: gpu
+              base_url: http://gpu.internal:8080
+            - id: tls
+              base_url: https://tls.internal
+            - id: demo
+              base_url: http://demo.internal
+",
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::EDGE_BIN)
+        .args([
+            "check",
+            "--internal",
+            "gpu.internal=127.0.0.1:8080",
+            "--demo",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning is not an error: {stdout}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        vec![format!(
+            "{}:7:25: warning: plain http:// to ghost.internal is not registered: attempts to \
+             this provider fail until the edge runs with --internal ghost.internal=HOST:PORT \
+             (or use https://)",
+            file.display()
+        )],
+        "{stdout}"
+    );
+}
