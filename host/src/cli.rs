@@ -105,6 +105,28 @@ pub struct CheckArgs {
     pub plugin: Option<PathBuf>,
     #[arg(long, env = "EDGE_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// The `--internal` mappings `serve` will run with: plain-http providers whose host is
+    /// not among them (or `demo.internal` with --demo) get a warning.
+    #[arg(long = "internal", value_name = "NAME.internal=HOST:PORT", value_parser = parse_internal)]
+    pub internal: Vec<(String, SocketAddr)>,
+    /// `serve` will run with --demo (registers demo.internal).
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl CheckArgs {
+    /// The `.internal` table `serve` would build from the same flags.
+    pub fn internal_hosts(&self) -> crate::gateway::InternalHosts {
+        let hosts = crate::gateway::InternalHosts::new(&self.internal);
+        if self.demo {
+            // The demo's port is chosen at start; only the name matters here.
+            hosts.add(
+                crate::demo::DEMO_HOST,
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+            );
+        }
+        hosts
+    }
 }
 
 impl ServeArgs {

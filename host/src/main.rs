@@ -50,8 +50,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 
 /// Prints every diagnostic on stdout and a summary on stderr; true when all files are valid.
 fn check(args: &CheckArgs) -> anyhow::Result<bool> {
-    let loader = edge::server::check_loader(args.plugin.as_deref(), args.cache_dir.as_deref())
-        .context("cannot load the plugin")?;
+    let loader = edge::server::check_loader(
+        args.plugin.as_deref(),
+        args.cache_dir.as_deref(),
+        args.internal_hosts(),
+    )
+    .context("cannot load the plugin")?;
     let outcome = edge::check::check_files(&loader, &args.files);
     let mut stdout = std::io::stdout().lock();
     for line in &outcome.lines {

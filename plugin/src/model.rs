@@ -193,6 +193,17 @@ pub struct LoadSummary {
     pub request_rules: u32,
     pub response_rules: u32,
     pub warnings: Vec<Diagnostic>,
+    /// Every `providers[].base_url` the `ai-gateway` action writes.
+    pub provider_urls: Vec<ProviderUrl>,
+}
+
+/// A provider `base_url` as written in the policy, with its position (for `edge check`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderUrl {
+    pub url: String,
+    pub line: u32,
+    pub column: u32,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

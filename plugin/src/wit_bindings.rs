@@ -123,6 +123,16 @@ impl Guest for Plugin {
                     request_rules: s.request_rules,
                     response_rules: s.response_rules,
                     warnings: s.warnings.into_iter().map(diagnostic_out).collect(),
+                    provider_urls: s
+                        .provider_urls
+                        .into_iter()
+                        .map(|u| wt::ProviderUrl {
+                            url: u.url,
+                            line: u.line,
+                            column: u.column,
+                            path: u.path,
+                        })
+                        .collect(),
                 })
             }
             Err(diags) => Err(diags.into_iter().map(diagnostic_out).collect()),

@@ -14,6 +14,7 @@ use super::excerpt::read_excerpt;
 use super::internal_hosts::is_internal_host;
 use super::redaction::CREDENTIAL_HEADERS;
 use super::stream_commit::await_first_event;
+use super::upstream_client::UpstreamClient;
 
 /// A response the loop commits to: its head, the body bytes already read (replayed to the
 /// client first) and the rest of the body.
@@ -47,12 +48,15 @@ impl Failed {
 /// and decides whether running out of time is reported as this attempt's timeout or as the
 /// total timeout.
 pub(crate) async fn run_attempt(
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     attempt: &Attempt,
     stream: bool,
     attempt_deadline: Instant,
     total_deadline: Instant,
 ) -> Result<Committed, Failed> {
+    client
+        .check_plain_http(&attempt.url)
+        .map_err(Failed::bare)?;
     let request = build_request(attempt, stream).map_err(Failed::bare)?;
     let deadline = attempt_deadline.min(total_deadline);
     // The attempt's own budget, for messages (the plan's value may be 0 = the default).

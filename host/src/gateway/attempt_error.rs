@@ -33,8 +33,12 @@ pub enum AttemptError {
     /// The provider spoke broken HTTP, or the URL could not be used.
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// Plain `http://` to a host that is not `.internal` (the plugin should never plan this).
-    #[error("plain http:// is only allowed for .internal hosts, not {host}")]
+    /// Plain `http://` to a host that is not registered in the `.internal` table; refused
+    /// before any I/O.
+    #[error(
+        "plain http:// to {host} is refused: http goes only to names registered with \
+         --internal NAME.internal=HOST:PORT (or the --demo provider); register {host} or use https://"
+    )]
     PlainHttpRefused { host: String },
 }
 

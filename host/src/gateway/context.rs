@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use super::config::GatewayConfig;
 use super::internal_hosts::InternalHosts;
-use super::upstream_client::{ClientBuildError, build_upstream_client};
+use super::upstream_client::{ClientBuildError, UpstreamClient, build_upstream_client};
 use crate::host_services::TargetMetricsSink;
 
 /// Built once at startup (and again when settings that shape the client change); shared by
 /// every request. Cloning is cheap.
 #[derive(Clone)]
 pub struct GatewayContext {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: UpstreamClient,
     internal_hosts: InternalHosts,
     pub(crate) sink: Arc<dyn TargetMetricsSink>,
 }
@@ -24,7 +24,10 @@ impl GatewayContext {
         sink: Arc<dyn TargetMetricsSink>,
     ) -> Result<Self, ClientBuildError> {
         let internal_hosts = InternalHosts::new(&config.internal_hosts);
-        let client = build_upstream_client(config, &internal_hosts)?;
+        let client = UpstreamClient::new(
+            build_upstream_client(config, &internal_hosts)?,
+            internal_hosts.clone(),
+        );
         Ok(Self {
             client,
             internal_hosts,

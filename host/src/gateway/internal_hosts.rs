@@ -1,6 +1,8 @@
 //! Name resolution for upstream calls: `NAME.internal` hosts map to addresses the operator
 //! registered (`--internal NAME.internal=HOST:PORT`, the `--demo` provider), every other name
-//! goes to the system resolver.
+//! goes to the system resolver. Plain `http://` is allowed only to registered names
+//! ([`InternalHosts::plain_http_refused`], checked before every attempt): an unregistered
+//! `.internal` name would otherwise be resolved by whatever DNS the network offers.
 //!
 //! Runs inside the upstream client whenever it opens a new connection to a host name (IP
 //! literals never reach it).
@@ -75,6 +77,21 @@ impl InternalHosts {
         }
     }
 
+    /// The host of `url` when it is plain `http://` to a name not in the table (the caller
+    /// refuses it); `None` for https, other schemes and registered names. Pure: no I/O.
+    /// The one rule for plain http, used before every attempt and by `edge check`.
+    pub fn plain_http_refused(&self, url: &str) -> Option<String> {
+        let url = reqwest::Url::parse(url).ok()?;
+        if url.scheme() != "http" {
+            return None;
+        }
+        let host = url.host_str().unwrap_or_default();
+        match self.lookup(host) {
+            Some(_) => None,
+            None => Some(host.to_owned()),
+        }
+    }
+
     /// The registered addresses of `name`, if it is in the table.
     pub fn lookup(&self, name: &str) -> Option<Vec<SocketAddr>> {
         let table = self.table.read().ok()?;
@@ -138,6 +155,27 @@ mod tests {
         assert!(!is_internal_host("internal"));
         assert!(!is_internal_host("example.com"));
         assert!(!is_internal_host("evil-internal"));
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_registered_names() {
+        let addr: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        let hosts = InternalHosts::new(&[("gpu.internal".to_owned(), addr)]);
+        assert_eq!(
+            hosts.plain_http_refused("http://GPU.internal:8080/v1"),
+            None
+        );
+        assert_eq!(
+            hosts
+                .plain_http_refused("http://ghost.internal/v1")
+                .as_deref(),
+            Some("ghost.internal")
+        );
+        assert_eq!(
+            hosts.plain_http_refused("http://example.com/v1").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(hosts.plain_http_refused("https://ghost.internal/v1"), None);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 
+use super::attempt_error::AttemptError;
 use super::config::GatewayConfig;
 use super::internal_hosts::InternalHosts;
 
@@ -27,6 +28,43 @@ pub enum ClientBuildError {
     Tls(#[source] rustls::Error),
     #[error("HTTP client setup failed: {0}")]
     Client(#[source] reqwest::Error),
+}
+
+/// The pooled client together with the `.internal` table it resolves through, so that an
+/// attempt can be refused before any I/O when its plain `http://` host is not registered.
+/// Dereferences to the reqwest client for sending.
+#[derive(Clone)]
+pub(crate) struct UpstreamClient {
+    http: reqwest::Client,
+    internal_hosts: InternalHosts,
+}
+
+impl UpstreamClient {
+    pub(crate) fn new(http: reqwest::Client, internal_hosts: InternalHosts) -> Self {
+        Self {
+            http,
+            internal_hosts,
+        }
+    }
+
+    /// Runs first in every attempt, before its request is built: plain `http://` goes only
+    /// to names registered in the `.internal` table (`--internal`, the demo provider), so an
+    /// API key never crosses the network in clear text to whatever a resolver returns for
+    /// an unregistered name (docs/ai-gateway.md, "Providers and models").
+    pub(crate) fn check_plain_http(&self, url: &str) -> Result<(), AttemptError> {
+        match self.internal_hosts.plain_http_refused(url) {
+            Some(host) => Err(AttemptError::PlainHttpRefused { host }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::ops::Deref for UpstreamClient {
+    type Target = reqwest::Client;
+
+    fn deref(&self) -> &reqwest::Client {
+        &self.http
+    }
 }
 
 /// Builds the shared upstream client.

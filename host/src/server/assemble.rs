@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::decider::PolicyDecider;
+use super::internal_warnings::unregistered_plain_http;
 use super::policy_loader::{LoadRejection, Loaded, PolicyLoader};
 use super::{RunningEdge, ServeConfig, StartError, start_with};
-use crate::gateway::{GatewayConfig, GatewayContext};
+use crate::gateway::{GatewayConfig, GatewayContext, InternalHosts};
 use crate::host_services::{HostServices, SecretStore, TargetMetricsSink};
 use crate::plugin_runtime::{
     ArtifactCache, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig,
@@ -58,6 +59,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
     let loader = Arc::new(RuntimeLoader {
         runtime,
         check_only: false,
+        internal_hosts: None,
     });
     let mut edge = start_with(cfg, loader, Arc::new(gateway)).await?;
     if let Some(d) = demo {
@@ -67,16 +69,19 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
 }
 
 /// A loader for `edge check`: same plugin, check-only mode (missing secrets are warnings),
-/// no secrets, no listeners.
+/// no secrets, no listeners. `internal` is the `.internal` table `serve` would have with the
+/// same `--internal`/`--demo` flags: plain-http providers outside it get a warning.
 pub fn check_loader(
     plugin: Option<&Path>,
     cache_dir: Option<&Path>,
+    internal: InternalHosts,
 ) -> Result<RuntimeLoader, StartError> {
     let services = Arc::new(HostServices::new(SecretStore::new().with_process_env()));
     let runtime = plugin_runtime(plugin, cache_dir, services)?;
     Ok(RuntimeLoader {
         runtime,
         check_only: true,
+        internal_hosts: Some(internal),
     })
 }
 
@@ -122,6 +127,8 @@ fn secret_store(cfg: &ServeConfig) -> Result<SecretStore, StartError> {
 pub struct RuntimeLoader {
     runtime: PluginRuntime,
     check_only: bool,
+    /// `edge check`: the `.internal` table to warn against.
+    internal_hosts: Option<InternalHosts>,
 }
 
 impl PolicyLoader for RuntimeLoader {
@@ -140,12 +147,18 @@ impl PolicyLoader for RuntimeLoader {
         };
         match self.runtime.load_policy(text, opts) {
             Ok(policy) => {
-                let warnings = policy
+                let mut warnings: Vec<DiagnosticView> = policy
                     .summary()
                     .warnings
                     .iter()
                     .map(diagnostic_view)
                     .collect();
+                if let Some(hosts) = &self.internal_hosts {
+                    warnings.extend(unregistered_plain_http(
+                        &policy.summary().provider_urls,
+                        hosts,
+                    ));
+                }
                 Ok(Loaded { policy, warnings })
             }
             Err(LoadError::Diagnostics(diags)) => Err(LoadRejection::Invalid(

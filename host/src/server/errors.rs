@@ -1,6 +1,7 @@
-//! The edge's own error answers. Every one is JSON `{"error":{"message","type","code"}}`
-//! with the code repeated in the `x-edge-error-code` header, so clients and tests can tell
-//! an edge error from an upstream's answer.
+//! The edge's own error answers. Every one is JSON in the shape the request's path calls for
+//! ([`ErrorShape`]: Anthropic's on `/v1/messages`, else OpenAI's
+//! `{"error":{"message","type","code"}}`), with the code in the `x-edge-error-code` header,
+//! so clients and tests can tell an edge error from an upstream's answer.
 //!
 //! | code | status | when |
 //! |---|---|---|
@@ -21,6 +22,7 @@
 
 use http::{HeaderValue, Response, StatusCode};
 
+use super::error_shape::ErrorShape;
 use crate::body::{BodyError, BoxError, ResponseBody, full};
 use crate::plugin_runtime::PluginError;
 use crate::reqwest_error::describe;
@@ -90,14 +92,6 @@ impl EdgeError {
         }
     }
 
-    /// The OpenAI-style error `type`.
-    pub fn error_type(&self) -> &'static str {
-        match self.status().as_u16() {
-            400..=499 => "invalid_request_error",
-            _ => "server_error",
-        }
-    }
-
     /// The sentence the client's error body carries: the error's message, except for a
     /// plugin failure, whose message can quote request data.
     fn client_message(&self) -> String {
@@ -107,15 +101,14 @@ impl EdgeError {
         }
     }
 
-    /// The response the client gets; `request_id` is echoed like on every answer.
-    pub fn to_response(&self) -> Response<ResponseBody> {
-        let body = serde_json::json!({
-            "error": {
-                "message": self.client_message(),
-                "type": self.error_type(),
-                "code": self.code(),
-            }
-        });
+    /// The response a client at `path` gets, in the shape [`ErrorShape::for_path`] picks.
+    /// Every edge error answer is built here.
+    pub fn to_response(&self, path: &str) -> Response<ResponseBody> {
+        let body = ErrorShape::for_path(path).body(
+            self.status().as_u16(),
+            self.code(),
+            &self.client_message(),
+        );
         let mut res = Response::new(full(body.to_string()));
         *res.status_mut() = self.status();
         let headers = res.headers_mut();
@@ -175,7 +168,7 @@ mod tests {
         ];
         for err in all {
             let code = err.code();
-            let res = err.to_response();
+            let res = err.to_response("/v1/chat/completions");
             assert_eq!(res.status(), err.status());
             assert_eq!(res.headers()[ERROR_CODE_HEADER], code);
             let bytes = res.into_body().collect().await.unwrap().to_bytes();
@@ -186,8 +179,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn anthropic_paths_get_the_anthropic_shape() {
+        let res = EdgeError::BodyTooLarge { limit: 10 }.to_response("/v1/messages");
+        assert_eq!(res.status(), 413);
+        assert_eq!(res.headers()[ERROR_CODE_HEADER], "request_body_too_large");
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["type"], "error", "{v}");
+        assert_eq!(v["error"]["type"], "request_too_large", "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("10 bytes"));
+    }
+
+    #[tokio::test]
     async fn error_body_and_header_agree() {
-        let res = EdgeError::BodyTooLarge { limit: 10 }.to_response();
+        let res = EdgeError::BodyTooLarge { limit: 10 }.to_response("/upload");
         assert_eq!(res.status(), 413);
         assert_eq!(res.headers()[ERROR_CODE_HEADER], "request_body_too_large");
         let bytes = res.into_body().collect().await.unwrap().to_bytes();

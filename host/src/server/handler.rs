@@ -81,7 +81,7 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                 if err.status().is_server_error() {
                     tracing::warn!(request_id = %id, code = err.code(), error = %err, "request failed");
                 }
-                err.to_response()
+                err.to_response(&rec.path)
             }
         };
         if let Ok(v) = HeaderValue::from_str(&id) {

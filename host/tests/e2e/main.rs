@@ -32,6 +32,8 @@ mod failover;
 #[cfg(test)]
 mod quickstart;
 #[cfg(test)]
+mod request_checks;
+#[cfg(test)]
 mod sdk_clients;
 #[cfg(test)]
 mod shipped_policies;

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use super::errors::GatewayError;
-use super::surface::Surface;
+use super::output_limit::OUTPUT_LIMIT_FIELDS;
 
 /// Top-level body fields whose size counts toward the input-token estimate.
 const PROMPT_FIELDS: &[&str] = &[
@@ -27,8 +27,10 @@ const PROMPT_FIELDS: &[&str] = &[
     "tools",
 ];
 
-/// Keys that limit output length, capped by `max_output_tokens`.
-const OUTPUT_LIMIT_FIELDS: &[&str] = &["max_tokens", "max_completion_tokens", "max_output_tokens"];
+/// Keys the gateway's own protocol needs, never stripped by a `supported_params` allowlist
+/// or an `unsupported_params` denylist: `model` (set per attempt) and `stream` (the plan
+/// streams, and commits on the first SSE event, only when the provider is asked to stream).
+const PROTOCOL_FIELDS: &[&str] = &["model", "stream"];
 
 /// The client's body, top level only.
 #[derive(Debug)]
@@ -133,18 +135,23 @@ pub struct BodyEdits<'a> {
     /// Rendered `body` config: set at top level, overriding the client.
     pub merge: &'a Map<String, Json>,
     pub max_output_tokens: Option<u64>,
-    pub surface: Surface,
-    /// Provider surface allowlist (non-empty = keep only these keys, and `model`).
+    /// The limit field added when neither the client nor the config `body` set one
+    /// (`output_limit::added_limit_field`).
+    pub limit_field: Option<&'static str>,
+    /// Provider surface allowlist (non-empty = keep only these keys, and the protocol
+    /// fields).
     pub allow: Option<&'a [String]>,
     /// Model denylist.
     pub deny: &'a [String],
 }
 
 /// The upstream body: `model` swapped in, `models` dropped, config merged, parameters
-/// stripped, output limit capped. Raw values are copied byte for byte.
+/// stripped (never the protocol fields), output limits capped — the client's and the
+/// config's alike — and, when neither set one, the provider's limit field added. Raw values
+/// are copied byte for byte.
 pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
     let keep = |k: &str| -> bool {
-        if k == "model" {
+        if PROTOCOL_FIELDS.contains(&k) {
             return true;
         }
         if e.allow.is_some_and(|a| !a.iter().any(|x| x == k)) {
@@ -186,29 +193,37 @@ pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
             && let Some(cap) = e.max_output_tokens
         {
             limit_seen = true;
-            let capped = match raw.get().trim().parse::<u64>() {
-                Ok(n) if n <= cap => n,
-                _ => cap,
-            };
-            put(&mut out, k, &capped.to_string());
+            put(&mut out, k, &capped(raw.get(), cap).to_string());
             continue;
         }
         put(&mut out, k, raw.get());
     }
     for (k, v) in e.merge {
         if keep(k) {
-            if OUTPUT_LIMIT_FIELDS.contains(&k.as_str()) {
+            if OUTPUT_LIMIT_FIELDS.contains(&k.as_str())
+                && let Some(cap) = e.max_output_tokens
+            {
                 limit_seen = true;
+                put(&mut out, k, &capped(&v.to_string(), cap).to_string());
+                continue;
             }
             put(&mut out, k, &v.to_string());
         }
     }
     if !limit_seen
-        && let (Some(cap), Some(field)) = (e.max_output_tokens, e.surface.output_limit_field())
+        && let (Some(cap), Some(field)) = (e.max_output_tokens, e.limit_field)
         && keep(field)
     {
         put(&mut out, field, &cap.to_string());
     }
     out.push(b'}');
     out
+}
+
+/// A limit value capped at `cap`; anything that is not a whole number reads as the cap.
+fn capped(raw: &str, cap: u64) -> u64 {
+    match raw.trim().parse::<u64>() {
+        Ok(n) if n <= cap => n,
+        _ => cap,
+    }
 }

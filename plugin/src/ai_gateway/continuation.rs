@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::selection_record::SelectionRecord;
+use super::skipped::SkippedCandidate;
 
 /// What the result variables and error bodies need after the attempts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -26,6 +27,9 @@ pub struct Continuation {
     /// (model group, its `api_key_selection` record) when key strategies ran; absent
     /// groups used the default order.
     pub key_selection: Vec<(u32, serde_json::Value)>,
+    /// Candidates left out because no key could be chosen for them, in group order.
+    #[serde(default)]
+    pub skipped: Vec<SkippedCandidate>,
 }
 
 /// What the client asked (`actions.ngrok.ai_gateway.client`), credentials redacted. Typed

@@ -12,8 +12,9 @@
 //! `provider_keys`; the result is the [`universe`]) and `strategies`; `catalog` (built-in
 //! providers/models, data files), `strategy` + `strategy_functions` (CEL selection),
 //! `ai_value` (the `ai` strategies read), `resolve` (the client's `model`/`models`),
-//! `select` (strategies → models to try), `body` and `upstream` (what each attempt
-//! sends), `failover` (rules), `outcome` (errors and result variables after the
+//! `select` (strategies → models to try; `quota` is what unknown key quota reads as,
+//! `skipped` the models left out for want of a key), `body`, `output_limit` and `upstream`
+//! (what each attempt sends), `failover` (rules), `outcome` (errors and result variables after the
 //! attempts), `errors` (codes and bodies), `models_list` (`GET /v1/models`).
 
 mod ai_value;
@@ -28,14 +29,17 @@ pub mod errors;
 pub mod failover;
 mod models_list;
 mod outcome;
+mod output_limit;
 mod per_format;
 mod plan;
 mod provider_keys;
 mod providers;
+mod quota;
 mod resolve;
 mod select;
 mod selection_record;
 mod settings;
+mod skipped;
 mod strategies;
 pub mod strategy;
 pub mod strategy_functions;

@@ -13,6 +13,7 @@ use serde_json::{Value as Json, json};
 use super::continuation::Continuation;
 use super::errors::GatewayError;
 use super::failover::failure_name;
+use super::skipped::{SkippedCandidate, entries_before};
 use super::{ATTEMPTS_HEADER, AiGateway, Finish, MAX_ATTEMPTS, REQUEST_ID_HEADER};
 use crate::model::{ApiFormat, FailureKind, GatewayOutcome, Headers, Response};
 
@@ -134,6 +135,7 @@ fn classify(c: &Continuation, outcome: &GatewayOutcome) -> GatewayError {
 fn models_tried(gw: &AiGateway, c: &Continuation, outcome: &GatewayOutcome) -> Json {
     let mut out: Vec<Json> = Vec::new();
     let mut current_group: Option<u32> = None;
+    let mut skipped = c.skipped.iter().peekable();
     for a in &outcome.attempts {
         let info = c
             .attempts
@@ -142,6 +144,7 @@ fn models_tried(gw: &AiGateway, c: &Continuation, outcome: &GatewayOutcome) -> J
             .unwrap_or_default();
         if current_group != Some(info.group) || out.is_empty() {
             current_group = Some(info.group);
+            out.extend(entries_before(&mut skipped, info.group));
             let keys = match c.key_selection.iter().find(|(g, _)| *g == info.group) {
                 Some((_, record)) => record.clone(),
                 // Default order: every configured key of the provider, as written.
@@ -182,5 +185,6 @@ fn models_tried(gw: &AiGateway, c: &Continuation, outcome: &GatewayOutcome) -> J
             reqs.push(request);
         }
     }
+    out.extend(skipped.map(SkippedCandidate::to_json));
     Json::Array(out)
 }

@@ -2,7 +2,9 @@
 //!
 //! Order of work (cheapest rejection first): path and method → body (top level only) →
 //! input-token estimate → model names → strategies → keys → one attempt per model/key
-//! pair (keys before models, at most `MAX_ATTEMPTS`).
+//! pair (keys before models, at most `MAX_ATTEMPTS`). A candidate for which no key can be
+//! chosen is skipped (recorded in `models_tried`); the request fails only when no
+//! candidate is left.
 
 use std::time::Instant;
 
@@ -12,8 +14,10 @@ use super::body::{BodyEdits, ClientBody, upstream_body};
 use super::continuation::{AttemptInfo, ClientInfo, Continuation};
 use super::errors::GatewayError;
 use super::models_list::models_list;
+use super::output_limit::added_limit_field;
 use super::resolve::{Cand, resolve};
 use super::selection_record::SelectionRecord;
+use super::skipped::SkippedCandidate;
 use super::surface::{Surface, format_name};
 use super::upstream::{base_headers, client_key, key_hint, upstream_url, with_credential};
 use super::{
@@ -46,6 +50,7 @@ pub(super) fn plan(
         have_client: false,
         req,
         records: Vec::new(),
+        skipped: Vec::new(),
         id_header: &id_header,
     };
 
@@ -95,6 +100,9 @@ pub(super) fn plan(
         gw.settings.only_allow_configured_models,
     );
     ctx.client.rejected_models = resolved.rejected.clone();
+    if let Some(empty) = &resolved.empty_model {
+        return ctx.fail(GatewayError::InvalidBody(empty.to_string()));
+    }
     if resolved.requested && resolved.candidates.is_empty() {
         let reasons: Vec<String> = resolved
             .rejected
@@ -153,7 +161,8 @@ pub(super) fn plan(
     let mut attempts = Vec::new();
     let mut infos = Vec::new();
     let mut key_records = Vec::new();
-    let mut missing_key: Option<String> = None;
+    // Why the first candidate without an attempt had none: the error when none has one.
+    let mut first_failure: Option<GatewayError> = None;
     for (group, cand) in selection.models.iter().enumerate() {
         if attempts.len() >= MAX_ATTEMPTS as usize {
             break;
@@ -175,11 +184,17 @@ pub(super) fn plan(
         let (keys, record) = match gw.select_keys(&provider.keys, &provider.id, env, host) {
             Ok(k) => k,
             Err((e, records)) => {
-                ctx.records.push(SelectionRecord::KeysFailed {
+                // No key for this candidate: skip it, keep the others.
+                ctx.skipped.push(SkippedCandidate {
+                    group: group as u32,
                     provider: provider.id.clone(),
+                    model: model_id.clone(),
+                    author,
                     api_key_selection: records,
+                    error: e.to_string(),
                 });
-                return ctx.fail(e);
+                first_failure.get_or_insert(e);
+                continue;
             }
         };
         let creds: Vec<Credential<'_>> = if provider.keys.is_empty() {
@@ -191,7 +206,7 @@ pub(super) fn plan(
                 }],
                 None if provider.custom => vec![Credential::default()],
                 None => {
-                    missing_key.get_or_insert_with(|| provider.id.clone());
+                    first_failure.get_or_insert(GatewayError::NoApiKey(provider.id.clone()));
                     continue;
                 }
             }
@@ -218,7 +233,7 @@ pub(super) fn plan(
                 model: &model_id,
                 merge: &merge,
                 max_output_tokens: gw.settings.max_output_tokens,
-                surface,
+                limit_field: added_limit_field(surface, provider),
                 allow,
                 deny: &deny,
             },
@@ -257,7 +272,7 @@ pub(super) fn plan(
         }
     }
     if attempts.is_empty() {
-        return ctx.fail(GatewayError::NoApiKey(missing_key.unwrap_or_default()));
+        return ctx.fail(first_failure.unwrap_or_else(|| GatewayError::NoApiKey(String::new())));
     }
 
     let continuation = Continuation {
@@ -272,6 +287,7 @@ pub(super) fn plan(
         model_selection: std::mem::take(&mut ctx.records),
         attempts: infos,
         key_selection: key_records,
+        skipped: std::mem::take(&mut ctx.skipped),
     };
     GatewayStep::Forward(Plan {
         attempts,
@@ -308,6 +324,8 @@ struct ErrCtx<'a> {
     /// `client` was filled from the parsed body.
     have_client: bool,
     records: Vec<SelectionRecord>,
+    /// Candidates skipped so far (no key could be chosen).
+    skipped: Vec<SkippedCandidate>,
     id_header: &'a Headers,
 }
 
@@ -324,7 +342,7 @@ impl ErrCtx<'_> {
             "error": {"code": e.code(), "ngrok_code": e.ngrok_code(), "message": e.to_string()},
             "client": client,
             "model_selection": records,
-            "models_tried": [],
+            "models_tried": self.skipped.iter().map(SkippedCandidate::to_json).collect::<Vec<_>>(),
         });
         GatewayStep::Respond(Finish {
             response: e.response(self.format, self.id_header),

@@ -2,8 +2,9 @@
 //! resolution"): `provider:model`
 //! split on the first `:` when the prefix names a provider, catalog/config lookup by id or
 //! alias (case-insensitive), `ngrok/auto` (or no model) for automatic selection, unknown
-//! models passed through only behind a known provider prefix, and every rejected name
-//! recorded with its reason.
+//! models passed through only behind a known provider prefix, a `provider:` name with no
+//! model flagged (the plan answers it with a 400), and every rejected name recorded with its
+//! reason.
 
 use serde_json::Value as Json;
 
@@ -42,6 +43,28 @@ pub struct Resolved {
     pub rejected: Vec<(String, String)>,
     /// Some name matched only models of the other API format.
     pub wrong_format: bool,
+    /// A `provider:` name with nothing after the colon: the client's mistake, answered
+    /// with a 400 before anything is selected (never sent upstream as `"model": ""`).
+    pub empty_model: Option<EmptyModel>,
+}
+
+/// A `provider:` name whose model part is empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmptyModel {
+    /// The name as the client wrote it.
+    pub name: String,
+    /// The provider id the prefix named.
+    pub provider: String,
+}
+
+impl std::fmt::Display for EmptyModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "model \"{}\" names provider '{}' but no model; write \"{}:<model id>\"",
+            self.name, self.provider, self.provider
+        )
+    }
 }
 
 pub fn resolve(
@@ -85,6 +108,21 @@ fn resolve_one(
         let providers: Vec<usize> = (0..u.providers.len())
             .filter(|&i| u.providers.get(i).is_some_and(|p| p.answers_to(prefix)))
             .collect();
+        if let Some(&first) = providers.first()
+            && model.trim().is_empty()
+        {
+            let empty = EmptyModel {
+                name: name.to_owned(),
+                provider: u
+                    .providers
+                    .get(first)
+                    .map(|p| p.id.clone())
+                    .unwrap_or_default(),
+            };
+            let reason = empty.to_string();
+            r.empty_model.get_or_insert(empty);
+            return Some(reason);
+        }
         if !providers.is_empty() {
             return resolve_prefixed(u, format, &providers, model, only_configured, r);
         }

@@ -17,6 +17,7 @@ use serde_json::{Value as Json, json};
 use super::ai_value::ai_value;
 use super::errors::GatewayError;
 use super::per_format::PerFormat;
+use super::quota::quota_json;
 use super::resolve::{Cand, Resolved};
 use super::selection_record::{CandidateLists, SelectionRecord};
 use super::strategy::Dependence;
@@ -471,7 +472,7 @@ pub fn model_metrics(snapshot: &[TargetMetrics]) -> HashMap<(String, String), Js
                 .filter(|t| !t.key_id.is_empty())
                 .map(|t| {
                     let mut s = metrics_scope(&p, &m, t.requests, t.error_rate, t.latency_p50_ms, t.latency_p95_ms);
-                    s["quota"] = json!({"remaining_requests": t.quota_remaining_requests, "remaining_tokens": t.quota_remaining_tokens, "limit_requests": null, "limit_tokens": null});
+                    s["quota"] = quota_json(t.quota_remaining_requests, t.quota_remaining_tokens);
                     (t.key_id.clone(), s)
                 })
                 .collect();
@@ -499,7 +500,7 @@ fn key_value(k: &ProviderKey, provider: &str, snapshot: &[TargetMetrics]) -> Val
     super::universe::to_cel(&json!({
         "id": k.id,
         "value": k.value,
-        "quota": {"remaining_requests": rr, "remaining_tokens": rt, "limit_requests": null, "limit_tokens": null},
+        "quota": quota_json(rr, rt),
         "error_rate": {"total": rate, "timeout": 0.0, "rate_limit": 0.0, "client": 0.0, "server": 0.0},
     }))
 }

@@ -18,12 +18,6 @@ pub enum SelectionRecord {
         /// the models to try (else the allowed candidates are).
         client_filtered: Option<Vec<String>>,
     },
-    /// No key could be chosen for the provider of a selected model.
-    KeysFailed {
-        provider: String,
-        /// The provider's `api_key_selection` records.
-        api_key_selection: Vec<Json>,
-    },
 }
 
 /// `candidates_returned` and `candidates_after_allowed_filter` of one strategy.
@@ -44,10 +38,6 @@ impl SelectionRecord {
             SelectionRecord::Failed { strategy, error } => {
                 json!({"strategy": strategy, "error": error})
             }
-            SelectionRecord::KeysFailed {
-                provider,
-                api_key_selection,
-            } => json!({"provider": provider, "api_key_selection": api_key_selection}),
             SelectionRecord::Candidates {
                 strategy,
                 lists,

@@ -57,17 +57,6 @@ impl Surface {
             Surface::Models => "models",
         }
     }
-
-    /// The body field that limits output length on this surface, if any.
-    pub fn output_limit_field(self) -> Option<&'static str> {
-        match self {
-            Surface::ChatCompletions | Surface::Completions | Surface::Messages => {
-                Some("max_tokens")
-            }
-            Surface::Responses => Some("max_output_tokens"),
-            Surface::Embeddings | Surface::Models => None,
-        }
-    }
 }
 
 pub fn format_name(f: ApiFormat) -> &'static str {

@@ -9,7 +9,7 @@ use crate::ai_gateway::AiGateway;
 use crate::cel_env::Template;
 use crate::cel_env::{CelEnv, Scope};
 use crate::host_api::HostApi;
-use crate::model::{Diagnostic, LoadOptions, LoadSummary, Severity};
+use crate::model::{Diagnostic, LoadOptions, LoadSummary, ProviderUrl, Severity};
 use crate::policy::{self, ActionDoc, Diagnostics, PathIndex, Phase, RuleDoc};
 
 /// Loads a policy. `Err` holds every diagnostic (errors and warnings) in document order;
@@ -65,6 +65,19 @@ pub fn load(
         request_rules: u32::try_from(request_rules.len()).unwrap_or(u32::MAX),
         response_rules: u32::try_from(response_rules.len()).unwrap_or(u32::MAX),
         warnings,
+        provider_urls: gateway
+            .base_urls
+            .iter()
+            .map(|(url, path)| {
+                let pos = parsed.index.locate(path);
+                ProviderUrl {
+                    url: url.clone(),
+                    line: pos.line,
+                    column: pos.column,
+                    path: path.clone(),
+                }
+            })
+            .collect(),
     };
     let secrets = cel.secret_values();
     Ok(LoadedPolicy {
@@ -84,6 +97,8 @@ pub fn load(
 struct GatewaySlot {
     count: usize,
     templates: Vec<Template>,
+    /// (`providers[].base_url` as written, its document path), for the load summary.
+    base_urls: Vec<(String, String)>,
 }
 
 /// What compiling one rule needs.
@@ -191,6 +206,7 @@ fn compile_rule(doc: &RuleDoc, rc: &mut RuleCtx<'_>) -> Option<Rule> {
                 ok = false;
                 continue;
             }
+            rc.gateway.base_urls = configured_base_urls(action);
             match compile_gateway(action, &mut c, &mut rc.gateway.templates) {
                 Some(gw) => steps.push(Step::Gateway(Box::new(gw))),
                 None => ok = false,
@@ -234,6 +250,27 @@ fn compile_gateway(
         }
         compiled
     })
+}
+
+/// Every `providers[i].base_url` string the action's config writes, with its path.
+fn configured_base_urls(action: &ActionDoc) -> Vec<(String, String)> {
+    let Some(config) = action.config.as_ref().map(|n| n.to_json()) else {
+        return Vec::new();
+    };
+    let Some(providers) = config.get("providers").and_then(|p| p.as_array()) else {
+        return Vec::new();
+    };
+    providers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let url = p.get("base_url")?.as_str()?;
+            Some((
+                url.to_owned(),
+                format!("{}.config.providers[{i}].base_url", action.path),
+            ))
+        })
+        .collect()
 }
 
 fn phase_message(info: &ActionInfo, phase: Phase) -> String {

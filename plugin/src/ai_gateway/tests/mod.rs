@@ -1,6 +1,8 @@
 //! Tests of the `ai-gateway` action against an in-memory engine and host.
 
 mod harness;
+mod key_selection;
+mod request_body;
 
 mod diagnostics;
 mod failover_finish;

@@ -371,7 +371,7 @@ only_allow_configured_providers: true
 only_allow_configured_models: true
 api_key_selection:
   strategy:
-    - "ai.keys.filter(k, k.quota.remaining_requests != null && k.quota.remaining_requests > 100)"
+    - "ai.keys.filter(k, k.quota.known && k.quota.remaining_requests > 100)"
     - "ai.keys.filter(k, k.error_rate.total < 0.1)"
     - "ai.keys"
 "#;

@@ -117,7 +117,7 @@ fn decision_cost_breakdown() {
                 model: "gpt-4o",
                 merge: &merge,
                 max_output_tokens: None,
-                surface: crate::ai_gateway::surface::Surface::ChatCompletions,
+                limit_field: Some("max_completion_tokens"),
                 allow: None,
                 deny: &[],
             },
