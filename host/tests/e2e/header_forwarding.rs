@@ -190,6 +190,31 @@ async fn provider_headers_about_the_gateways_key_stay_with_the_gateway() {
     assert_eq!(r.header("x-request-id"), Some(edge_id));
 }
 
+/// What a client sends: credentials and headers meant for the gateway first (the first
+/// `GATEWAY_ONLY`), then the default allowlist.
+const CLIENT_HEADERS: [(&str, &str); 16] = [
+    ("authorization", "Bearer sk-client-own-1"),
+    ("x-gateway-token", "gw-token-1"),
+    ("x-goog-api-key", "goog-key-1"),
+    ("openai-organization", "org-client"),
+    ("cookie", "session=abc"),
+    ("x-team-id", "team-a"),
+    ("user-agent", "OpenAI/Python 1.0"),
+    ("accept", "application/json"),
+    ("accept-language", "en"),
+    ("openai-beta", "assistants=v2"),
+    ("anthropic-beta", "tools-2024"),
+    ("x-stainless-lang", "python"),
+    ("x-stainless-retry-count", "0"),
+    ("idempotency-key", "idem-1"),
+    (
+        "traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    ),
+    ("tracestate", "vendor=1"),
+];
+const GATEWAY_ONLY: usize = 6;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_allowlisted_client_headers_reach_a_provider() {
     let keyed = provider("keyed").start().await.unwrap();
@@ -197,33 +222,48 @@ async fn only_allowlisted_client_headers_reach_a_provider() {
     let policy = ai_policy()
         .provider(ProviderCfg::of(&keyed).keys(&["sk-gateway-key-1"]))
         .provider(ProviderCfg::of(&open))
-        .set("forward_headers", json!(["X-Team-Id", "x-trace-*"]))
         .build();
     let e = start_edge(&policy, &[&keyed, &open]).await;
     let c = Client::new().unwrap();
-    let sent = [
-        ("authorization", "Bearer sk-client-own-1"),
-        ("x-gateway-token", "gw-token-1"),
-        ("x-goog-api-key", "goog-key-1"),
-        ("openai-organization", "org-client"),
-        ("cookie", "session=abc"),
-        ("x-internal-debug", "1"),
-        ("user-agent", "OpenAI/Python 1.0"),
-        ("accept", "application/json"),
-        ("accept-language", "en"),
-        ("openai-beta", "assistants=v2"),
-        ("anthropic-beta", "tools-2024"),
-        ("x-stainless-lang", "python"),
-        ("x-stainless-retry-count", "0"),
-        ("idempotency-key", "idem-1"),
-        (
-            "traceparent",
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-        ),
-        ("tracestate", "vendor=1"),
-        ("x-team-id", "team-a"),
-        ("x-trace-span", "s1"),
-    ];
+    let body = chat("keyed:keyed-model", &[], false);
+    let r = post(&c, &e, "/v1/chat/completions", &CLIENT_HEADERS, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = last(&keyed);
+    for (name, value) in &CLIENT_HEADERS[GATEWAY_ONLY..] {
+        assert_eq!(got.header(name), Some(*value), "{name} is forwarded");
+    }
+    assert_eq!(got.header("authorization"), Some("Bearer sk-gateway-key-1"));
+    for (name, _) in &CLIENT_HEADERS[1..GATEWAY_ONLY] {
+        assert_eq!(
+            got.header(name),
+            None,
+            "{name} must not reach a keyed provider"
+        );
+    }
+
+    // With the client's own key, its account header goes along with it.
+    let body = chat("open:open-model", &[], false);
+    let r = post(&c, &e, "/v1/chat/completions", &CLIENT_HEADERS, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = last(&open);
+    assert_eq!(got.header("authorization"), Some("Bearer sk-client-own-1"));
+    assert_eq!(got.header("openai-organization"), Some("org-client"));
+    for name in ["x-gateway-token", "x-goog-api-key", "cookie", "x-team-id"] {
+        assert_eq!(got.header(name), None, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_headers_adds_names_and_prefixes_to_the_allowlist() {
+    let keyed = provider("keyed").start().await.unwrap();
+    let policy = ai_policy()
+        .provider(ProviderCfg::of(&keyed).keys(&["sk-gateway-key-1"]))
+        .set("forward_headers", json!(["X-Team-Id", "x-trace-*"]))
+        .build();
+    let e = start_edge(&policy, &[&keyed]).await;
+    let c = Client::new().unwrap();
+    let mut sent = CLIENT_HEADERS.to_vec();
+    sent.push(("x-trace-span", "s1"));
     let r = post(
         &c,
         &e,
@@ -234,42 +274,10 @@ async fn only_allowlisted_client_headers_reach_a_provider() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let got = last(&keyed);
-    for (name, value) in &sent[6..] {
-        assert_eq!(got.header(name), Some(*value), "{name} is forwarded");
-    }
-    for (name, _) in &sent[..6] {
-        if *name == "authorization" {
-            assert_eq!(got.header(name), Some("Bearer sk-gateway-key-1"));
-        } else {
-            assert_eq!(
-                got.header(name),
-                None,
-                "{name} must not reach a keyed provider"
-            );
-        }
-    }
-
-    // With the client's own key, its account header goes along with it.
-    let r = post(
-        &c,
-        &e,
-        "/v1/chat/completions",
-        &sent,
-        &chat("open:open-model", &[], false),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let got = last(&open);
-    assert_eq!(got.header("authorization"), Some("Bearer sk-client-own-1"));
-    assert_eq!(got.header("openai-organization"), Some("org-client"));
-    for name in [
-        "x-gateway-token",
-        "x-goog-api-key",
-        "cookie",
-        "x-internal-debug",
-    ] {
-        assert_eq!(got.header(name), None, "{name}");
-    }
+    assert_eq!(got.header("x-team-id"), Some("team-a"));
+    assert_eq!(got.header("x-trace-span"), Some("s1"));
+    assert_eq!(got.header("x-gateway-token"), None);
+    assert_eq!(got.header("openai-organization"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
