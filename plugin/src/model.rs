@@ -76,6 +76,8 @@ pub struct Attempt {
     pub key_id: String,
     pub model_group: u32,
     pub timeout_ms: u64,
+    /// Values the host must blot out of whatever it shows of this attempt.
+    pub redact: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

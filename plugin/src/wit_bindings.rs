@@ -296,6 +296,7 @@ fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
                     key_id: a.key_id,
                     model_group: a.model_group,
                     timeout_ms: a.timeout_ms,
+                    redact: a.redact,
                 })
                 .collect(),
             format: match p.format {

@@ -298,6 +298,7 @@ fn serve(
         &attempt.provider,
         &attempt.model,
         plan.stream,
+        attempt.key_id.is_empty(),
     );
     let broken_end = if plan.stream {
         BrokenEnd::SseErrorEvent(plan.format)

@@ -61,4 +61,5 @@ pub use context::GatewayContext;
 pub use failover_rules::{DefaultFailover, FailoverClassifier};
 pub use internal_hosts::InternalHosts;
 pub use plan_result::PlanResult;
+pub use response_headers::{REQUEST_ID_HEADER, stamp_request_id};
 pub use upstream_client::ClientBuildError;

@@ -1,6 +1,12 @@
-//! Keeps an attempt's credentials out of its record. Providers sometimes echo the key they
-//! rejected in the error body ("Invalid API key: sk-…"); the body excerpt goes to the
-//! plugin, logs and error pages, so every credential the attempt sent is blotted out of it.
+//! Keeps an attempt's secrets out of its record. Providers sometimes echo what they
+//! rejected in the error body ("Invalid API key: sk-…", "bad header X-Custom-Auth: …"); the
+//! body excerpt and the error message go to the plugin, logs and error pages, so every
+//! secret the attempt sent is blotted out of them.
+//!
+//! The plugin names those secrets: the attempt's `redact` list holds its key and every
+//! config `headers`/`query_params` value (docs/ai-gateway.md, "Secrets"). The values of
+//! credential headers and credential-looking query parameters are added here, so a plan
+//! built without the list still keeps its keys out.
 //!
 //! Runs only on the failure path, over at most 1 KiB.
 
@@ -27,9 +33,16 @@ pub const CREDENTIAL_HEADERS: &[&str] = &[
 /// `?access_token=`).
 const CREDENTIAL_QUERY_HINTS: &[&str] = &["key", "token", "secret", "sig", "password"];
 
-/// The credential values an attempt sends: header values and query-string secrets.
+/// The secret values an attempt sends: its `redact` list, credential header values and
+/// query-string secrets. The one list every redaction of an attempt uses.
 pub fn secrets_of(attempt: &Attempt) -> Vec<Vec<u8>> {
-    let mut secrets = Vec::new();
+    let mut secrets: Vec<Vec<u8>> = attempt
+        .redact
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| v.len() >= MIN_SECRET_LEN)
+        .map(|v| v.as_bytes().to_vec())
+        .collect();
     for (name, value) in &attempt.headers {
         if !CREDENTIAL_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             continue;
@@ -56,7 +69,7 @@ pub fn secrets_of(attempt: &Attempt) -> Vec<Vec<u8>> {
         }
     }
     // Longest first, so a full "Bearer sk-…" goes before its "sk-…" part.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     secrets.dedup();
     secrets
 }
@@ -106,6 +119,7 @@ mod tests {
             key_id: "k".into(),
             model_group: 0,
             timeout_ms: 0,
+            redact: Vec::new(),
         }
     }
 
@@ -126,6 +140,17 @@ mod tests {
             out,
             r#"{"error":"Invalid key [REDACTED] / [REDACTED] / [REDACTED] for application/json"}"#
         );
+    }
+
+    #[test]
+    fn the_plugins_list_is_blotted_out_too() {
+        let mut a = attempt(
+            "https://api.example.com/v1/x",
+            &[("x-custom-auth", "tok-1")],
+        );
+        a.redact = vec!["custom-secret-value".into(), "short".into()];
+        let out = redact(b"echo: custom-secret-value short", &secrets_of(&a));
+        assert_eq!(out, b"echo: [REDACTED] short".to_vec());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use hyper::body::Incoming;
 
 use super::access_log::AccessRecord;
@@ -21,9 +21,6 @@ use crate::metrics::EdgeMetrics;
 use crate::plugin_runtime::PluginError;
 use crate::policy_state::PolicyState;
 use crate::wit::types::{self, AttemptResult, Decision, FailoverAction};
-
-/// Header echoing the request id on every answer.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// `resume` may answer with another plan (`on_error: continue` into a second
 /// `ai-gateway`); this caps the chain so a policy cannot loop a request forever.
@@ -84,9 +81,7 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                 err.to_response(&rec.path)
             }
         };
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            res.headers_mut().insert(REQUEST_ID_HEADER, v);
-        }
+        crate::gateway::stamp_request_id(res.headers_mut(), &id);
         let elapsed = started.elapsed();
         self.metrics
             .record_request(rec.decision, res.status().as_u16(), elapsed);

@@ -202,6 +202,7 @@ fn table() -> Vec<Case> {
             .mock(
                 live("a", |p| {
                     p.body("{\"ok\":true}")
+                        .header("openai-processing-ms", "42")
                         .header("x-ratelimit-remaining-requests", "42")
                         .header("connection", "x-hop")
                         .header("x-hop", "1")
@@ -215,7 +216,10 @@ fn table() -> Vec<Case> {
                 attempts: 1,
                 body: "{\"ok\":true}",
             })
-            .header("x-ratelimit-remaining-requests", Some("42"))
+            .header("openai-processing-ms", Some("42"))
+            // The gateway's key's limits are not the client's (docs/ai-gateway.md,
+            // "Header forwarding").
+            .header("x-ratelimit-remaining-requests", None)
             .header("x-hop", None)
             .metric(r#"edge_upstream_attempts_total{provider="a",result="succeeded"} 1"#),
         case("connection_refused_moves_to_the_next_model")

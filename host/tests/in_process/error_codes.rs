@@ -80,6 +80,9 @@ fn ai_gateway(extra: Value) -> Value {
     let mut config = json!({
         "only_allow_configured_providers": true,
         "only_allow_configured_models": true,
+        // The mock provider's knobs are client headers (docs/ai-gateway.md, "Header
+        // forwarding": only named headers reach a provider).
+        "forward_headers": ["x-mock-*"],
         "providers": [
             {"id": "dead", "base_url": "http://dead.internal/v1", "models": [{"id": "dead-model"}]},
             {"id": "mock", "base_url": "http://mock.internal/v1", "models": [{"id": "mock-model"}]},

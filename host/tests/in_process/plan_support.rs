@@ -87,6 +87,7 @@ pub fn attempt(url: String, provider: &str, model: &str, key: &str, group: u32) 
         key_id: key.into(),
         model_group: group,
         timeout_ms: 2_000,
+        redact: Vec::new(),
     }
 }
 

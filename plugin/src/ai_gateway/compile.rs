@@ -15,6 +15,7 @@ use super::catalog::Catalog;
 use super::config::ActionConfig;
 use super::env::LoadEnv;
 use super::per_format::PerFormat;
+use super::request_headers::compile_forward_headers;
 use super::settings::Settings;
 use super::strategies::CompiledStrategies;
 use super::strategy::StrategyEnv;
@@ -40,6 +41,7 @@ pub(super) fn compile(
 
     let settings = Settings::from_config(&cfg, d);
     let templates = AttemptTemplates::compile(&cfg.headers, &cfg.query_params, &cfg.body, env, d);
+    let forward_headers = compile_forward_headers(&cfg.forward_headers, d);
     let universe = build_universe(&cfg, &catalog, env, d);
     let senv = StrategyEnv::new().map_err(|e| d.error("", e)).ok()?;
     let strategies = CompiledStrategies::compile(&cfg, &senv, d);
@@ -55,6 +57,7 @@ pub(super) fn compile(
     let mut gw = AiGateway {
         settings,
         headers: templates.headers,
+        forward_headers,
         query_params: templates.query_params,
         body: templates.body,
         universe,

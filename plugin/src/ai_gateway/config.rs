@@ -1,6 +1,6 @@
 //! The `ai-gateway` action's configuration exactly as a policy writes it
 //! (docs/ai-gateway.md, "Configuration"),
-//! plus our documented extensions (`stream_idle_timeout`, `failover`,
+//! plus our documented extensions (`stream_idle_timeout`, `failover`, `forward_headers`,
 //! `request_path_overrides`, `pricing`, `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.
 
@@ -16,6 +16,9 @@ pub struct ActionConfig {
     pub max_output_tokens: Option<i64>,
     /// Extra upstream headers; values may hold `${…}`.
     pub headers: BTreeMap<String, serde_json::Value>,
+    /// Ours: client headers forwarded to providers besides the default set (names, or
+    /// prefixes written with a trailing `*`), checked by `request_headers`.
+    pub forward_headers: Vec<String>,
     /// Extra upstream query parameters; values may hold `${…}`.
     pub query_params: BTreeMap<String, serde_json::Value>,
     /// Top-level body fields merged into every upstream body (config wins); string leaves

@@ -13,17 +13,20 @@
 //! providers/models, data files), `strategy` + `strategy_functions` (CEL selection),
 //! `ai_value` (the `ai` strategies read), `resolve` (the client's `model`/`models`),
 //! `select` (strategies → models to try; `quota` is what unknown key quota reads as,
-//! `skipped` the models left out for want of a key), `body`, `output_limit` and `upstream`
-//! (what each attempt sends), `failover` (rules), `outcome` (errors and result variables after the
+//! `skipped` the models left out for want of a key), `body`, `output_limit`, `upstream`,
+//! `request_headers`, `credentials` and `attempt_secrets` (what each attempt sends and must
+//! never show), `failover` (rules), `outcome` (errors and result variables after the
 //! attempts), `errors` (codes and bodies), `models_list` (`GET /v1/models`).
 
 mod ai_value;
+mod attempt_secrets;
 mod attempt_templates;
 pub mod body;
 pub mod catalog;
 mod compile;
 pub mod config;
 mod continuation;
+pub mod credentials;
 pub mod env;
 pub mod errors;
 pub mod failover;
@@ -35,6 +38,7 @@ mod plan;
 mod provider_keys;
 mod providers;
 mod quota;
+pub mod request_headers;
 mod resolve;
 mod select;
 mod selection_record;
@@ -80,6 +84,8 @@ pub const MAX_ATTEMPTS: u32 = 10;
 pub struct AiGateway {
     pub settings: Settings,
     headers: Vec<(String, templates::Template)>,
+    /// The policy's `forward_headers`, added to the default allowlist.
+    forward_headers: Vec<request_headers::HeaderPattern>,
     query_params: Vec<(String, templates::Template)>,
     body: templates::BodyTemplate,
     pub universe: universe::Universe,

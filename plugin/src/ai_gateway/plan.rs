@@ -10,30 +10,24 @@ use std::time::Instant;
 
 use serde_json::{Value as Json, json};
 
+use super::attempt_secrets::AttemptSecrets;
 use super::body::{BodyEdits, ClientBody, upstream_body};
 use super::continuation::{AttemptInfo, ClientInfo, Continuation};
+use super::credentials::{AttemptKey, CREDENTIAL_HEADERS, client_credential, key_hint};
 use super::errors::GatewayError;
 use super::models_list::models_list;
 use super::output_limit::added_limit_field;
+use super::request_headers::RequestHeaders;
 use super::resolve::{Cand, resolve};
 use super::selection_record::SelectionRecord;
 use super::skipped::SkippedCandidate;
 use super::surface::{Surface, format_name};
-use super::upstream::{base_headers, client_key, key_hint, upstream_url, with_credential};
+use super::upstream::upstream_url;
 use super::{
     AiGateway, Finish, GatewayStep, MAX_ATTEMPTS, MAX_RETRY_AFTER_MS, REQUEST_ID_HEADER, RequestEnv,
 };
 use crate::host_api::HostApi;
 use crate::model::{ApiFormat, Attempt, Headers, Plan, Request};
-
-/// Request headers whose values are credentials: shown only as "[redacted]" in results.
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "x-api-key",
-    "api-key",
-    "cookie",
-    "proxy-authorization",
-];
 
 pub(super) fn plan(
     gw: &AiGateway,
@@ -155,8 +149,9 @@ pub(super) fn plan(
             return ctx.fail(GatewayError::Interpolation(e));
         }
     };
-    let headers = base_headers(&req.headers, &config_headers, format);
-    let client_credential = client_key(&req.headers);
+    let headers = RequestHeaders::new(&req.headers, &config_headers, &gw.forward_headers, format);
+    let secrets = AttemptSecrets::new(&config_headers, &query);
+    let client_credential = client_credential(&req.headers, format);
 
     let mut attempts = Vec::new();
     let mut infos = Vec::new();
@@ -200,9 +195,9 @@ pub(super) fn plan(
         let creds: Vec<Credential<'_>> = if provider.keys.is_empty() {
             match &client_credential {
                 Some(k) => vec![Credential {
-                    value: Some(k.as_str()),
+                    value: AttemptKey::Client(k),
                     key_id: String::new(),
-                    shown: key_hint(k),
+                    shown: key_hint(&k.key),
                 }],
                 None if provider.custom => vec![Credential::default()],
                 None => {
@@ -213,7 +208,7 @@ pub(super) fn plan(
         } else {
             keys.iter()
                 .map(|k| Credential {
-                    value: Some(k.value.as_str()),
+                    value: AttemptKey::Configured(k.value.as_str()),
                     key_id: k.id.clone(),
                     shown: k.id.clone(),
                 })
@@ -261,13 +256,14 @@ pub(super) fn plan(
             attempts.push(Attempt {
                 url: url.clone(),
                 method: "POST".to_owned(),
-                headers: with_credential(headers.clone(), cred.value, format),
+                headers: headers.for_attempt(cred.value, format),
                 body: body_bytes.clone(),
                 provider: provider.id.clone(),
                 model: model_id.clone(),
                 key_id: cred.key_id,
                 model_group: group as u32,
                 timeout_ms: gw.settings.per_request_timeout_ms,
+                redact: secrets.for_attempt(cred.value),
             });
         }
     }
@@ -307,8 +303,8 @@ pub(super) fn plan(
 /// custom provider that takes no key).
 #[derive(Default)]
 struct Credential<'k> {
-    /// The key sent in the format's credential header.
-    value: Option<&'k str>,
+    /// The key this attempt sends.
+    value: AttemptKey<'k>,
     /// The configured key's id (logs, metrics, failover); empty for the client's key.
     key_id: String,
     /// What result variables show: the key id, or the client's key redacted.
@@ -358,7 +354,7 @@ fn client_record(req: &Request, body: Option<&ClientBody<'_>>) -> ClientInfo {
         .headers
         .iter()
         .map(|(k, v)| {
-            let shown = if SECRET_HEADERS.contains(&k.as_str()) {
+            let shown = if CREDENTIAL_HEADERS.contains(&k.as_str()) {
                 "[redacted]"
             } else {
                 v.as_str()
@@ -379,8 +375,8 @@ fn client_record(req: &Request, body: Option<&ClientBody<'_>>) -> ClientInfo {
         user_agent,
         model: body.and_then(|b| b.model.clone()).unwrap_or_default(),
         models: body.map(|b| b.models.clone()).unwrap_or_default(),
-        api_key_hash: client_key(&req.headers)
-            .map(|k| key_hint(&k))
+        api_key_hash: client_credential(&req.headers, Surface::format_for_path(&req.path))
+            .map(|k| key_hint(&k.key))
             .unwrap_or_default(),
         rejected_models: Vec::new(),
     }

@@ -28,6 +28,11 @@ pub struct Behaviour {
     /// Exactly these SSE events as the body, streamed whatever the request asked for; the
     /// `stall_after`/`drop_after`/`chunk_delay_ms` knobs apply to them.
     pub events: Option<Vec<String>>,
+    /// Request headers whose values a non-2xx error message quotes, as a provider that
+    /// echoes a rejected credential does (`name=value`, in this order).
+    pub echo_headers: Vec<String>,
+    /// A non-2xx error message also quotes the request's query string.
+    pub echo_query: bool,
 }
 
 impl Default for Behaviour {
@@ -46,6 +51,8 @@ impl Default for Behaviour {
             fail_before_first_byte: false,
             body: None,
             events: None,
+            echo_headers: Vec::new(),
+            echo_query: false,
         }
     }
 }

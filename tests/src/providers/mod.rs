@@ -144,6 +144,32 @@ impl ProviderBuilder {
         self.current().events = Some(events.iter().map(|e| (*e).to_owned()).collect());
         self
     }
+    /// Non-2xx answers quote these request headers' values in the error message (a
+    /// provider echoing what it rejected).
+    pub fn echo_headers(mut self, names: &[&str]) -> Self {
+        self.current().echo_headers = names.iter().map(|n| (*n).to_owned()).collect();
+        self
+    }
+    /// Non-2xx answers quote the request's query string in the error message.
+    pub fn echo_query(mut self) -> Self {
+        self.current().echo_query = true;
+        self
+    }
+    /// Send the headers a provider ties to the key it was called with, and its own request
+    /// id: `x-ratelimit-limit-requests: 100`, `x-ratelimit-remaining-requests: 99`,
+    /// `anthropic-ratelimit-requests-remaining: 99`, `openai-organization: org-mock`,
+    /// `openai-project: proj_mock`, `set-cookie: __cf_bm=mock; Path=/`,
+    /// `x-request-id: req_<name>`.
+    pub fn account_headers(self) -> Self {
+        let id = format!("req_{}", self.name);
+        self.header("x-ratelimit-limit-requests", "100")
+            .header("x-ratelimit-remaining-requests", "99")
+            .header("anthropic-ratelimit-requests-remaining", "99")
+            .header("openai-organization", "org-mock")
+            .header("openai-project", "proj_mock")
+            .header("set-cookie", "__cf_bm=mock; Path=/")
+            .header("x-request-id", &id)
+    }
     /// Never send a response head (the connection stays open until the test ends).
     pub fn hang(self) -> Self {
         self.delay(3_600_000)
@@ -223,6 +249,22 @@ struct State {
     seq: AtomicUsize,
 }
 
+/// What a failing answer quotes of the request (`echo_headers`, `echo_query`).
+fn echoed(b: &Behaviour, r: &RecordedRequest) -> String {
+    let mut parts: Vec<String> = b
+        .echo_headers
+        .iter()
+        .map(|n| format!("{n}={}", r.header(n).unwrap_or("")))
+        .collect();
+    if b.echo_query {
+        parts.push(format!(
+            "query={}",
+            r.path.split_once('?').map_or("", |(_, q)| q)
+        ));
+    }
+    parts.join(" ")
+}
+
 fn pick(script: &[Behaviour], n: usize) -> Behaviour {
     script
         .get(n)
@@ -279,7 +321,7 @@ impl State {
             let err = b
                 .error_body
                 .clone()
-                .unwrap_or_else(|| error_body(anthropic, b.status, &self.name));
+                .unwrap_or_else(|| error_body(anthropic, b.status, &self.name, &echoed(&b, r)));
             json_response(b.status, &err)
         } else if body.get("stream").and_then(Value::as_bool) == Some(true) {
             self.stream(&b, stream_events(anthropic, &self.name, &model, &b))

@@ -63,8 +63,13 @@ pub(super) fn stream_events(
     out
 }
 
-pub(super) fn error_body(anthropic: bool, status: u16, name: &str) -> Value {
-    let msg = format!("mock {name} failing with {status}");
+/// A provider-shaped error body; `echo` (what the request sent, when the script asks for
+/// it) is appended to the message.
+pub(super) fn error_body(anthropic: bool, status: u16, name: &str, echo: &str) -> Value {
+    let mut msg = format!("mock {name} failing with {status}");
+    if !echo.is_empty() {
+        msg = format!("{msg}: rejected {echo}");
+    }
     if anthropic {
         json!({"type":"error","error":{"type":"api_error","message":msg}})
     } else {

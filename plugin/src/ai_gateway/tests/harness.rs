@@ -268,6 +268,7 @@ pub fn plan_json(p: &Plan) -> Json {
             "key_id": a.key_id,
             "model_group": a.model_group,
             "timeout_ms": a.timeout_ms,
+            "redact": a.redact,
         })).collect::<Vec<_>>(),
     })
 }

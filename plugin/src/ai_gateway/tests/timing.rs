@@ -136,8 +136,16 @@ fn decision_cost_breakdown() {
         );
     });
     time("headers", &mut || {
-        let h = crate::ai_gateway::upstream::base_headers(&req.headers, &[], ApiFormat::OpenAi);
-        let _ = crate::ai_gateway::upstream::with_credential(h, Some("k"), ApiFormat::OpenAi);
+        let h = crate::ai_gateway::request_headers::RequestHeaders::new(
+            &req.headers,
+            &[],
+            &[],
+            ApiFormat::OpenAi,
+        );
+        let _ = h.for_attempt(
+            crate::ai_gateway::credentials::AttemptKey::Configured("k"),
+            ApiFormat::OpenAi,
+        );
     });
     let crate::ai_gateway::GatewayStep::Forward(p) = l.plan_with(&req, &env) else {
         panic!()
