@@ -37,9 +37,11 @@
 //! `alt-svc`), the plan's `response_headers`, and `x-aigw-attempts` (upstream calls made,
 //! retries included), `x-aigw-provider`, `x-aigw-model`.
 
+pub(crate) mod answer_body;
 pub(crate) mod attempt;
 pub(crate) mod attempt_error;
 pub(crate) mod attempt_loop;
+pub(crate) mod break_report;
 pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod defaults;
@@ -52,7 +54,10 @@ pub(crate) mod relay_body;
 pub(crate) mod response_headers;
 pub(crate) mod retry_after;
 pub(crate) mod sse_events;
+pub(crate) mod sse_framer;
+pub(crate) mod sse_parse;
 pub(crate) mod stream_commit;
+pub(crate) mod stream_cursor;
 pub(crate) mod upstream_client;
 
 pub use attempt_loop::execute_plan;
