@@ -23,6 +23,10 @@ pub const MAX_SAME_RETRIES: u32 = 2;
 /// far smaller; past this (large embeddings batches) the answer commits and the rest is
 /// relayed as it arrives, so memory per request stays bounded.
 pub const ANSWER_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
+/// Bytes of one unfinished SSE event the relay holds back before it passes them on anyway.
+/// The largest real events (a Responses `response.completed` repeating a long answer) are
+/// around a megabyte; this bounds the memory a provider that never ends an event can take.
+pub const HELD_EVENT_LIMIT: usize = 8 * 1024 * 1024;
 /// Bytes of a failed response body kept in the attempt record.
 pub const EXCERPT_LIMIT: usize = 1024;
 /// Longest time spent reading that excerpt; a failed provider that dribbles its error body

@@ -262,11 +262,20 @@ impl Body for RelayBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done && self.replay.is_empty()
+        self.replay.is_empty()
+            && (self.done || matches!(self.shape, Shape::Plain) && self.upstream.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        if !self.replay.is_empty() || matches!(self.shape, Shape::Sse { .. }) {
+        if matches!(self.shape, Shape::Sse { .. }) {
+            return SizeHint::default();
+        }
+        // A plain body read to its end before the commit: its exact length.
+        if self.upstream.is_end_stream() {
+            let len: usize = self.replay.iter().map(Bytes::len).sum();
+            return SizeHint::with_exact(u64::try_from(len).unwrap_or(u64::MAX));
+        }
+        if !self.replay.is_empty() {
             return SizeHint::default();
         }
         self.upstream.size_hint()
@@ -299,9 +308,9 @@ fn end_early(
     on_break: &mut Option<BreakReport>,
     failure: RelayError,
 ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-    let end = match shape {
-        Shape::Sse { cursor, .. } => cursor.end(),
-        Shape::Plain => None,
+    let (end, mid_event) = match shape {
+        Shape::Sse { cursor, .. } => (cursor.end(), cursor.mid_event()),
+        Shape::Plain => (None, false),
     };
     if end == Some(StreamEnd::Closed) {
         return Poll::Ready(None);
@@ -314,7 +323,15 @@ fn end_early(
     match (shape, end) {
         (Shape::Sse { .. }, Some(StreamEnd::ProviderError)) => Poll::Ready(None),
         (Shape::Sse { format, .. }, _) => {
-            Poll::Ready(Some(Ok(Frame::data(stream_error_event(*format, &reason)))))
+            let event = stream_error_event(*format, &reason);
+            // After part of an oversized event, end that event first so the error event's
+            // lines are not read as more of it.
+            let event = if mid_event {
+                Bytes::from([&b"\n\n"[..], &event].concat())
+            } else {
+                event
+            };
+            Poll::Ready(Some(Ok(Frame::data(event))))
         }
         (Shape::Plain, _) => Poll::Ready(Some(Err(Box::new(failure)))),
     }

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::wit::types::StreamProtocol;
 
+use super::defaults::HELD_EVENT_LIMIT;
 use super::sse_events::{EventKind, classify};
 use super::sse_framer::EventFramer;
 use super::sse_parse::events;
@@ -48,6 +49,8 @@ pub(crate) struct StreamCursor {
     framer: EventFramer,
     protocol: StreamProtocol,
     end: Option<StreamEnd>,
+    /// Part of an event too large to hold back has been passed on; its end has not.
+    mid_event: bool,
 }
 
 impl StreamCursor {
@@ -56,12 +59,24 @@ impl StreamCursor {
             framer: EventFramer::default(),
             protocol,
             end: None,
+            mid_event: false,
         }
     }
 
-    /// Takes the next body chunk.
+    /// Takes the next body chunk. An unfinished event larger than [`HELD_EVENT_LIMIT`] is
+    /// passed on as it is (memory stays bounded), and [`Self::mid_event`] says so until
+    /// its end arrives.
     pub fn push(&mut self, chunk: Bytes) -> Pushed {
-        let complete = self.framer.push(chunk);
+        let mut complete = self.framer.push(chunk);
+        if !complete.is_empty() {
+            self.mid_event = false;
+        }
+        if self.framer.held().len() > HELD_EVENT_LIMIT {
+            let mut joined = complete.to_vec();
+            joined.extend_from_slice(&self.framer.take_held());
+            complete = Bytes::from(joined);
+            self.mid_event = true;
+        }
         let mut pushed = Pushed {
             complete: Bytes::new(),
             data: false,
@@ -96,6 +111,12 @@ impl StreamCursor {
     /// Bytes of the unfinished event held back.
     pub fn held(&self) -> &[u8] {
         self.framer.held()
+    }
+
+    /// Part of an unfinished event has been passed on (see [`Self::push`]): an error event
+    /// sent now must start on a fresh line.
+    pub fn mid_event(&self) -> bool {
+        self.mid_event
     }
 
     /// How the stream has ended so far (`None`: no closing or error event yet).
@@ -176,6 +197,21 @@ mod tests {
         c.push(Bytes::from_static(b"data: {}\n\ndata: {\"cho"));
         assert_eq!(c.held(), b"data: {\"cho");
         assert!(c.finish().is_err());
+    }
+
+    #[test]
+    fn an_oversized_event_is_passed_on_unfinished() {
+        let mut c = StreamCursor::new(StreamProtocol::DoneMarker);
+        let big = Bytes::from(vec![b'x'; HELD_EVENT_LIMIT + 1]);
+        let p = c.push(Bytes::from_static(b"data: {}\n\ndata: "));
+        assert_eq!(&p.complete[..], b"data: {}\n\n");
+        let p = c.push(big);
+        assert_eq!(p.complete.len(), HELD_EVENT_LIMIT + 7);
+        assert!(c.mid_event());
+        assert!(c.held().is_empty());
+        let p = c.push(Bytes::from_static(b"x\n\ndata: [DONE]\n\n"));
+        assert_eq!(&p.complete[..], b"x\n\ndata: [DONE]\n\n");
+        assert!(!c.mid_event());
     }
 
     #[test]

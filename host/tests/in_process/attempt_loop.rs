@@ -4,8 +4,6 @@
 //! plain body. The failover matrix itself (which failure leads where) is the table in
 //! `tests/e2e/failover.rs`, run through the edge binary.
 
-use std::time::Duration;
-
 use crate::plan_support::*;
 use edge::gateway::{FailoverClassifier, PlanResult, execute_plan};
 use edge::wit::types::{AttemptResult, FailoverAction, FailureKind};
