@@ -59,6 +59,15 @@ pub struct UpstreamRequest {
     pub body: Option<Vec<u8>>,
 }
 
+/// How a plan's streams mark their preamble and their clean end (WIT `stream-protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamProtocol {
+    DoneMarker,
+    Messages,
+    Responses,
+    Unmarked,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApiFormat {
     OpenAi,
@@ -96,6 +105,8 @@ pub struct Plan {
     pub total_timeout_ms: u64,
     pub max_attempts: u32,
     pub stream_idle_timeout_ms: u64,
+    pub stream_protocol: StreamProtocol,
+    pub stream_max_duration_ms: u64,
     pub max_retry_after_ms: u64,
     pub custom_failover: bool,
     pub response_headers: Headers,

@@ -307,6 +307,13 @@ fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
             total_timeout_ms: p.total_timeout_ms,
             max_attempts: p.max_attempts,
             stream_idle_timeout_ms: p.stream_idle_timeout_ms,
+            stream_protocol: match p.stream_protocol {
+                m::StreamProtocol::DoneMarker => wt::StreamProtocol::DoneMarker,
+                m::StreamProtocol::Messages => wt::StreamProtocol::Messages,
+                m::StreamProtocol::Responses => wt::StreamProtocol::Responses,
+                m::StreamProtocol::Unmarked => wt::StreamProtocol::Unmarked,
+            },
+            stream_max_duration_ms: p.stream_max_duration_ms,
             max_retry_after_ms: p.max_retry_after_ms,
             custom_failover: p.custom_failover,
             response_headers: p.response_headers,

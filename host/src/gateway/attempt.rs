@@ -1,28 +1,32 @@
 //! One upstream call of a plan: build the request, send it, and decide whether to commit
-//! to its response: a 2xx head, and for a stream also a first SSE event that is not an
-//! error event, all before the attempt's deadline.
+//! to its response: a 2xx head, then for a stream its first content event (after any
+//! preamble, and not an error event), for any other answer its whole body (up to a bound),
+//! all before the attempt's deadline.
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use tokio::time::{Instant, timeout_at};
 
-use crate::wit::types::Attempt;
+use crate::wit::types::{Attempt, StreamProtocol};
 
+use super::answer_body::read_answer;
 use super::attempt_error::{AttemptError, from_reqwest, millis};
 use super::excerpt::read_excerpt;
 use super::internal_hosts::is_internal_host;
 use super::redaction::CREDENTIAL_HEADERS;
 use super::stream_commit::await_first_event;
+use super::stream_cursor::StreamCursor;
 use super::upstream_client::UpstreamClient;
 
 /// A response the loop commits to: its head, the body bytes already read (replayed to the
-/// client first) and the rest of the body.
+/// client first), the rest of the body, and for a stream where its events stand.
 pub(crate) struct Committed {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub replay: Vec<Bytes>,
     pub body: reqwest::Body,
+    pub cursor: Option<StreamCursor>,
 }
 
 /// A failed call: why, what head arrived (if any) and the start of its body.
@@ -44,20 +48,21 @@ impl Failed {
     }
 }
 
-/// Runs one attempt. `attempt_deadline` bounds this call; `total_deadline` is the plan's,
-/// and decides whether running out of time is reported as this attempt's timeout or as the
-/// total timeout.
+/// Runs one attempt; `stream` is the plan's stream protocol when the client asked for a
+/// stream. `attempt_deadline` bounds this call; `total_deadline` is the plan's, and decides
+/// whether running out of time is reported as this attempt's timeout or as the total
+/// timeout.
 pub(crate) async fn run_attempt(
     client: &UpstreamClient,
     attempt: &Attempt,
-    stream: bool,
+    stream: Option<StreamProtocol>,
     attempt_deadline: Instant,
     total_deadline: Instant,
 ) -> Result<Committed, Failed> {
     client
         .check_plain_http(&attempt.url)
         .map_err(Failed::bare)?;
-    let request = build_request(attempt, stream).map_err(Failed::bare)?;
+    let request = build_request(attempt, stream.is_some()).map_err(Failed::bare)?;
     let deadline = attempt_deadline.min(total_deadline);
     // The attempt's own budget, for messages (the plan's value may be 0 = the default).
     let budget_ms = millis(attempt_deadline.saturating_duration_since(Instant::now()));
@@ -87,20 +92,30 @@ pub(crate) async fn run_attempt(
             excerpt,
         });
     }
-    if !stream {
-        return Ok(Committed {
+    let Some(protocol) = stream else {
+        return match read_answer(&mut body, deadline, out_of_time).await {
+            Ok(replay) => Ok(Committed {
+                status,
+                headers,
+                replay,
+                body,
+                cursor: None,
+            }),
+            Err(failure) => Err(Failed {
+                error: failure.error,
+                status: Some(status.as_u16()),
+                headers,
+                excerpt: failure.excerpt,
+            }),
+        };
+    };
+    match await_first_event(&mut body, &headers, protocol, deadline, out_of_time).await {
+        Ok(point) => Ok(Committed {
             status,
             headers,
-            replay: Vec::new(),
+            replay: point.replay,
             body,
-        });
-    }
-    match await_first_event(&mut body, &headers, deadline, out_of_time).await {
-        Ok(replay) => Ok(Committed {
-            status,
-            headers,
-            replay,
-            body,
+            cursor: Some(point.cursor),
         }),
         Err(early) => Err(Failed {
             error: early.error,

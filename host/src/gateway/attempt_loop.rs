@@ -20,15 +20,16 @@ use crate::wit::types::{Attempt, AttemptResult, FailoverAction, GatewayOutcome, 
 
 use super::attempt::{Committed, Failed, run_attempt};
 use super::attempt_error::{AttemptError, millis};
+use super::break_report::BreakReport;
 use super::context::GatewayContext;
 use super::defaults::{
-    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_TOTAL_TIMEOUT,
-    MAX_SAME_RETRIES, or_default,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_TOTAL_TIMEOUT, MAX_SAME_RETRIES,
+    or_default,
 };
 use super::failover_rules::{FailoverClassifier, default_action};
 use super::plan_result::PlanResult;
 use super::redaction::{redact, secrets_of};
-use super::relay_body::{BreakReport, BrokenEnd, RelayBody};
+use super::relay_body::RelayBody;
 use super::response_headers::client_headers;
 use super::retry_after::retry_after;
 
@@ -55,7 +56,7 @@ pub async fn execute_plan(
         let outcome = run_attempt(
             &ctx.client,
             attempt,
-            plan.stream,
+            plan.stream.then_some(plan.stream_protocol),
             attempt_deadline,
             run.total_deadline,
         )
@@ -300,18 +301,13 @@ fn serve(
         plan.stream,
         attempt.key_id.is_empty(),
     );
-    let broken_end = if plan.stream {
-        BrokenEnd::SseErrorEvent(plan.format)
-    } else {
-        BrokenEnd::Abort
-    };
-    let idle = or_default(plan.stream_idle_timeout_ms, DEFAULT_IDLE_TIMEOUT);
-    let report = BreakReport {
-        sink: ctx.sink.clone(),
-        target: target(attempt).to_key(),
-    };
+    let report = BreakReport::new(
+        ctx.sink.clone(),
+        target(attempt).to_key(),
+        &plan.response_headers,
+    );
     let body: ResponseBody =
-        RelayBody::new(committed.replay, committed.body, Some(idle), broken_end)
+        RelayBody::for_plan(plan, committed.replay, committed.body, committed.cursor)
             .with_break_report(report)
             .boxed();
     let mut response = http::Response::new(body);

@@ -12,12 +12,21 @@ pub const DEFAULT_MAX_ATTEMPTS: usize = 10;
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(180);
 /// Whole-loop deadline when `plan.total_timeout_ms` is 0 (`total_timeout` default).
 pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(360);
-/// Longest silence between body chunks when `plan.stream_idle_timeout_ms` is 0. Models
-/// that "think" before answering can pause for a long time, so this is generous.
+/// Longest time without a data event (comments and pings do not count) when
+/// `plan.stream_idle_timeout_ms` is 0. Models that "think" before answering can pause for a
+/// long time, so this is generous.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Waits for `Retry-After` per client request: at most two, so a provider that keeps
 /// answering "retry in 1 s" cannot hold the request for the whole total timeout.
 pub const MAX_SAME_RETRIES: u32 = 2;
+/// Bytes of a non-stream answer read before its head goes to the client. Chat answers are
+/// far smaller; past this (large embeddings batches) the answer commits and the rest is
+/// relayed as it arrives, so memory per request stays bounded.
+pub const ANSWER_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
+/// Bytes of one unfinished SSE event the relay holds back before it passes them on anyway.
+/// The largest real events (a Responses `response.completed` repeating a long answer) are
+/// around a megabyte; this bounds the memory a provider that never ends an event can take.
+pub const HELD_EVENT_LIMIT: usize = 8 * 1024 * 1024;
 /// Bytes of a failed response body kept in the attempt record.
 pub const EXCERPT_LIMIT: usize = 1024;
 /// Longest time spent reading that excerpt; a failed provider that dribbles its error body

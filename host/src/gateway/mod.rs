@@ -7,11 +7,16 @@
 //! - [`internal_hosts`]: `NAME.internal` → address resolution, falling back to DNS.
 //! - [`attempt_loop`]: [`execute_plan`], the loop with its timeouts, cap and Retry-After.
 //! - [`attempt`]: one call: request, deadline, head; commits on a 2xx (non-stream).
-//! - [`stream_commit`]: a stream's commit point, its first SSE event.
+//! - [`answer_body`]: a non-stream answer's body, read (bounded) before the commit.
+//! - [`stream_commit`]: a stream's commit point, its first content event.
+//! - [`stream_cursor`], [`sse_framer`], [`sse_parse`]: where a stream's events end and
+//!   whether its closing event arrived.
 //! - [`excerpt`]: the bounded start of a failed answer's body, for the attempt record.
 //! - [`failover_rules`]: the default rules and the [`FailoverClassifier`] hook.
-//! - [`relay_body`]: the pass-through body with its idle timeout and SSE error ending.
-//! - [`sse_events`]: first-event detection and the error events a broken stream ends with.
+//! - [`relay_body`]: the pass-through body with its idle and duration caps and SSE error
+//!   ending; [`break_report`]: counting and logging a break.
+//! - [`sse_events`]: what each event is (keep-alive, preamble, content, closing, error) and
+//!   the error events a broken stream ends with.
 //! - [`redaction`]: keeps the attempt's credentials out of failure records.
 //!
 //! # What the loop does
@@ -30,16 +35,20 @@
 //! `custom_failover`, the plugin's classifier replaces the rules (a `retry_same` it asks for
 //! obeys the same wait limits, else it becomes `next_key`). The total timeout bounds the
 //! loop, Retry-After waits included, not a response already committed: a committed stream
-//! runs as long as the provider keeps sending, and ends with an SSE error event in the
-//! plan's format if the provider breaks it or is silent for `stream_idle_timeout_ms`.
+//! runs as long as the provider keeps sending data events (up to `stream_max_duration_ms`
+//! when set), and ends with an SSE error event in the plan's format if the provider breaks
+//! it, ends it without its closing event, or sends no data event for
+//! `stream_idle_timeout_ms`.
 //!
 //! The served response carries the provider's headers (minus hop-by-hop ones and
 //! `alt-svc`), the plan's `response_headers`, and `x-aigw-attempts` (upstream calls made,
 //! retries included), `x-aigw-provider`, `x-aigw-model`.
 
+pub(crate) mod answer_body;
 pub(crate) mod attempt;
 pub(crate) mod attempt_error;
 pub(crate) mod attempt_loop;
+pub(crate) mod break_report;
 pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod defaults;
@@ -52,7 +61,10 @@ pub(crate) mod relay_body;
 pub(crate) mod response_headers;
 pub(crate) mod retry_after;
 pub(crate) mod sse_events;
+pub(crate) mod sse_framer;
+pub(crate) mod sse_parse;
 pub(crate) mod stream_commit;
+pub(crate) mod stream_cursor;
 pub(crate) mod upstream_client;
 
 pub use attempt_loop::execute_plan;

@@ -1,67 +1,104 @@
-//! Server-sent events as the attempt loop needs them: finding a stream's first event to
-//! decide whether to commit to it, and writing the error event that ends a broken stream.
+//! What one server-sent event means to the gateway, by the stream protocol of the plan
+//! (docs/ai-gateway.md, "Streams: commit point and broken streams"), and the error event
+//! that ends a broken stream.
+//!
+//! [`classify`] runs on every whole event of a streaming attempt: before the commit point
+//! it decides when to commit (the first content or closing event) or fail over (an error
+//! event first); after it, which events restart the idle timer (data events; not comments
+//! or `ping`) and whether the stream reached its closing event.
 
-use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt, StreamExt};
+use bytes::Bytes;
 
-use crate::wit::types::ApiFormat;
+use crate::wit::types::{ApiFormat, StreamProtocol};
 
-/// Bytes read while looking for the first event before the stream counts as healthy anyway.
-/// Real first events (OpenAI's first chunk, Anthropic's `message_start`) are well under
-/// 4 KiB; a provider that sends 64 KiB without one event is odd but not proven broken, and
-/// the client should get its bytes rather than wait forever.
+use super::sse_parse::RawEvent;
+
+/// Bytes read while looking for the first content event before the stream counts as
+/// healthy anyway. Real preambles (Anthropic's `message_start`, the Responses API's
+/// `response.created`) are well under 4 KiB; a provider that sends 64 KiB without a content
+/// event is odd but not proven broken, and the client should get its bytes rather than wait.
 pub const FIRST_EVENT_SCAN_LIMIT: usize = 64 * 1024;
 
-/// What the bytes of a stream so far say about it.
+/// The role of one event in its stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FirstEvent {
-    /// No complete event yet; read more.
-    Pending,
-    /// The first event is an ordinary one (or the scan limit was reached): commit.
-    Healthy,
-    /// The first event is an error event; the message is the provider's, if it gave one.
+pub(crate) enum EventKind {
+    /// Comments only, or a block without `event` and `data`.
+    KeepAlive,
+    /// Anthropic's `ping`: a keep-alive with a name (and part of the preamble).
+    Ping,
+    /// Opening events held back until the first content event: `message_start`,
+    /// `response.created`, `response.in_progress`.
+    Preamble,
+    /// Any other event that carries data.
+    Content,
+    /// The protocol's clean end: `[DONE]`, `message_stop`, `response.completed` or
+    /// `response.incomplete`.
+    Closing,
+    /// An error event (which also ends the stream); the provider's message.
     Error(String),
 }
 
-/// Looks at the start of an SSE stream. Comment lines (`: keep-alive`) and blocks with
-/// neither `event` nor `data` are skipped, so a keep-alive does not commit the attempt.
-#[derive(Debug, Default)]
-pub struct FirstEventProbe {
-    seen: BytesMut,
-}
-
-impl FirstEventProbe {
-    /// Adds the next chunk and reports what is known now.
-    pub fn push(&mut self, chunk: &[u8]) -> FirstEvent {
-        self.seen.extend_from_slice(chunk);
-        let verdict = scan(self.seen.clone().freeze());
-        if verdict == FirstEvent::Pending && self.seen.len() >= FIRST_EVENT_SCAN_LIMIT {
-            return FirstEvent::Healthy;
-        }
-        verdict
+impl EventKind {
+    /// Counts as activity for the idle timer: every event that carries data, not
+    /// comments or pings.
+    pub fn is_data(&self) -> bool {
+        !matches!(self, Self::KeepAlive | Self::Ping)
     }
 }
 
-fn scan(bytes: Bytes) -> FirstEvent {
-    let input = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(bytes)]);
-    let mut events = sse_stream::SseByteStream::new(input);
-    loop {
-        // The input is already in memory, so every poll completes at once.
-        match events.next().now_or_never() {
-            Some(Some(Ok(event))) => {
-                if event.event.is_none() && event.data.is_none() {
-                    continue;
-                }
-                return match error_message(event.event.as_deref(), event.data.as_deref()) {
-                    Some(message) => FirstEvent::Error(message),
-                    None => FirstEvent::Healthy,
-                };
-            }
-            Some(Some(Err(err))) => {
-                return FirstEvent::Error(format!("malformed event stream: {err}"));
-            }
-            Some(None) | None => return FirstEvent::Pending,
+/// What `event` is in a stream of `protocol`.
+pub(crate) fn classify(event: &RawEvent<'_>, protocol: StreamProtocol) -> EventKind {
+    if event.is_empty() {
+        return EventKind::KeepAlive;
+    }
+    let name = event.name;
+    let data = event.data.as_deref();
+    if name == Some("ping") {
+        return EventKind::Ping;
+    }
+    // Parse the JSON only when it may be an error: an `error` event, or an `"error"` key
+    // (inside a JSON string the quotes would be escaped).
+    if (name == Some("error") || data.is_some_and(|d| d.contains("\"error\"")))
+        && let Some(message) = error_message(name, data)
+    {
+        return EventKind::Error(message);
+    }
+    match protocol {
+        StreamProtocol::DoneMarker if data.is_some_and(|d| d.trim() == "[DONE]") => {
+            EventKind::Closing
         }
+        StreamProtocol::Messages => match name {
+            Some("message_start") => EventKind::Preamble,
+            Some("message_stop") => EventKind::Closing,
+            _ => EventKind::Content,
+        },
+        StreamProtocol::Responses => responses_kind(name, data),
+        _ => EventKind::Content,
+    }
+}
+
+/// Responses API events are named by `event:` and again by the data's `type`; a stream
+/// without `event:` lines is read by `type`.
+fn responses_kind(name: Option<&str>, data: Option<&str>) -> EventKind {
+    let json = || data.and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+    let owned;
+    let kind = match name {
+        Some(n) => n,
+        None => {
+            owned = json().and_then(|v| v.get("type")?.as_str().map(str::to_owned));
+            owned.as_deref().unwrap_or("")
+        }
+    };
+    match kind {
+        "response.created" | "response.in_progress" => EventKind::Preamble,
+        "response.completed" | "response.incomplete" => EventKind::Closing,
+        "response.failed" => EventKind::Error(
+            json()
+                .as_ref()
+                .and_then(|v| v.pointer("/response/error/message")?.as_str())
+                .map_or_else(|| "the response failed".to_owned(), |m| truncate(m, 300)),
+        ),
+        _ => EventKind::Content,
     }
 }
 
@@ -136,65 +173,93 @@ pub fn stream_error_event(format: ApiFormat, message: &str) -> Bytes {
 mod tests {
     use super::*;
 
-    #[test]
-    fn waits_for_a_complete_event() {
-        let mut probe = FirstEventProbe::default();
-        assert_eq!(probe.push(b"data: {\"id\":"), FirstEvent::Pending);
-        assert_eq!(probe.push(b"\"x\"}\n"), FirstEvent::Pending);
-        assert_eq!(probe.push(b"\n"), FirstEvent::Healthy);
+    use crate::gateway::sse_parse::events;
+
+    fn kinds(text: &str, protocol: StreamProtocol) -> Vec<EventKind> {
+        events(text.as_bytes())
+            .iter()
+            .map(|e| classify(e, protocol))
+            .collect()
     }
 
     #[test]
-    fn keepalives_do_not_commit() {
-        let mut probe = FirstEventProbe::default();
-        assert_eq!(probe.push(b": ping\n\n"), FirstEvent::Pending);
+    fn chat_streams() {
         assert_eq!(
-            probe.push(b"event: message_start\ndata: {}\n\n"),
-            FirstEvent::Healthy
-        );
-    }
-
-    #[test]
-    fn openai_and_anthropic_error_events() {
-        let mut probe = FirstEventProbe::default();
-        assert_eq!(
-            probe.push(b"data: {\"error\":{\"message\":\"overloaded\"}}\n\n"),
-            FirstEvent::Error("overloaded".into())
-        );
-        let mut probe = FirstEventProbe::default();
-        assert_eq!(
-            probe.push(
-                b"event: error\r\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\r\n\r\n"
+            kinds(
+                ": ping\n\ndata: {\"error\":null,\"choices\":[]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"say \\\"error\\\"\"}}]}\n\ndata: [DONE]\n\n",
+                StreamProtocol::DoneMarker
             ),
-            FirstEvent::Error("busy".into())
+            [
+                EventKind::KeepAlive,
+                EventKind::Content,
+                EventKind::Content,
+                EventKind::Closing
+            ]
         );
-        let mut probe = FirstEventProbe::default();
         assert_eq!(
-            probe.push(b"event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"boom\"}\n\n"),
-            FirstEvent::Error("boom".into())
-        );
-        let mut probe = FirstEventProbe::default();
-        assert_eq!(
-            probe.push(b"event: error\ndata: oops\n\n"),
-            FirstEvent::Error("the provider sent an error event".into())
+            kinds(
+                "data: {\"error\":{\"message\":\"overloaded\"}}\n\n",
+                StreamProtocol::DoneMarker
+            ),
+            [EventKind::Error("overloaded".into())]
         );
     }
 
     #[test]
-    fn ordinary_chunks_with_null_error_are_healthy() {
-        let mut probe = FirstEventProbe::default();
+    fn anthropic_streams() {
         assert_eq!(
-            probe.push(b"data: {\"error\":null,\"choices\":[]}\n\n"),
-            FirstEvent::Healthy
+            kinds(
+                "event: message_start\ndata: {}\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\nevent: content_block_start\ndata: {}\n\nevent: message_stop\ndata: {}\n\n",
+                StreamProtocol::Messages
+            ),
+            [
+                EventKind::Preamble,
+                EventKind::Ping,
+                EventKind::Content,
+                EventKind::Closing
+            ]
+        );
+        assert_eq!(
+            kinds(
+                "event: error\r\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\r\n\r\n",
+                StreamProtocol::Messages
+            ),
+            [EventKind::Error("busy".into())]
+        );
+        assert_eq!(
+            kinds("event: error\ndata: oops\n\n", StreamProtocol::Messages),
+            [EventKind::Error("the provider sent an error event".into())]
         );
     }
 
     #[test]
-    fn scan_limit_commits() {
-        let mut probe = FirstEventProbe::default();
-        let junk = vec![b'x'; FIRST_EVENT_SCAN_LIMIT];
-        assert_eq!(probe.push(b"data: "), FirstEvent::Pending);
-        assert_eq!(probe.push(&junk), FirstEvent::Healthy);
+    fn responses_streams() {
+        assert_eq!(
+            kinds(
+                "event: response.created\ndata: {}\n\ndata: {\"type\":\"response.in_progress\"}\n\nevent: response.output_text.delta\ndata: {}\n\nevent: response.completed\ndata: {}\n\n",
+                StreamProtocol::Responses
+            ),
+            [
+                EventKind::Preamble,
+                EventKind::Preamble,
+                EventKind::Content,
+                EventKind::Closing
+            ]
+        );
+        assert_eq!(
+            kinds(
+                "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"error\":{\"message\":\"boom\"}}}\n\n",
+                StreamProtocol::Responses
+            ),
+            [EventKind::Error("boom".into())]
+        );
+        assert_eq!(
+            kinds(
+                "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"boom\"}\n\n",
+                StreamProtocol::Responses
+            ),
+            [EventKind::Error("boom".into())]
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One structured log line per request (target `edge::access`), written when the response
-//! head is ready. JSON when `--log-format json`. Holds no secrets: no header values, no
+//! head is ready. A committed stream that breaks later adds a `stream broken` line on the
+//! same target (`gateway/break_report.rs`). JSON when `--log-format json`. Holds no secrets: no header values, no
 //! bodies, and from attempts only provider, model and the key *id* (a short hash).
 
 use std::fmt::Write as _;

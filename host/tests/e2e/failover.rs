@@ -694,7 +694,8 @@ async fn access_trail(e: &Edge) -> Vec<String> {
         .logs()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .rfind(|v| v["target"] == "edge::access")
+        // The request's line (a broken stream adds a `stream broken` line after it).
+        .rfind(|v| v["target"] == "edge::access" && v["message"] == "request")
         .unwrap_or_else(|| panic!("no access log line in\n{}", e.logs()));
     line["attempts"]
         .as_str()

@@ -39,6 +39,8 @@ mod request_checks;
 mod sdk_clients;
 #[cfg(test)]
 mod shipped_policies;
+#[cfg(test)]
+mod stream_faults;
 
 /// The edge binary cargo built for this test crate.
 pub const EDGE_BIN: &str = env!("CARGO_BIN_EXE_edge");

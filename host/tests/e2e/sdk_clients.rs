@@ -1,6 +1,8 @@
 //! The official OpenAI and Anthropic Python SDKs, unchanged, through the edge (`--demo` with
 //! `policies/quickstart.yaml`): chat, streaming chat, embeddings, `/v1/models`, streaming
-//! `/v1/messages`, and error bodies the SDKs must parse.
+//! `/v1/messages`, and error bodies the SDKs must parse; and streams that break after the
+//! commit (inside an event, or a clean end without the closing event), which both SDKs must
+//! raise as their API error, not as a JSON decode error.
 //!
 //! The test creates a virtualenv next to the build output (`target/<profile>/sdk-venv`) and
 //! installs the pinned SDKs from `tests/sdk/requirements.txt` with pip (PyPI access needed on
@@ -11,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::edge;
+use edge_test_support::ai::{ProviderCfg, ai_policy};
 use edge_test_support::paths::workspace_root;
+use edge_test_support::provider;
 
 fn venv_dir() -> PathBuf {
     std::env::current_exe()
@@ -102,4 +106,45 @@ async fn official_sdks_work_unchanged_through_the_edge() {
         "SDK checks failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("all sdk checks passed"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_sdks_raise_an_api_error_for_a_broken_stream() {
+    let python = tokio::task::spawn_blocking(ensure_venv).await.unwrap();
+    let cut = provider("cut").cut_inside_event(2).start().await.unwrap();
+    let acut = provider("acut").cut_inside_event(3).start().await.unwrap();
+    let open = provider("open").no_closing_event().start().await.unwrap();
+    let aopen = provider("aopen").no_closing_event().start().await.unwrap();
+    let policy = ai_policy()
+        .provider(ProviderCfg::of(&cut))
+        .provider(ProviderCfg::of(&acut).formats(&["anthropic"]))
+        .provider(ProviderCfg::of(&open))
+        .provider(ProviderCfg::of(&aopen).formats(&["anthropic"]))
+        .build();
+    let e = edge()
+        .policy(&policy)
+        .provider(&cut)
+        .provider(&acut)
+        .provider(&open)
+        .provider(&aopen)
+        .start()
+        .await
+        .unwrap();
+    let script = workspace_root().join("tests/sdk/check_broken_streams.py");
+    let base = format!("http://{}", e.addr);
+    let out =
+        tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(base).output())
+            .await
+            .unwrap()
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "broken-stream SDK checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("all broken-stream checks passed"),
+        "{stdout}"
+    );
 }

@@ -45,6 +45,9 @@ async fn call(
     let mut plan = plan(attempts);
     plan.stream = stream;
     plan.format = format;
+    if format == ApiFormat::Anthropic {
+        plan.stream_protocol = edge::wit::types::StreamProtocol::Messages;
+    }
     match run(ctx, &plan).await {
         PlanResult::Served { response, .. } => {
             let status = response.status().as_u16();

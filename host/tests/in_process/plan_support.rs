@@ -8,7 +8,7 @@ use std::time::Duration;
 use edge::body::ResponseBody;
 use edge::gateway::{DefaultFailover, GatewayConfig, GatewayContext, PlanResult, execute_plan};
 use edge::host_services::{AttemptRecord, TargetMetricsSink, TargetRef};
-use edge::wit::types::{ApiFormat, Attempt, AttemptResult, Plan};
+use edge::wit::types::{ApiFormat, Attempt, AttemptResult, Plan, StreamProtocol};
 use edge_test_support::TestCa;
 use http::Response;
 use http_body_util::BodyExt;
@@ -99,6 +99,8 @@ pub fn plan(attempts: Vec<Attempt>) -> Plan {
         total_timeout_ms: 10_000,
         max_attempts: 10,
         stream_idle_timeout_ms: 2_000,
+        stream_protocol: StreamProtocol::DoneMarker,
+        stream_max_duration_ms: 0,
         max_retry_after_ms: 5_000,
         custom_failover: false,
         response_headers: vec![("x-plan".into(), "yes".into())],

@@ -1,6 +1,7 @@
 //! The `ai-gateway` action's configuration exactly as a policy writes it
 //! (docs/ai-gateway.md, "Configuration"),
-//! plus our documented extensions (`stream_idle_timeout`, `failover`, `forward_headers`,
+//! plus our documented extensions (`stream_idle_timeout`, `stream_max_duration`, `failover`,
+//! `forward_headers`,
 //! `request_path_overrides`, `pricing`, `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.
 
@@ -31,6 +32,9 @@ pub struct ActionConfig {
     /// Ours: longest silence between two stream chunks before the stream is ended with an
     /// SSE error event. Default 60s.
     pub stream_idle_timeout: Option<String>,
+    /// Ours: longest a committed stream may run, from its commit, before it is ended with
+    /// an SSE error event. Default: no cap.
+    pub stream_max_duration: Option<String>,
     pub providers: Vec<ProviderConfig>,
     pub only_allow_configured_providers: bool,
     pub only_allow_configured_models: bool,

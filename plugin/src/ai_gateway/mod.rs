@@ -47,6 +47,7 @@ mod skipped;
 mod strategies;
 pub mod strategy;
 pub mod strategy_functions;
+mod stream_protocol;
 pub mod surface;
 pub mod templates;
 pub mod universe;

@@ -21,6 +21,7 @@ use super::request_headers::RequestHeaders;
 use super::resolve::{Cand, resolve};
 use super::selection_record::SelectionRecord;
 use super::skipped::SkippedCandidate;
+use super::stream_protocol::stream_protocol;
 use super::surface::{Surface, format_name};
 use super::upstream::upstream_url;
 use super::{
@@ -292,6 +293,8 @@ pub(super) fn plan(
         total_timeout_ms: gw.settings.total_timeout_ms,
         max_attempts: MAX_ATTEMPTS,
         stream_idle_timeout_ms: gw.settings.stream_idle_timeout_ms,
+        stream_protocol: stream_protocol(surface),
+        stream_max_duration_ms: gw.settings.stream_max_duration_ms,
         max_retry_after_ms: MAX_RETRY_AFTER_MS,
         custom_failover: gw.failover_rule.is_some(),
         response_headers: id_header.clone(),

@@ -12,6 +12,11 @@ const DEFAULT_PER_REQUEST_TIMEOUT_MS: u64 = 180_000;
 const DEFAULT_TOTAL_TIMEOUT_MS: u64 = 360_000;
 /// Longest silence between two stream chunks when `stream_idle_timeout` is not set.
 const DEFAULT_STREAM_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Longest a committed stream may run when `stream_max_duration` is not set: no cap (0).
+/// Long answers of reasoning models legitimately stream for many minutes, and the idle
+/// timeout (which only data events reset) already ends a provider that stalls or only
+/// pings; the cap is for operators who want a hard bound anyway.
+const DEFAULT_STREAM_MAX_DURATION_MS: u64 = 0;
 
 /// Knobs of the action after validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +27,8 @@ pub struct Settings {
     pub per_request_timeout_ms: u64,
     pub total_timeout_ms: u64,
     pub stream_idle_timeout_ms: u64,
+    /// 0 = no cap.
+    pub stream_max_duration_ms: u64,
     pub only_allow_configured_models: bool,
 }
 
@@ -61,6 +68,11 @@ impl Settings {
             &cfg.stream_idle_timeout,
             DEFAULT_STREAM_IDLE_TIMEOUT_MS,
         );
+        let stream_max_duration_ms = dur(
+            "stream_max_duration",
+            &cfg.stream_max_duration,
+            DEFAULT_STREAM_MAX_DURATION_MS,
+        );
         if per_request_timeout_ms > total_timeout_ms {
             d.warning("per_request_timeout", "per_request_timeout is longer than total_timeout; the total timeout will cut attempts short");
         }
@@ -82,6 +94,7 @@ impl Settings {
             per_request_timeout_ms,
             total_timeout_ms,
             stream_idle_timeout_ms,
+            stream_max_duration_ms,
             only_allow_configured_models: cfg.only_allow_configured_models,
         }
     }

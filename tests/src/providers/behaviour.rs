@@ -33,6 +33,15 @@ pub struct Behaviour {
     pub echo_headers: Vec<String>,
     /// A non-2xx error message also quotes the request's query string.
     pub echo_query: bool,
+    /// After this many events, send the first half of the next one (cut inside its JSON),
+    /// then break the connection.
+    pub cut_inside_event: Option<usize>,
+    /// The stream ends cleanly without its closing event (`[DONE]`, `message_stop`).
+    pub no_closing_event: bool,
+    /// After this many events, send only keep-alives, one every `ping_every_ms`, forever:
+    /// `: keep-alive` comments (OpenAI) or `ping` events (Anthropic).
+    pub pings_after: Option<usize>,
+    pub ping_every_ms: u64,
 }
 
 impl Default for Behaviour {
@@ -53,6 +62,10 @@ impl Default for Behaviour {
             events: None,
             echo_headers: Vec::new(),
             echo_query: false,
+            cut_inside_event: None,
+            no_closing_event: false,
+            pings_after: None,
+            ping_every_ms: 100,
         }
     }
 }

@@ -9,6 +9,9 @@
 //!
 //! Besides the generated answers a script can send raw bytes: `body(text)` answers exactly
 //! that, `events([...])` streams exactly those SSE events, `hang()` never answers.
+//! Stream faults: `drop_after(n)` breaks between events, `cut_inside_event(n)` inside one,
+//! `no_closing_event()` ends cleanly without `[DONE]`/`message_stop`, `stall_after(n)` goes
+//! silent, `ping_forever_after(n, ms)` sends only keep-alives.
 //!
 //! Behaviours form a script: request N gets behaviour N, the last one repeats. Builder
 //! methods edit the behaviour being written; `then()` starts the next one (a plain success
@@ -170,6 +173,25 @@ impl ProviderBuilder {
             .header("set-cookie", "__cf_bm=mock; Path=/")
             .header("x-request-id", &id)
     }
+    /// After `n` events, send half of the next event (cut inside its JSON), then break the
+    /// connection.
+    pub fn cut_inside_event(mut self, n: usize) -> Self {
+        self.current().cut_inside_event = Some(n);
+        self
+    }
+    /// End the stream cleanly without its closing event (`[DONE]` / `message_stop`).
+    pub fn no_closing_event(mut self) -> Self {
+        self.current().no_closing_event = true;
+        self
+    }
+    /// After `n` events, send only keep-alives (`: keep-alive` comments, or Anthropic
+    /// `ping` events on `/v1/messages`) every `every_ms`, forever.
+    pub fn ping_forever_after(mut self, n: usize, every_ms: u64) -> Self {
+        let b = self.current();
+        b.pings_after = Some(n);
+        b.ping_every_ms = every_ms;
+        self
+    }
     /// Never send a response head (the connection stays open until the test ends).
     pub fn hang(self) -> Self {
         self.delay(3_600_000)
@@ -313,8 +335,13 @@ impl State {
                 &json!({"object":"list","data":[{"id":"mock-model","object":"model","owned_by":self.name}]}),
             );
         }
+        let ping = if anthropic {
+            "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+        } else {
+            ": keep-alive\n\n"
+        };
         let mut res = if let Some(events) = &b.events {
-            self.stream(&b, events.clone())
+            self.stream(&b, events.clone(), ping)
         } else if let Some(text) = &b.body {
             json_text_response(b.status, text.clone())
         } else if !(200..300).contains(&b.status) {
@@ -324,7 +351,7 @@ impl State {
                 .unwrap_or_else(|| error_body(anthropic, b.status, &self.name, &echoed(&b, r)));
             json_response(b.status, &err)
         } else if body.get("stream").and_then(Value::as_bool) == Some(true) {
-            self.stream(&b, stream_events(anthropic, &self.name, &model, &b))
+            self.stream(&b, stream_events(anthropic, &self.name, &model, &b), ping)
         } else if path.ends_with("/embeddings") {
             json_response(200, &embeddings(&model, &body))
         } else if anthropic {
@@ -360,9 +387,29 @@ impl State {
         res
     }
 
-    fn stream(self: &Arc<Self>, b: &Behaviour, events: Vec<String>) -> Response<Body> {
+    fn stream(
+        self: &Arc<Self>,
+        b: &Behaviour,
+        mut events: Vec<String>,
+        ping: &'static str,
+    ) -> Response<Body> {
         let status = http::StatusCode::from_u16(b.status).unwrap_or(http::StatusCode::OK);
-        let b = b.clone();
+        let mut b = b.clone();
+        if b.no_closing_event {
+            events.pop();
+        }
+        if let Some(n) = b.cut_inside_event
+            && let Some(event) = events.get(n).cloned()
+        {
+            // Cut at a char boundary near the middle: inside the JSON, never on a boundary.
+            let mut mid = event.len() / 2;
+            while !event.is_char_boundary(mid) {
+                mid -= 1;
+            }
+            events.truncate(n);
+            events.push(event[..mid].to_owned());
+            b.drop_after = Some(n + 1);
+        }
         let st = self.clone();
         // Frames: Some(Ok(bytes)) to send, Some(Err) to break the connection, None to end.
         let stream = futures_util::stream::unfold((0usize, events), move |(i, events)| {
@@ -384,6 +431,15 @@ impl State {
                 }
                 if i == usize::MAX {
                     return None;
+                }
+                if let Some(n) = b.pings_after
+                    && i >= n
+                {
+                    tokio::time::sleep(Duration::from_millis(b.ping_every_ms)).await;
+                    return Some((
+                        Ok(Frame::data(Bytes::from_static(ping.as_bytes()))),
+                        (i, events),
+                    ));
                 }
                 // Content chunks are counted after the opening events of the format.
                 if let Some(n) = b.stall_after
