@@ -49,7 +49,7 @@ pub struct ResultLabels {
 pub struct AttemptLabels {
     /// Provider name from the plan (policy-defined, not a secret).
     pub provider: String,
-    /// The attempt's `retry_action` ("succeeded", "next_key", …).
+    /// The step taken after the attempt ("succeeded", "next_key", …: `gateway::step_label`).
     pub result: String,
 }
 

@@ -89,12 +89,30 @@ pub struct Attempt {
     pub redact: Vec<String>,
 }
 
+/// The next step after a failed attempt (WIT `failover-action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailoverAction {
     NextKey,
     NextModel,
+    /// Skip every remaining attempt sending this key to this provider, then go on.
+    DropKey,
     RetrySame,
     Stop,
+}
+
+/// The step the host took after an attempt (WIT `attempt-step`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AttemptStep {
+    Succeeded,
+    NextKey,
+    NextModel,
+    DropKey,
+    RetrySame,
+    FailFast,
+    #[default]
+    Exhausted,
+    AttemptCap,
+    TotalTimeout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +126,6 @@ pub struct Plan {
     pub stream_protocol: StreamProtocol,
     pub stream_max_duration_ms: u64,
     pub max_retry_after_ms: u64,
-    pub custom_failover: bool,
     pub response_headers: Headers,
     pub continuation: Vec<u8>,
 }
@@ -137,7 +154,18 @@ pub struct AttemptResult {
     pub headers: Headers,
     pub body_excerpt: Vec<u8>,
     pub duration_ms: u64,
-    pub retry_action: String,
+    /// The upstream's Retry-After in milliseconds, parsed by the host.
+    pub retry_after_ms: Option<u64>,
+    pub step: AttemptStep,
+}
+
+/// The last failed attempt's answer (WIT `provider-answer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderAnswer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -146,6 +174,14 @@ pub struct GatewayOutcome {
     pub attempts: Vec<AttemptResult>,
     pub timed_out: bool,
     pub duration_ms: u64,
+    pub last_answer: Option<ProviderAnswer>,
+}
+
+/// A plan that served the client, for the response phase (WIT `served-plan`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServedPlan {
+    pub continuation: Vec<u8>,
+    pub outcome: GatewayOutcome,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

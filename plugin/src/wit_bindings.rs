@@ -155,16 +155,21 @@ impl Guest for Plugin {
         state: Vec<u8>,
         req: wt::Request,
         res: wt::ResponseHead,
+        served: Option<wt::ServedPlan>,
     ) -> wt::ResponseDecision {
         let req = request_in(req);
         let head = m::ResponseHead {
             status: res.status,
             headers: res.headers,
         };
+        let served = served.map(|s| m::ServedPlan {
+            continuation: s.continuation,
+            outcome: outcome_in(s.outcome),
+        });
         let keep = head.headers.clone();
         let decision = with_policy(
             || m::ResponseDecision::Headers(keep),
-            |p| p.on_http_response(&state, &req, &head, &WitHost),
+            |p| p.on_http_response(&state, &req, &head, served.as_ref(), &WitHost),
         );
         match decision {
             m::ResponseDecision::Headers(h) => wt::ResponseDecision::Headers(h),
@@ -172,15 +177,16 @@ impl Guest for Plugin {
         }
     }
 
-    fn classify_failure(continuation: Vec<u8>, failed: wt::AttemptResult) -> wt::FailoverAction {
+    fn classify_failure(failed: wt::AttemptResult, can_retry_same: bool) -> wt::FailoverAction {
         let failed = attempt_result_in(failed);
         let action = with_policy(
             || m::FailoverAction::Stop,
-            |p| p.classify_failure(&continuation, &failed),
+            |p| p.classify_failure(&failed, can_retry_same),
         );
         match action {
             m::FailoverAction::NextKey => wt::FailoverAction::NextKey,
             m::FailoverAction::NextModel => wt::FailoverAction::NextModel,
+            m::FailoverAction::DropKey => wt::FailoverAction::DropKey,
             m::FailoverAction::RetrySame => wt::FailoverAction::RetrySame,
             m::FailoverAction::Stop => wt::FailoverAction::Stop,
         }
@@ -192,16 +198,7 @@ impl Guest for Plugin {
         outcome: wt::GatewayOutcome,
     ) -> wt::RequestOutcome {
         let req = request_in(req);
-        let outcome = m::GatewayOutcome {
-            served: outcome.served,
-            attempts: outcome
-                .attempts
-                .into_iter()
-                .map(attempt_result_in)
-                .collect(),
-            timed_out: outcome.timed_out,
-            duration_ms: outcome.duration_ms,
-        };
+        let outcome = outcome_in(outcome);
         let result = with_policy(
             || m::RequestOutcome {
                 decision: m::Decision::Respond(not_loaded()),
@@ -240,6 +237,21 @@ fn request_in(r: wt::Request) -> m::Request {
     }
 }
 
+fn outcome_in(o: wt::GatewayOutcome) -> m::GatewayOutcome {
+    m::GatewayOutcome {
+        served: o.served,
+        attempts: o.attempts.into_iter().map(attempt_result_in).collect(),
+        timed_out: o.timed_out,
+        duration_ms: o.duration_ms,
+        last_answer: o.last_answer.map(|a| m::ProviderAnswer {
+            status: a.status,
+            content_type: a.content_type,
+            body: a.body,
+            complete: a.complete,
+        }),
+    }
+}
+
 fn attempt_result_in(a: wt::AttemptResult) -> m::AttemptResult {
     m::AttemptResult {
         index: a.index,
@@ -261,7 +273,18 @@ fn attempt_result_in(a: wt::AttemptResult) -> m::AttemptResult {
         headers: a.headers,
         body_excerpt: a.body_excerpt,
         duration_ms: a.duration_ms,
-        retry_action: a.retry_action,
+        retry_after_ms: a.retry_after_ms,
+        step: match a.step {
+            wt::AttemptStep::Succeeded => m::AttemptStep::Succeeded,
+            wt::AttemptStep::NextKey => m::AttemptStep::NextKey,
+            wt::AttemptStep::NextModel => m::AttemptStep::NextModel,
+            wt::AttemptStep::DropKey => m::AttemptStep::DropKey,
+            wt::AttemptStep::RetrySame => m::AttemptStep::RetrySame,
+            wt::AttemptStep::FailFast => m::AttemptStep::FailFast,
+            wt::AttemptStep::Exhausted => m::AttemptStep::Exhausted,
+            wt::AttemptStep::AttemptCap => m::AttemptStep::AttemptCap,
+            wt::AttemptStep::TotalTimeout => m::AttemptStep::TotalTimeout,
+        },
     }
 }
 
@@ -315,7 +338,6 @@ fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
             },
             stream_max_duration_ms: p.stream_max_duration_ms,
             max_retry_after_ms: p.max_retry_after_ms,
-            custom_failover: p.custom_failover,
             response_headers: p.response_headers,
             continuation: p.continuation,
         }),

@@ -79,7 +79,7 @@ fn decision_cost_of_the_benchmark_policy() {
     let started = Instant::now();
     let cpu = thread_cpu_ns();
     for _ in 0..n {
-        let out = policy.on_http_response(&[], &req, &head, &host);
+        let out = policy.on_http_response(&[], &req, &head, None, &host);
         std::hint::black_box(&out);
     }
     report("on_http_response", started, cpu, n);

@@ -79,6 +79,7 @@ pub struct AiPolicy {
     providers: Vec<ProviderCfg>,
     config: serde_json::Map<String, Value>,
     rules_after: Vec<Value>,
+    response_rules: Vec<Value>,
 }
 
 pub fn ai_policy() -> AiPolicy {
@@ -100,6 +101,11 @@ impl AiPolicy {
         self.rules_after.push(rule);
         self
     }
+    /// Appends an `on_http_response` rule.
+    pub fn response_rule(mut self, rule: Value) -> Self {
+        self.response_rules.push(rule);
+        self
+    }
     pub fn build(&self) -> String {
         let mut config = self.config.clone();
         config.insert(
@@ -111,7 +117,10 @@ impl AiPolicy {
             .or_insert(Value::Bool(true));
         let mut rules = vec![json!({"actions": [{"type": "ai-gateway", "config": config}]})];
         rules.extend(self.rules_after.iter().cloned());
-        let doc = json!({ "on_http_request": rules });
+        let mut doc = json!({ "on_http_request": rules });
+        if !self.response_rules.is_empty() {
+            doc["on_http_response"] = Value::Array(self.response_rules.clone());
+        }
         serde_json::to_string_pretty(&doc).unwrap_or_default()
     }
 }

@@ -12,7 +12,7 @@ use crate::wit::types::{Attempt, StreamProtocol};
 
 use super::answer_body::read_answer;
 use super::attempt_error::{AttemptError, from_reqwest, millis};
-use super::excerpt::read_excerpt;
+use super::excerpt::{FailedBody, excerpt_of_bytes, read_failed_body};
 use super::internal_hosts::is_internal_host;
 use super::redaction::CREDENTIAL_HEADERS;
 use super::stream_commit::await_first_event;
@@ -35,6 +35,8 @@ pub(crate) struct Failed {
     pub status: Option<u16>,
     pub headers: HeaderMap,
     pub excerpt: Vec<u8>,
+    /// For an answer with a failure status: its body, bounded, for a pass-through.
+    pub body: Option<FailedBody>,
 }
 
 impl Failed {
@@ -44,6 +46,7 @@ impl Failed {
             error,
             headers: HeaderMap::new(),
             excerpt: Vec::new(),
+            body: None,
         }
     }
 }
@@ -82,14 +85,15 @@ pub(crate) async fn run_attempt(
     let (parts, mut body) = http::Response::<reqwest::Body>::from(response).into_parts();
     let headers = parts.headers;
     if !status.is_success() {
-        let excerpt = read_excerpt(&mut body, deadline).await;
+        let failed_body = read_failed_body(&mut body, deadline).await;
         return Err(Failed {
             error: AttemptError::Status {
                 status: status.as_u16(),
             },
             status: Some(status.as_u16()),
             headers,
-            excerpt,
+            excerpt: excerpt_of_bytes(&failed_body.bytes),
+            body: Some(failed_body),
         });
     }
     let Some(protocol) = stream else {
@@ -106,6 +110,7 @@ pub(crate) async fn run_attempt(
                 status: Some(status.as_u16()),
                 headers,
                 excerpt: failure.excerpt,
+                body: None,
             }),
         };
     };
@@ -122,6 +127,7 @@ pub(crate) async fn run_attempt(
             status: Some(status.as_u16()),
             headers,
             excerpt: early.excerpt,
+            body: None,
         }),
     }
 }

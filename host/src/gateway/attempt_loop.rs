@@ -3,10 +3,9 @@
 //! Called by the server when the plugin decides `forward(plan)`. Bounds: each attempt's own
 //! deadline, the plan's total deadline (which includes Retry-After waits), the attempt cap
 //! (retries included), and never the same provider/model/key twice except for a deliberate
-//! retry of the same target. After a failure the next step comes from the Retry-After check
-//! and the default rules, or from the plugin's classifier when the plan asks for custom
-//! failover. Once an attempt commits there is no failover: its bytes are already the
-//! client's.
+//! retry of the same target. After every failure the next step is the plugin's answer
+//! (through [`FailoverClassifier`]); the loop only carries it out within those bounds. Once
+//! an attempt commits there is no failover: its bytes are already the client's.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -16,17 +15,21 @@ use tokio::time::Instant;
 
 use crate::body::ResponseBody;
 use crate::host_services::{AttemptRecord, TargetKey, TargetRef};
-use crate::wit::types::{Attempt, AttemptResult, FailoverAction, GatewayOutcome, Plan};
+use crate::wit::types::{
+    Attempt, AttemptResult, AttemptStep, FailoverAction, GatewayOutcome, Plan, ProviderAnswer,
+};
 
 use super::attempt::{Committed, Failed, run_attempt};
 use super::attempt_error::{AttemptError, millis};
+use super::attempt_step::step_label;
 use super::break_report::BreakReport;
 use super::context::GatewayContext;
 use super::defaults::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_TOTAL_TIMEOUT, MAX_SAME_RETRIES,
     or_default,
 };
-use super::failover_rules::{FailoverClassifier, default_action};
+use super::excerpt::excerpt_of_bytes;
+use super::failover_classifier::FailoverClassifier;
 use super::plan_result::PlanResult;
 use super::redaction::{redact, secrets_of};
 use super::relay_body::RelayBody;
@@ -34,7 +37,7 @@ use super::response_headers::client_headers;
 use super::retry_after::retry_after;
 
 /// Runs `plan` and returns either the committed response or the record of every failure.
-/// `classifier` is asked only when `plan.custom_failover` is set.
+/// `classifier` is asked after every failed attempt.
 pub async fn execute_plan(
     ctx: &GatewayContext,
     plan: &Plan,
@@ -91,8 +94,12 @@ struct LoopState {
     results: Vec<AttemptResult>,
     tried: HashSet<TargetKey>,
     abandoned_groups: HashSet<u32>,
+    /// (provider, key id) pairs the provider rejected (`drop-key`): never sent to it again.
+    dropped_keys: Vec<(String, String)>,
     same_retries: u32,
     timed_out: bool,
+    /// The last failed attempt's answer, when it had a status.
+    last_answer: Option<ProviderAnswer>,
 }
 
 impl LoopState {
@@ -109,17 +116,23 @@ impl LoopState {
             results: Vec::new(),
             tried: HashSet::new(),
             abandoned_groups: HashSet::new(),
+            dropped_keys: Vec::new(),
             same_retries: 0,
             timed_out: false,
+            last_answer: None,
         }
     }
 
-    /// The first attempt at or after `from` whose model is still in play and whose
-    /// provider/model/key has not been tried.
+    /// The first attempt at or after `from` whose model is still in play, whose key the
+    /// provider has not rejected, and whose provider/model/key has not been tried.
     fn next_candidate(&self, plan: &Plan, from: usize) -> Option<usize> {
         (from..plan.attempts.len()).find(|&i| {
             plan.attempts.get(i).is_some_and(|a| {
                 !self.abandoned_groups.contains(&a.model_group)
+                    && !self
+                        .dropped_keys
+                        .iter()
+                        .any(|(p, k)| *p == a.provider && *k == a.key_id)
                     && !self.tried.contains(&target(a).to_key())
             })
         })
@@ -146,6 +159,30 @@ impl LoopState {
         });
         let secrets = secrets_of(attempt);
         let message = redact(failed.error.to_string().as_bytes(), &secrets);
+        let wait = retry_after(&failed.headers, SystemTime::now());
+        // The whole body is redacted before the excerpt is cut from it, so a secret that
+        // straddles the cut cannot leave half of itself behind.
+        let body = failed
+            .body
+            .map(|b| (redact(&b.bytes, &secrets), b.complete));
+        let excerpt = match &body {
+            Some((bytes, _)) => excerpt_of_bytes(bytes),
+            None => redact(&failed.excerpt, &secrets),
+        };
+        self.last_answer = match (failed.status, body) {
+            (Some(status), Some((body, complete))) => Some(ProviderAnswer {
+                status,
+                content_type: failed
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned(),
+                body,
+                complete,
+            }),
+            _ => None,
+        };
         let mut result = AttemptResult {
             index: u32::try_from(index).unwrap_or(u32::MAX),
             provider: attempt.provider.clone(),
@@ -155,20 +192,21 @@ impl LoopState {
             failure: Some(failed.error.kind()),
             message: String::from_utf8_lossy(&message).into_owned(),
             headers: crate::headers::to_wit(&failed.headers),
-            body_excerpt: redact(&failed.excerpt, &secrets),
+            body_excerpt: excerpt,
             duration_ms: millis(duration),
-            retry_action: String::new(),
+            retry_after_ms: wait.map(millis),
+            // Decided just below.
+            step: AttemptStep::Exhausted,
         };
-        let wait = retry_after(&failed.headers, SystemTime::now());
-        let (action, label) = self.decide(plan, classifier, &result, &failed.error, wait);
-        result.retry_action = label.to_owned();
+        let (action, step) = self.decide(plan, classifier, &result, &failed.error, wait);
+        result.step = step;
         tracing::debug!(
             provider = %result.provider,
             model = %result.model,
             key_id = %result.key_id,
             status = ?result.status,
             error = %result.message,
-            next = label,
+            next = step_label(step),
             "upstream attempt failed"
         );
         self.results.push(result);
@@ -182,7 +220,9 @@ impl LoopState {
         }
     }
 
-    /// The step after a failure and its `retry_action` label.
+    /// The step after a failure: the plugin's decision, carried out within the loop's
+    /// limits (the attempt cap, the same-target retry cap, the longest Retry-After it
+    /// waits, the total deadline), and the step as recorded.
     fn decide(
         &mut self,
         plan: &Plan,
@@ -190,53 +230,46 @@ impl LoopState {
         result: &AttemptResult,
         error: &AttemptError,
         retry_after: Option<Duration>,
-    ) -> (Step, &'static str) {
+    ) -> (Step, AttemptStep) {
         if matches!(error, AttemptError::TotalTimeout) {
             self.timed_out = true;
-            return (Step::Go(None), "exhausted");
+            return (Step::Go(None), AttemptStep::TotalTimeout);
         }
         let calls_left = self.results.len() + 1 < self.max_calls;
-        let can_wait = |wait: Duration| {
-            calls_left
-                && self.same_retries < MAX_SAME_RETRIES
-                && wait <= Duration::from_millis(plan.max_retry_after_ms)
-                && Instant::now() + wait < self.total_deadline
-        };
-        let action = if plan.custom_failover {
-            match classifier.classify(result) {
-                // The policy asked to retry the same target: honour it within the same
-                // limits as the default rule, otherwise move on to the next attempt.
-                FailoverAction::RetrySame if !can_wait(retry_after.unwrap_or(Duration::ZERO)) => {
-                    FailoverAction::NextKey
-                }
-                other => other,
-            }
-        } else if matches!(result.status, Some(429 | 503)) && retry_after.is_some_and(can_wait) {
-            FailoverAction::RetrySame
-        } else {
-            default_action(result.failure, result.status)
+        let wait = retry_after.unwrap_or(Duration::ZERO);
+        let can_retry_same = calls_left
+            && self.same_retries < MAX_SAME_RETRIES
+            && wait <= Duration::from_millis(plan.max_retry_after_ms)
+            && Instant::now() + wait < self.total_deadline;
+        let action = match classifier.classify(result, can_retry_same) {
+            // The plugin was told the loop cannot wait; a policy rule may still ask. Moving
+            // on is the only step left that makes progress.
+            FailoverAction::RetrySame if !can_retry_same => FailoverAction::NextKey,
+            other => other,
         };
         let index = usize::try_from(result.index).unwrap_or(usize::MAX);
-        let group = plan.attempts.get(index).map(|a| a.model_group);
-        let (next, label) = match action {
-            FailoverAction::RetrySame => {
-                return (
-                    Step::RetrySame(retry_after.unwrap_or(Duration::ZERO)),
-                    "retry_same",
-                );
-            }
-            FailoverAction::Stop => return (Step::Go(None), "fail_fast"),
-            FailoverAction::NextKey => (self.next_candidate(plan, index + 1), "next_key"),
+        let (next, step) = match action {
+            FailoverAction::RetrySame => return (Step::RetrySame(wait), AttemptStep::RetrySame),
+            FailoverAction::Stop => return (Step::Go(None), AttemptStep::FailFast),
+            FailoverAction::NextKey => (self.next_candidate(plan, index + 1), AttemptStep::NextKey),
             FailoverAction::NextModel => {
-                if let Some(group) = group {
-                    self.abandoned_groups.insert(group);
+                if let Some(a) = plan.attempts.get(index) {
+                    self.abandoned_groups.insert(a.model_group);
                 }
-                (self.next_candidate(plan, index + 1), "next_model")
+                (self.next_candidate(plan, index + 1), AttemptStep::NextModel)
+            }
+            FailoverAction::DropKey => {
+                if let Some(a) = plan.attempts.get(index) {
+                    self.dropped_keys
+                        .push((a.provider.clone(), a.key_id.clone()));
+                }
+                (self.next_candidate(plan, index + 1), AttemptStep::DropKey)
             }
         };
         match next {
-            Some(next) if calls_left => (Step::Go(Some(next)), label),
-            _ => (Step::Go(None), "exhausted"),
+            Some(next) if calls_left => (Step::Go(Some(next)), step),
+            Some(_) => (Step::Go(None), AttemptStep::AttemptCap),
+            None => (Step::Go(None), AttemptStep::Exhausted),
         }
     }
 
@@ -247,6 +280,11 @@ impl LoopState {
             attempts: self.results,
             timed_out: self.timed_out,
             duration_ms: millis(self.started.elapsed()),
+            last_answer: if served.is_some() {
+                None
+            } else {
+                self.last_answer
+            },
         }
     }
 }
@@ -290,7 +328,8 @@ fn serve(
         headers: Vec::new(),
         body_excerpt: Vec::new(),
         duration_ms: millis(duration),
-        retry_action: "succeeded".to_owned(),
+        retry_after_ms: None,
+        step: AttemptStep::Succeeded,
     });
     let headers = client_headers(
         committed.headers,

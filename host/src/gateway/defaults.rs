@@ -29,7 +29,11 @@ pub const ANSWER_BUFFER_LIMIT: usize = 16 * 1024 * 1024;
 pub const HELD_EVENT_LIMIT: usize = 8 * 1024 * 1024;
 /// Bytes of a failed response body kept in the attempt record.
 pub const EXCERPT_LIMIT: usize = 1024;
-/// Longest time spent reading that excerpt; a failed provider that dribbles its error body
+/// Bytes of a rejected request's body kept so the provider's own answer can reach the
+/// client unchanged. Providers' error bodies are a few hundred bytes; one longer than this
+/// is not passed on half, the gateway's own error quotes its start instead.
+pub const REJECTION_BODY_LIMIT: usize = 64 * 1024;
+/// Longest time spent reading a failed body; a failed provider that dribbles its error body
 /// must not eat the next candidate's time.
 pub const EXCERPT_READ_LIMIT: Duration = Duration::from_secs(2);
 

@@ -12,7 +12,8 @@
 //! - [`stream_cursor`], [`sse_framer`], [`sse_parse`]: where a stream's events end and
 //!   whether its closing event arrived.
 //! - [`excerpt`]: the bounded start of a failed answer's body, for the attempt record.
-//! - [`failover_rules`]: the default rules and the [`FailoverClassifier`] hook.
+//! - [`failover_classifier`]: the hook through which the loop asks the plugin what to do
+//!   after each failed attempt; [`attempt_step`]: the names of the steps it takes.
 //! - [`relay_body`]: the pass-through body with its idle and duration caps and SSE error
 //!   ending; [`break_report`]: counting and logging a break.
 //! - [`sse_events`]: what each event is (keep-alive, preamble, content, closing, error) and
@@ -21,24 +22,33 @@
 //!
 //! # What the loop does
 //!
-//! | after an attempt that…                       | default rule (no `custom_failover`) | `retry_action` |
-//! |----------------------------------------------|-------------------------------------|----------------|
-//! | committed (2xx; for streams a healthy first event) | serve it, stop                | `succeeded`    |
-//! | got 429 or 503 with `Retry-After` ≤ `max_retry_after_ms` that fits in the total time (at most 2 waits per request) | wait, same attempt again | `retry_same` |
-//! | got 401, 403 or 429                          | next attempt (the next key; the next model once the keys run out) | `next_key` |
-//! | got 408 or 5xx, or failed to connect/resolve/handshake, timed out, spoke broken HTTP, or a stream failed before its first event (incl. an error event first, or a non-SSE answer) | skip the rest of this model group | `next_model` |
-//! | got any other status (400, 404, 422, 3xx…)   | stop                                | `fail_fast`    |
-//! | ran out of the total timeout                 | stop, `timed_out`                   | `exhausted`    |
-//! | failed with nothing left to try, or hit `max_attempts` | stop                      | `exhausted`    |
+//! After every failed attempt the loop asks the plugin (through [`FailoverClassifier`]) what
+//! to do; the rules are the plugin's (`plugin/src/ai_gateway/failover.rs`, the table in
+//! docs/ai-gateway.md, "Failover"). The loop parses `Retry-After` once (into the attempt's
+//! `retry_after_ms`), tells the plugin whether it could honour a retry of the same attempt
+//! now, and carries the answer out within its own limits:
 //!
-//! A provider/model/key is never called twice except by `retry_same`. With
-//! `custom_failover`, the plugin's classifier replaces the rules (a `retry_same` it asks for
-//! obeys the same wait limits, else it becomes `next_key`). The total timeout bounds the
-//! loop, Retry-After waits included, not a response already committed: a committed stream
-//! runs as long as the provider keeps sending data events (up to `stream_max_duration_ms`
-//! when set), and ends with an SSE error event in the plan's format if the provider breaks
-//! it, ends it without its closing event, or sends no data event for
-//! `stream_idle_timeout_ms`.
+//! | the plugin answers | the loop | recorded `step` |
+//! |---|---|---|
+//! | (the attempt committed: 2xx; for streams a healthy first event) | serve it, stop | `succeeded` |
+//! | `retry-same`, and the wait fits `max_retry_after_ms`, the total time, the attempt cap and the 2-retry cap | wait, same attempt again | `retry-same` |
+//! | `retry-same` when it does not | as `next-key` | `next-key` |
+//! | `next-key` | the next attempt in the plan | `next-key` |
+//! | `next-model` | skip the rest of this model group | `next-model` |
+//! | `drop-key` | skip every remaining attempt sending this key to this provider | `drop-key` |
+//! | `stop` | stop | `fail-fast` |
+//! | (the total timeout ran out) | stop, `timed_out` | `total-timeout` |
+//! | go on, with nothing left to try | stop | `exhausted` |
+//! | go on, with attempts left but `max_attempts` calls made | stop | `attempt-cap` |
+//!
+//! A provider/model/key is never called twice except by `retry-same`. The total timeout
+//! bounds the loop, Retry-After waits included, not a response already committed: a
+//! committed stream runs as long as the provider keeps sending data events (up to
+//! `stream_max_duration_ms` when set), and ends with an SSE error event in the plan's format
+//! if the provider breaks it, ends it without its closing event, or sends no data event for
+//! `stream_idle_timeout_ms`. When nothing served, the outcome carries the last failed
+//! answer (status, content type, body up to 64 KiB, redacted) so the plugin can pass a
+//! provider's rejection through.
 //!
 //! The served response carries the provider's headers (minus hop-by-hop ones and
 //! `alt-svc`), the plan's `response_headers`, and `x-aigw-attempts` (upstream calls made,
@@ -48,12 +58,13 @@ pub(crate) mod answer_body;
 pub(crate) mod attempt;
 pub(crate) mod attempt_error;
 pub(crate) mod attempt_loop;
+pub(crate) mod attempt_step;
 pub(crate) mod break_report;
 pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod defaults;
 pub(crate) mod excerpt;
-pub(crate) mod failover_rules;
+pub(crate) mod failover_classifier;
 pub(crate) mod internal_hosts;
 pub(crate) mod plan_result;
 pub(crate) mod redaction;
@@ -68,9 +79,10 @@ pub(crate) mod stream_cursor;
 pub(crate) mod upstream_client;
 
 pub use attempt_loop::execute_plan;
+pub use attempt_step::step_label;
 pub use config::GatewayConfig;
 pub use context::GatewayContext;
-pub use failover_rules::{DefaultFailover, FailoverClassifier};
+pub use failover_classifier::FailoverClassifier;
 pub use internal_hosts::InternalHosts;
 pub use plan_result::PlanResult;
 pub use response_headers::{REQUEST_ID_HEADER, stamp_request_id};

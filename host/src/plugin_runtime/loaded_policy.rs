@@ -97,24 +97,26 @@ impl LoadedPolicy {
     }
 
     /// Runs the `on_http_response` rules; only when `summary().has_response_rules`.
-    /// `state` is the `RequestOutcome::state` of the same request.
+    /// `state` is the `RequestOutcome::state` of the decision that produced the response;
+    /// `served` the ai-gateway plan that served it, if one did.
     pub fn on_http_response(
         &self,
         state: &[u8],
         req: &types::Request,
         head: &types::ResponseHead,
+        served: Option<&types::ServedPlan>,
     ) -> Result<types::ResponseDecision, PluginError> {
-        self.with_instance(|g, s| g.call_on_http_response(s, state, req, head))
+        self.with_instance(|g, s| g.call_on_http_response(s, state, req, head, served))
     }
 
-    /// Asks the policy's failover rule what to do after a failed attempt of a plan with
-    /// `custom-failover` set.
+    /// Asks the plugin what to do after a failed attempt (after every one: the plugin is
+    /// where failover is decided).
     pub fn classify_failure(
         &self,
-        continuation: &[u8],
         failed: &types::AttemptResult,
+        can_retry_same: bool,
     ) -> Result<types::FailoverAction, PluginError> {
-        self.with_instance(|g, s| g.call_classify_failure(s, continuation, failed))
+        self.with_instance(|g, s| g.call_classify_failure(s, failed, can_retry_same))
     }
 
     /// Hands the end of an unsuccessful attempt loop back to the plugin, which answers with

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::gateway::step_label;
 use crate::wit::types::GatewayOutcome;
 
 /// What the request path learned about one request, filled in as it goes.
@@ -39,7 +40,11 @@ impl AccessRecord {
             let _ = write!(
                 self.attempts,
                 "{}/{}/{}={}:{}",
-                a.provider, a.model, key, status, a.retry_action
+                a.provider,
+                a.model,
+                key,
+                status,
+                step_label(a.step)
             );
         }
     }
@@ -66,9 +71,9 @@ impl AccessRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wit::types::{AttemptResult, FailureKind};
+    use crate::wit::types::{AttemptResult, AttemptStep, FailureKind};
 
-    fn attempt(provider: &str, key: &str, status: Option<u16>, action: &str) -> AttemptResult {
+    fn attempt(provider: &str, key: &str, status: Option<u16>, step: AttemptStep) -> AttemptResult {
         AttemptResult {
             index: 0,
             provider: provider.into(),
@@ -80,7 +85,8 @@ mod tests {
             headers: vec![("authorization".into(), "Bearer sk-secret".into())],
             body_excerpt: vec![],
             duration_ms: 1,
-            retry_action: action.into(),
+            retry_after_ms: None,
+            step,
         }
     }
 
@@ -90,11 +96,12 @@ mod tests {
         rec.add_attempts(&GatewayOutcome {
             served: Some(200),
             attempts: vec![
-                attempt("openai", "k1a2", Some(429), "next_key"),
-                attempt("openai", "", None, "succeeded"),
+                attempt("openai", "k1a2", Some(429), AttemptStep::NextKey),
+                attempt("openai", "", None, AttemptStep::Succeeded),
             ],
             timed_out: false,
             duration_ms: 3,
+            last_answer: None,
         });
         assert_eq!(
             rec.attempts,

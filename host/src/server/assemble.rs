@@ -197,15 +197,16 @@ impl PolicyDecider for LoadedPolicy {
         state: &[u8],
         req: &types::Request,
         head: &types::ResponseHead,
+        served: Option<&types::ServedPlan>,
     ) -> Result<types::ResponseDecision, PluginError> {
-        LoadedPolicy::on_http_response(self, state, req, head)
+        LoadedPolicy::on_http_response(self, state, req, head, served)
     }
     fn classify_failure(
         &self,
-        continuation: &[u8],
         failed: &types::AttemptResult,
+        can_retry_same: bool,
     ) -> Result<types::FailoverAction, PluginError> {
-        LoadedPolicy::classify_failure(self, continuation, failed)
+        LoadedPolicy::classify_failure(self, failed, can_retry_same)
     }
     fn resume(
         &self,

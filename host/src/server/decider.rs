@@ -10,7 +10,7 @@ pub use crate::gateway::{FailoverClassifier, PlanResult};
 use crate::plugin_runtime::PluginError;
 use crate::wit::types::{
     AttemptResult, FailoverAction, GatewayOutcome, Plan, Request, RequestOutcome, ResponseDecision,
-    ResponseHead,
+    ResponseHead, ServedPlan,
 };
 
 /// The policy as the request path calls it. Each call is synchronous and short (the plugin
@@ -22,18 +22,20 @@ pub trait PolicyDecider: Send + Sync + 'static {
     fn has_response_rules(&self) -> bool;
     /// Runs the `on_http_request` rules once the head (and, if needed, the body) arrived.
     fn on_http_request(&self, req: &Request) -> Result<RequestOutcome, PluginError>;
-    /// Runs the `on_http_response` rules on a served response head.
+    /// Runs the `on_http_response` rules on a served response head; `served` is the
+    /// ai-gateway plan that served it, if one did.
     fn on_http_response(
         &self,
         state: &[u8],
         req: &Request,
         head: &ResponseHead,
+        served: Option<&ServedPlan>,
     ) -> Result<ResponseDecision, PluginError>;
-    /// Asks the policy's own failover rule what to do after a failed attempt.
+    /// Asks the policy what to do after a failed attempt of a plan (every failed attempt).
     fn classify_failure(
         &self,
-        continuation: &[u8],
         failed: &AttemptResult,
+        can_retry_same: bool,
     ) -> Result<FailoverAction, PluginError>;
     /// Hands a plan's failed outcome back: the error answer, or with `on_error: continue`
     /// the decision of the remaining rules.

@@ -2,7 +2,8 @@
 //! the policy, carry out its decision, run the response phase, log and count.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -17,10 +18,11 @@ use super::request::{new_request_id, to_wit};
 use super::response::{from_wit, head_of, replace_headers};
 use super::upstream::{ForwardedFor, OutgoingBody, Upstream};
 use crate::body::{ResponseBody, declared_too_large, read_bounded};
+use crate::gateway::step_label;
 use crate::metrics::EdgeMetrics;
 use crate::plugin_runtime::PluginError;
 use crate::policy_state::PolicyState;
-use crate::wit::types::{self, AttemptResult, Decision, FailoverAction};
+use crate::wit::types::{self, AttemptResult, Decision, FailoverAction, ServedPlan};
 
 /// `resume` may answer with another plan (`on_error: continue` into a second
 /// `ai-gateway`); this caps the chain so a policy cannot loop a request forever.
@@ -113,7 +115,9 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         }
         let wreq = to_wit(&parts, conn, id, received, wit_body);
         let outcome = self.call(rec, "on_http_request", || policy.on_http_request(&wreq))?;
-        let state = outcome.state;
+        // The state of the latest decision: after `resume` it carries the failed plan's
+        // results (`actions.ngrok.ai_gateway`) to whatever the remaining rules decide.
+        let mut state = outcome.state;
         let mut decision = outcome.decision;
         for _ in 0..MAX_DECISION_ROUNDS {
             match decision {
@@ -140,18 +144,33 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                         authority: &wreq.authority,
                     };
                     let res = upstream.forward(&u, out, &fwd).await?;
-                    return self.response_phase(&*policy, &state, &wreq, res, rec);
+                    return self.response_phase(&*policy, &state, &wreq, res, None, rec);
                 }
                 Decision::Forward(plan) => {
                     rec.decision = "forward";
                     let classifier = PolicyClassifier {
                         policy: &*policy,
-                        continuation: &plan.continuation,
+                        metrics: &self.metrics,
+                        spent_ns: AtomicU64::new(0),
                     };
-                    match self.plans.run(&plan, &classifier).await {
+                    let result = self.plans.run(&plan, &classifier).await;
+                    rec.plugin_time +=
+                        Duration::from_nanos(classifier.spent_ns.load(Ordering::Relaxed));
+                    match result {
                         PlanResult::Served { response, outcome } => {
                             self.count_attempts(&outcome, rec);
-                            return self.response_phase(&*policy, &state, &wreq, response, rec);
+                            let served = ServedPlan {
+                                continuation: plan.continuation,
+                                outcome,
+                            };
+                            return self.response_phase(
+                                &*policy,
+                                &state,
+                                &wreq,
+                                response,
+                                Some(&served),
+                                rec,
+                            );
                         }
                         PlanResult::Failed(outcome) => {
                             self.count_attempts(&outcome, rec);
@@ -159,6 +178,7 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                                 policy.resume(&plan.continuation, &wreq, &outcome)
                             })?;
                             decision = next.decision;
+                            state = next.state;
                         }
                     }
                 }
@@ -168,13 +188,14 @@ impl<P: PolicyDecider> EdgeHandler<P> {
     }
 
     /// Runs `on_http_response` when the policy has response rules; otherwise returns the
-    /// response untouched.
+    /// response untouched. `served` is the ai-gateway plan that produced `res`, if one did.
     fn response_phase(
         &self,
         policy: &P,
         state: &[u8],
         wreq: &types::Request,
         mut res: Response<ResponseBody>,
+        served: Option<&ServedPlan>,
         rec: &mut AccessRecord,
     ) -> Result<Response<ResponseBody>, EdgeError> {
         if !policy.has_response_rules() {
@@ -182,7 +203,7 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         }
         let head = head_of(&res);
         match self.call(rec, "on_http_response", || {
-            policy.on_http_response(state, wreq, &head)
+            policy.on_http_response(state, wreq, &head, served)
         })? {
             types::ResponseDecision::Headers(list) => {
                 replace_headers(&mut res, &list);
@@ -212,7 +233,7 @@ impl<P: PolicyDecider> EdgeHandler<P> {
 
     fn count_attempts(&self, outcome: &types::GatewayOutcome, rec: &mut AccessRecord) {
         for a in &outcome.attempts {
-            self.metrics.record_attempt(&a.provider, &a.retry_action);
+            self.metrics.record_attempt(&a.provider, step_label(a.step));
         }
         rec.add_attempts(outcome);
     }
@@ -226,18 +247,30 @@ async fn take_bytes(body: &mut ClientBody, limit: u64) -> Result<Bytes, EdgeErro
     }
 }
 
-/// Wires a plan's custom failover rule to the policy's `classify_failure`. A plugin
-/// failure here stops the loop (the safe choice: no further upstream calls).
+/// Wires the attempt loop's failover question to the policy's `classify_failure`, timed like
+/// every other plugin call. A plugin failure here stops the loop (the safe choice: no further
+/// upstream calls).
 struct PolicyClassifier<'a, P> {
     policy: &'a P,
-    continuation: &'a [u8],
+    metrics: &'a EdgeMetrics,
+    /// Time spent in the plugin, for the request's access-log line.
+    spent_ns: AtomicU64,
 }
 
 impl<P: PolicyDecider> FailoverClassifier for PolicyClassifier<'_, P> {
-    fn classify(&self, failed: &AttemptResult) -> FailoverAction {
-        match self.policy.classify_failure(self.continuation, failed) {
+    fn classify(&self, failed: &AttemptResult, can_retry_same: bool) -> FailoverAction {
+        let started = Instant::now();
+        let answer = self.policy.classify_failure(failed, can_retry_same);
+        let elapsed = started.elapsed();
+        self.metrics.record_plugin_call("classify_failure", elapsed);
+        self.spent_ns.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        match answer {
             Ok(action) => action,
             Err(err) => {
+                self.metrics.record_plugin_error(err.code());
                 tracing::warn!(code = err.code(), error = %err, "failover rule failed; stopping the attempt loop");
                 FailoverAction::Stop
             }

@@ -22,8 +22,13 @@ use serde_json::{Value, json};
 
 use crate::edge;
 
-/// The header carrying an error's code (equal to the body's `error.code`).
+/// The header carrying an error's code (equal to the body's `error.code` in the gateway's
+/// own error bodies).
 const ERROR_CODE_HEADER: &str = "x-edge-error-code";
+
+/// A provider's rejection with the detail SDKs and applications branch on (`code`), longer
+/// than the 300 bytes the gateway once quoted, with a character that a byte cut would split.
+const REJECTION: &str = r#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9120 tokens. Please reduce the length of the messages — or use a model with a longer context window; see the documentation for the context length of each model, and consider trimming earlier turns of the conversation.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
 
 /// One row of the table.
 #[derive(Default)]
@@ -69,11 +74,13 @@ enum Expect {
         code: &'static str,
         message_has: &'static [&'static str],
     },
-    /// The provider's own 4xx, passed on at once with its reason.
-    Rejected {
+    /// The provider's own 4xx, passed on at once: its status, body (byte for byte) and
+    /// content type, with the gateway's headers.
+    PassedThrough {
         status: u16,
         attempts: u32,
-        body_has: &'static str,
+        body: &'static str,
+        content_type: &'static str,
     },
     /// A gateway error in Anthropic shape.
     AnthropicError { status: u16 },
@@ -263,7 +270,10 @@ fn table() -> Vec<Case> {
             .mock(broken("bad", MockKind::Untrusted))
             .mock(ok("good"))
             .tried(&["good/good-model/-"])
-            .trail(&["bad/bad-model=-:next_model", "good/good-model=200:succeeded"])
+            .trail(&[
+                "bad/bad-model=-:next_model",
+                "good/good-model=200:succeeded",
+            ])
             .expect(Served {
                 by: "good",
                 attempts: 2,
@@ -352,31 +362,105 @@ fn table() -> Vec<Case> {
                 by: "b",
                 attempts: 3,
             }),
+        // The provider rejected the key itself: that key is dropped at that provider.
         case("status_401_tries_the_next_key")
             .mock(live("a", |p| p.status(401).then()).keys(&["ka1", "ka2"]))
             .mock(ok("b").keys(&["kb1"]))
             .tried(&["a/a-model/ka1", "a/a-model/ka2"])
-            .trail(&["a/a-model=401:next_key", "a/a-model=200:succeeded"])
+            .trail(&["a/a-model=401:drop_key", "a/a-model=200:succeeded"])
             .expect(Served {
                 by: "a",
                 attempts: 2,
             }),
-        // No other key, no other model; the provider's reason reaches the client.
+        // Every key refused: the client gets 401, which SDKs do not retry, not a 503.
+        case("status_401_everywhere_answers_401")
+            .mock(live("a", |p| p.status(401)).keys(&["ka1", "ka2"]))
+            .mock(live("b", |p| p.status(401)).keys(&["kb1"]))
+            .tried(&["a/a-model/ka1", "a/a-model/ka2", "b/b-model/kb1"])
+            .trail(&[
+                "a/a-model=401:drop_key",
+                "a/a-model=401:drop_key",
+                "b/b-model=401:exhausted",
+            ])
+            .expect(Error {
+                status: 401,
+                attempts: 3,
+                code: "authentication_failed",
+                message_has: &["a:a-model answered 401", "b:b-model answered 401"],
+            }),
+        // Every provider out of quota, each asking for more than the edge waits: 429 with the
+        // shortest wait asked for.
+        case("status_429_everywhere_answers_429_with_the_shortest_retry_after")
+            .mock(live("a", |p| p.status(429).retry_after(30)).keys(&["ka1"]))
+            .mock(live("b", |p| p.status(429).retry_after(20)).keys(&["kb1"]))
+            .tried(&["a/a-model/ka1", "b/b-model/kb1"])
+            .trail(&["a/a-model=429:next_key", "b/b-model=429:exhausted"])
+            .expect(Error {
+                status: 429,
+                attempts: 2,
+                code: "rate_limited",
+                message_has: &["a:a-model answered 429", "b:b-model answered 429"],
+            })
+            .header("retry-after", Some("20"))
+            .header("retry-after-ms", Some("20000")),
+        // Two retries of `a` use up calls: the cap of 10 ends the loop with two of b's keys
+        // untried.
+        case("attempt_cap_cutting_the_plan_short_is_too_many_attempts")
+            .mock(live("a", |p| p.status(503).retry_after(0)).keys(&["ka1"]))
+            .mock(live("b", |p| p.status(403)).keys(&[
+                "kb1", "kb2", "kb3", "kb4", "kb5", "kb6", "kb7", "kb8", "kb9",
+            ]))
+            .tried(&[
+                "a/a-model/ka1",
+                "a/a-model/ka1",
+                "a/a-model/ka1",
+                "b/b-model/kb1",
+                "b/b-model/kb2",
+                "b/b-model/kb3",
+                "b/b-model/kb4",
+                "b/b-model/kb5",
+                "b/b-model/kb6",
+                "b/b-model/kb7",
+            ])
+            .trail(&[
+                "a/a-model=503:retry_same",
+                "a/a-model=503:retry_same",
+                "a/a-model=503:next_model",
+                "b/b-model=403:next_key",
+                "b/b-model=403:next_key",
+                "b/b-model=403:next_key",
+                "b/b-model=403:next_key",
+                "b/b-model=403:next_key",
+                "b/b-model=403:next_key",
+                "b/b-model=403:attempt_cap",
+            ])
+            .expect(Error {
+                status: 503,
+                attempts: 10,
+                code: "too_many_attempts",
+                message_has: &["b:b-model answered 403"],
+            }),
+        // No other key, no other model; the provider's own answer reaches the client
+        // unchanged, `error.code` and all.
         case("status_400_stops_at_once")
             .mock(
                 live("a", |p| {
-                    p.status(400).error_body(json!({"error": {"message": "bad temperature", "type": "invalid_request_error", "code": "bad_param"}}))
+                    p.status(400)
+                        .body(REJECTION)
+                        .header("content-type", "application/json; charset=utf-8")
                 })
                 .keys(&["ka1", "ka2"]),
             )
             .mock(ok("b"))
             .tried(&["a/a-model/ka1"])
             .trail(&["a/a-model=400:fail_fast"])
-            .expect(Rejected {
+            .expect(PassedThrough {
                 status: 400,
                 attempts: 1,
-                body_has: "bad temperature",
-            }),
+                body: REJECTION,
+                content_type: "application/json; charset=utf-8",
+            })
+            .header(ERROR_CODE_HEADER, Some("upstream_rejected")),
         case("per_attempt_timeout_moves_to_the_next_model")
             .mock(live("a", |p| p.delay(3_000)).keys(&["ka1", "ka2"]))
             .mock(ok("b"))
@@ -407,7 +491,7 @@ fn table() -> Vec<Case> {
             .set("per_request_timeout", json!("400ms"))
             .set("total_timeout", json!("600ms"))
             .tried(&["a/a-model/-", "b/b-model/-"])
-            .trail(&["a/a-model=-:next_model", "b/b-model=-:exhausted"])
+            .trail(&["a/a-model=-:next_model", "b/b-model=-:total_timeout"])
             .expect(Error {
                 status: 504,
                 attempts: 2,
@@ -420,7 +504,7 @@ fn table() -> Vec<Case> {
             .mock(ok("b"))
             .set("total_timeout", json!("400ms"))
             .tried(&["a/a-model/-"])
-            .trail(&["a/a-model=-:exhausted"])
+            .trail(&["a/a-model=-:total_timeout"])
             .expect(Error {
                 status: 504,
                 attempts: 1,
@@ -527,6 +611,9 @@ plain_and_https!(
     retry_same_happens_at_most_twice,
     status_429_tries_the_next_key_then_the_next_model,
     status_401_tries_the_next_key,
+    status_401_everywhere_answers_401,
+    status_429_everywhere_answers_429_with_the_shortest_retry_after,
+    attempt_cap_cutting_the_plan_short_is_too_many_attempts,
     status_400_stops_at_once,
     per_attempt_timeout_moves_to_the_next_model,
     per_attempt_timeout_everywhere_is_a_timeout,
@@ -739,17 +826,19 @@ fn check_reply(expect: &Expect, r: &Reply) {
                 assert!(message.contains(part), "{part:?} not in {message}");
             }
         }
-        Expect::Rejected {
+        Expect::PassedThrough {
             status,
             attempts,
-            body_has,
+            body,
+            content_type,
         } => {
             assert_eq!(r.status, status, "{}", r.text());
             assert_eq!(
                 r.header("x-aigw-attempts"),
                 Some(attempts.to_string().as_str())
             );
-            assert!(r.text().contains(body_has), "{}", r.text());
+            assert_eq!(r.text(), body);
+            assert_eq!(r.header("content-type"), Some(content_type));
         }
         Expect::AnthropicError { status } => {
             assert_eq!(r.status, status, "{}", r.text());

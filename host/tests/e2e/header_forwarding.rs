@@ -379,3 +379,33 @@ async fn config_header_and_query_secrets_never_show_when_a_provider_echoes_them(
         );
     }
 }
+
+/// A provider that rejects the client's own key is not sent that key again for its other
+/// models; the next provider, with a key of the gateway's, serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passthrough_key_the_provider_rejected_is_not_sent_to_its_other_models() {
+    let a = provider("a").status(401).start().await.unwrap();
+    let b = provider("b").start().await.unwrap();
+    let policy = ai_policy()
+        .provider(ProviderCfg::of(&a).models(&["m1", "m2"]))
+        .provider(ProviderCfg::of(&b).keys(&["sk-gateway-b-1"]))
+        .build();
+    let e = start_edge(&policy, &[&a, &b]).await;
+    let c = Client::new().unwrap();
+    let body = chat("a:m1", &["a:m2", "b:b-model"], false);
+    let r = post(
+        &c,
+        &e,
+        "/v1/chat/completions",
+        &[("authorization", "Bearer sk-client-typo-1")],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-aigw-attempts"), Some("2"));
+    assert_eq!(a.models_seen(), vec!["m1"], "a got the rejected key once");
+    assert_eq!(
+        last(&b).header("authorization"),
+        Some("Bearer sk-gateway-b-1")
+    );
+}

@@ -30,6 +30,8 @@ mod edge_tls;
 #[cfg(test)]
 mod failover;
 #[cfg(test)]
+mod gateway_results;
+#[cfg(test)]
 mod header_forwarding;
 #[cfg(test)]
 mod quickstart;

@@ -2,7 +2,9 @@
 //! `policies/quickstart.yaml`): chat, streaming chat, embeddings, `/v1/models`, streaming
 //! `/v1/messages`, and error bodies the SDKs must parse; and streams that break after the
 //! commit (inside an event, or a clean end without the closing event), which both SDKs must
-//! raise as their API error, not as a JSON decode error.
+//! raise as their API error, not as a JSON decode error; and the statuses the edge answers when
+//! every attempt was refused the key (401) or rate limited (429), which the SDKs must raise as
+//! their `AuthenticationError` and `RateLimitError`.
 //!
 //! The test creates a virtualenv next to the build output (`target/<profile>/sdk-venv`) and
 //! installs the pinned SDKs from `tests/sdk/requirements.txt` with pip (PyPI access needed on
@@ -45,8 +47,15 @@ fn run(cmd: &mut Command, what: &str) -> String {
     text
 }
 
-/// Creates the venv and installs the pinned SDKs unless the venv already has exactly them.
+/// The venv's python, made once per test process: the SDK tests run in parallel, and two of
+/// them creating the same venv at once break each other.
 fn ensure_venv() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_venv).clone()
+}
+
+/// Creates the venv and installs the pinned SDKs unless the venv already has exactly them.
+fn make_venv() -> PathBuf {
     let dir = venv_dir();
     let python = dir.join("bin").join("python");
     let reqs = workspace_root().join("tests/sdk/requirements.txt");
@@ -147,4 +156,57 @@ async fn official_sdks_raise_an_api_error_for_a_broken_stream() {
         stdout.contains("all broken-stream checks passed"),
         "{stdout}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_sdks_raise_their_auth_and_rate_limit_errors() {
+    let python = tokio::task::spawn_blocking(ensure_venv).await.unwrap();
+    let deny = provider("deny").status(401).start().await.unwrap();
+    let adeny = provider("adeny").status(401).start().await.unwrap();
+    let busy = provider("busy")
+        .status(429)
+        .retry_after(17)
+        .start()
+        .await
+        .unwrap();
+    let abusy = provider("abusy")
+        .status(429)
+        .retry_after(17)
+        .start()
+        .await
+        .unwrap();
+    let policy = ai_policy()
+        .provider(ProviderCfg::of(&deny).keys(&["sk-gateway-deny-1", "sk-gateway-deny-2"]))
+        .provider(ProviderCfg::of(&adeny).formats(&["anthropic"]))
+        .provider(ProviderCfg::of(&busy).keys(&["sk-gateway-busy-1"]))
+        .provider(ProviderCfg::of(&abusy).formats(&["anthropic"]))
+        .build();
+    let e = edge()
+        .policy(&policy)
+        .provider(&deny)
+        .provider(&adeny)
+        .provider(&busy)
+        .provider(&abusy)
+        .start()
+        .await
+        .unwrap();
+    let script = workspace_root().join("tests/sdk/check_failure_statuses.py");
+    let base = format!("http://{}", e.addr);
+    let out =
+        tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(base).output())
+            .await
+            .unwrap()
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "failure-status SDK checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("all failure-status checks passed"),
+        "{stdout}"
+    );
+    // Two keys refused: both tried once, never a third call.
+    assert_eq!(deny.hits(), 2);
 }

@@ -6,7 +6,7 @@
 
 use crate::plan_support::*;
 use edge::gateway::{FailoverClassifier, PlanResult, execute_plan};
-use edge::wit::types::{AttemptResult, FailoverAction, FailureKind};
+use edge::wit::types::{AttemptResult, AttemptStep, FailoverAction, FailureKind};
 use edge_test_support::http_server::closed_port;
 use edge_test_support::provider;
 
@@ -96,7 +96,8 @@ async fn attempt_cap_and_no_repeated_targets() {
     let outcome = failed(run(&ctx, &plan).await);
     let models: Vec<_> = outcome.attempts.iter().map(|a| a.model.as_str()).collect();
     assert_eq!(models, vec!["m0", "m1", "m2", "m3"]);
-    assert_eq!(outcome.attempts[3].retry_action, "exhausted");
+    // The plugin said go on and attempts were left: the cap, not the plan, ended it.
+    assert_eq!(outcome.attempts[3].step, AttemptStep::AttemptCap);
     assert_eq!(a.hits(), 4);
 }
 
@@ -131,7 +132,7 @@ async fn plain_http_to_a_public_host_is_refused() {
 struct StopOn500;
 
 impl FailoverClassifier for StopOn500 {
-    fn classify(&self, failed: &AttemptResult) -> FailoverAction {
+    fn classify(&self, failed: &AttemptResult, _can_retry_same: bool) -> FailoverAction {
         match failed.status {
             Some(500) => FailoverAction::Stop,
             _ => FailoverAction::NextModel,
@@ -140,7 +141,7 @@ impl FailoverClassifier for StopOn500 {
 }
 
 #[tokio::test]
-async fn custom_failover_asks_the_classifier() {
+async fn the_loop_does_what_the_classifier_says() {
     let a = provider("a").status(429).start().await.unwrap();
     let b = provider("b").status(500).start().await.unwrap();
     let c = provider("c").body("{}").start().await.unwrap();
@@ -152,13 +153,12 @@ async fn custom_failover_asks_the_classifier() {
         ],
         None,
     );
-    let mut plan = plan(vec![
+    let plan = plan(vec![
         attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k1", 0),
         attempt(url(a.server.addr, "a.internal", "http"), "a", "m1", "k2", 0),
         attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
         attempt(url(c.server.addr, "c.internal", "http"), "c", "m3", "k1", 2),
     ]);
-    plan.custom_failover = true;
     let outcome = failed(execute_plan(&ctx, &plan, &StopOn500).await);
     assert_eq!(
         trail(&outcome.attempts),
@@ -263,7 +263,6 @@ fn the_loop_can_run_on_any_worker_thread() {
     fn assert_send<T: Send>(_: &T) {}
     let (ctx, _) = context(&[], None);
     let plan = plan(Vec::new());
-    let classifier = edge::gateway::DefaultFailover;
-    let future = execute_plan(&ctx, &plan, &classifier);
+    let future = execute_plan(&ctx, &plan, &StopOn500);
     assert_send(&future);
 }

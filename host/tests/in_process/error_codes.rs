@@ -198,10 +198,16 @@ async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
             "all_providers_failed",
         ),
         (
-            "provider rejects",
-            post(chat(json!("mock:mock-model"))).header("x-mock-status", "400"),
-            400,
-            "upstream_rejected",
+            "every attempt refused its key",
+            post(chat(json!("mock:mock-model"))).header("x-mock-status", "401"),
+            401,
+            "authentication_failed",
+        ),
+        (
+            "every attempt rate limited",
+            post(chat(json!("mock:mock-model"))).header("x-mock-status", "429"),
+            429,
+            "rate_limited",
         ),
         (
             "format mismatch",
@@ -240,6 +246,21 @@ async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
     for (what, request, status, code) in cases {
         assert_error(what, request.send().await.unwrap(), status, code).await;
     }
+
+    // A provider's rejection is its own answer, passed through: the body is the provider's
+    // (no `code` of ours in it), and the header names the gateway's code all the same.
+    let res = post(chat(json!("mock:mock-model")))
+        .header("x-mock-status", "400")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    assert_eq!(
+        res.headers().get(HEADER).and_then(|v| v.to_str().ok()),
+        Some("upstream_rejected")
+    );
+    let body: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+    assert_eq!(body, json!({"error": {"message": "mock provider says no"}}));
 
     // A client that breaks off while sending the body the policy reads.
     let mut tcp = tokio::net::TcpStream::connect(edge.edge.addr)

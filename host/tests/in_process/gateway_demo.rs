@@ -316,7 +316,8 @@ async fn wrong_key_and_failure_models_answer_errors_and_fail_over() {
     assert_eq!(
         trail(&outcome.attempts),
         vec![
-            t("demo", "demo-chat", "wrong", Some(401), "next_key"),
+            // The provider rejected that key: dropped, the same model's next key goes on.
+            t("demo", "demo-chat", "wrong", Some(401), "drop_key"),
             t("demo", "fail-503", "demo", Some(503), "next_model"),
             t("demo", "fail-429", "demo", Some(429), "next_key"),
             t("demo", "demo-chat", "demo", Some(200), "succeeded"),

@@ -2,13 +2,19 @@
 //! `edge-test-support`), a recording metrics sink, and plan builders.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use edge::body::ResponseBody;
-use edge::gateway::{DefaultFailover, GatewayConfig, GatewayContext, PlanResult, execute_plan};
+use edge::gateway::{
+    FailoverClassifier, GatewayConfig, GatewayContext, PlanResult, execute_plan, step_label,
+};
 use edge::host_services::{AttemptRecord, TargetMetricsSink, TargetRef};
-use edge::wit::types::{ApiFormat, Attempt, AttemptResult, Plan, StreamProtocol};
+use edge::plugin_runtime::{ArtifactCache, LoadedPolicy, PluginRuntime, RuntimeConfig};
+use edge::wit::types::{
+    ApiFormat, Attempt, AttemptResult, EndpointInfo, FailoverAction, LoadOptions, Plan,
+    StreamProtocol,
+};
 use edge_test_support::TestCa;
 use http::Response;
 use http_body_util::BodyExt;
@@ -102,7 +108,6 @@ pub fn plan(attempts: Vec<Attempt>) -> Plan {
         stream_protocol: StreamProtocol::DoneMarker,
         stream_max_duration_ms: 0,
         max_retry_after_ms: 5_000,
-        custom_failover: false,
         response_headers: vec![("x-plan".into(), "yes".into())],
         continuation: Vec::new(),
     }
@@ -112,11 +117,49 @@ pub fn url(addr: SocketAddr, host: &str, scheme: &str) -> String {
     format!("{scheme}://{host}:{}/v1/chat/completions", addr.port())
 }
 
-/// Runs a plan with the default failover rules.
+/// The default failover rules where they live: the real gateway plugin (embedded in the
+/// edge), loaded once per test process with an ai-gateway policy that sets no rule of its
+/// own, answering through the same export the server uses.
+pub struct PluginRules(LoadedPolicy);
+
+impl PluginRules {
+    pub fn shared() -> &'static PluginRules {
+        static RULES: OnceLock<PluginRules> = OnceLock::new();
+        RULES.get_or_init(|| {
+            let cfg = RuntimeConfig {
+                cache: ArtifactCache::Dir(edge_test_support::paths::plugin_cache_dir()),
+                warm_instances: 0,
+                ..RuntimeConfig::default()
+            };
+            let rt = PluginRuntime::new(edge::EMBEDDED_PLUGIN, cfg, Arc::default()).unwrap();
+            let options = LoadOptions {
+                file_name: "policy.yaml".into(),
+                check_only: false,
+                endpoint: EndpointInfo {
+                    id: "ep".into(),
+                    url: "http://127.0.0.1:8080".into(),
+                    host: "127.0.0.1".into(),
+                    port: 8080,
+                    protocol: "http".into(),
+                },
+            };
+            let policy = "on_http_request:\n  - type: ai-gateway\n    config:\n      providers: [{id: openai}]\n";
+            PluginRules(rt.load_policy(policy, options).unwrap())
+        })
+    }
+}
+
+impl FailoverClassifier for PluginRules {
+    fn classify(&self, failed: &AttemptResult, can_retry_same: bool) -> FailoverAction {
+        self.0.classify_failure(failed, can_retry_same).unwrap()
+    }
+}
+
+/// Runs a plan with the plugin's default failover rules.
 pub async fn run(ctx: &GatewayContext, plan: &Plan) -> PlanResult {
     tokio::time::timeout(
         Duration::from_secs(30),
-        execute_plan(ctx, plan, &DefaultFailover),
+        execute_plan(ctx, plan, PluginRules::shared()),
     )
     .await
     .expect("the loop must end")
@@ -132,7 +175,7 @@ pub fn trail(attempts: &[AttemptResult]) -> Vec<(String, String, String, Option<
                 a.model.clone(),
                 a.key_id.clone(),
                 a.status,
-                a.retry_action.clone(),
+                step_label(a.step).to_owned(),
             )
         })
         .collect()

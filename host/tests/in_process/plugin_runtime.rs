@@ -385,7 +385,10 @@ fn response_phase_and_failover_exports() {
         status: 200,
         headers: vec![("content-type".into(), "text/plain".into())],
     };
-    match policy.on_http_response(&[], &request("/"), &head).unwrap() {
+    match policy
+        .on_http_response(&[], &request("/"), &head, None)
+        .unwrap()
+    {
         ResponseDecision::Headers(h) => {
             assert!(h.contains(&("x-hostile-response".into(), "seen".into())))
         }
@@ -402,10 +405,11 @@ fn response_phase_and_failover_exports() {
         headers: Vec::new(),
         body_excerpt: Vec::new(),
         duration_ms: 3,
-        retry_action: "next_key".into(),
+        retry_after_ms: None,
+        step: edge::wit::types::AttemptStep::NextKey,
     };
     assert_eq!(
-        policy.classify_failure(&[], &failed).unwrap(),
+        policy.classify_failure(&failed, true).unwrap(),
         FailoverAction::NextKey
     );
     let outcome = GatewayOutcome {
@@ -413,6 +417,7 @@ fn response_phase_and_failover_exports() {
         attempts: vec![failed],
         timed_out: false,
         duration_ms: 3,
+        last_answer: None,
     };
     let (status, body, _) = answer(policy.resume(&[], &request("/"), &outcome).unwrap());
     assert_eq!((status, body.as_str()), (502, "attempts=1"));
@@ -556,7 +561,7 @@ fn embedded_plugin_serves_the_rules_policy() {
         headers: vec![("server".into(), "upstream".into())],
     };
     match policy
-        .on_http_response(&outcome.state, &req, &head)
+        .on_http_response(&outcome.state, &req, &head, None)
         .unwrap()
     {
         ResponseDecision::Headers(h) => {

@@ -1,5 +1,5 @@
-//! The opaque state a plan carries (`plan.continuation`) so `classify_failure` and
-//! `finish` can work without the plugin keeping anything between calls. JSON: small, and
+//! The opaque state a plan carries (`plan.continuation`) so `finish` and `served_results`
+//! can work without the plugin keeping anything between calls. JSON: small, and
 //! readable when debugging a host.
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,6 @@ pub struct Continuation {
     pub request_id: String,
     pub on_error_continue: bool,
     pub total_timeout_ms: u64,
-    pub max_retry_after_ms: u64,
     /// `actions.ngrok.ai_gateway.client`.
     pub client: ClientInfo,
     pub input_tokens: u64,

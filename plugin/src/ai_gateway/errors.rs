@@ -40,6 +40,16 @@ pub enum GatewayError {
     TotalTimeout(String),
     #[error("Too many failed attempts to upstream providers: {0}")]
     TooManyAttempts(String),
+    /// Every attempt was refused the credentials it sent (401/403): the client sees that
+    /// status, which SDKs do not retry, rather than a 503 they would.
+    #[error("Every provider rejected the credentials: {message}")]
+    CredentialsRejected { status: u16, message: String },
+    /// Every attempt answered 429: the client backs off for the shortest wait asked for.
+    #[error("Every provider is rate limiting this request: {message}")]
+    RateLimited {
+        retry_after_ms: Option<u64>,
+        message: String,
+    },
     /// A 4xx the default rules do not fail over on: the client sees the provider's status.
     #[error("The provider rejected the request with status {status}: {message}")]
     UpstreamRejected { status: u16, message: String },
@@ -67,6 +77,8 @@ impl GatewayError {
             GatewayError::TotalTimeout(_) => "total_timeout",
             GatewayError::TooManyAttempts(_) => "too_many_attempts",
             GatewayError::UpstreamRejected { .. } => "upstream_rejected",
+            GatewayError::CredentialsRejected { .. } => "authentication_failed",
+            GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::Interpolation(_) => "interpolation_failed",
         }
     }
@@ -90,7 +102,9 @@ impl GatewayError {
             GatewayError::AllFailed(_) => "ERR_NGROK_3807",
             GatewayError::TotalTimeout(_) => "ERR_NGROK_3810",
             GatewayError::TooManyAttempts(_) => "ERR_NGROK_3812",
-            GatewayError::UpstreamRejected { .. } => "ERR_NGROK_3807",
+            GatewayError::UpstreamRejected { .. }
+            | GatewayError::CredentialsRejected { .. }
+            | GatewayError::RateLimited { .. } => "ERR_NGROK_3807",
             GatewayError::Interpolation(_) => "ERR_NGROK_2254",
         }
     }
@@ -110,7 +124,9 @@ impl GatewayError {
             GatewayError::Unreachable(_) => 502,
             GatewayError::AllFailed(_) | GatewayError::TooManyAttempts(_) => 503,
             GatewayError::TotalTimeout(_) => 504,
-            GatewayError::UpstreamRejected { status, .. } => *status,
+            GatewayError::UpstreamRejected { status, .. }
+            | GatewayError::CredentialsRejected { status, .. } => *status,
+            GatewayError::RateLimited { .. } => 429,
             GatewayError::Interpolation(_) => 500,
         }
     }
@@ -121,12 +137,18 @@ impl GatewayError {
         match format {
             ApiFormat::OpenAi => match status {
                 400 | 404 | 405 | 413 | 422 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                429 => "rate_limit_error",
                 504 => "timeout_error",
                 _ => "api_error",
             },
             // Anthropic's documented error types.
             ApiFormat::Anthropic => match status {
                 400 | 422 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                429 => "rate_limit_error",
                 404 => "not_found_error",
                 413 => "request_too_large",
                 503 | 504 => "overloaded_error",
@@ -157,6 +179,16 @@ impl GatewayError {
             ("content-type".to_owned(), "application/json".to_owned()),
             (ERROR_CODE_HEADER.to_owned(), self.code().to_owned()),
         ];
+        if let GatewayError::RateLimited {
+            retry_after_ms: Some(ms),
+            ..
+        } = self
+        {
+            // Both forms the SDKs read: whole seconds (rounded up, so a client never comes
+            // back early) and OpenAI's millisecond variant.
+            headers.push(("retry-after".to_owned(), ms.div_ceil(1000).to_string()));
+            headers.push(("retry-after-ms".to_owned(), ms.to_string()));
+        }
         headers.extend(extra.iter().cloned());
         Response {
             status: self.status(),

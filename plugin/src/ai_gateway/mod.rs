@@ -4,8 +4,11 @@
 //! - at load: [`AiGateway::compile`];
 //! - per request: [`AiGateway::plan`] → answer now, or a [`crate::model::Plan`] of ordered
 //!   attempts the host runs;
-//! - per failed attempt of a plan with `custom_failover`: [`AiGateway::classify_failure`];
-//! - when the attempt loop ended without serving the client: [`AiGateway::finish`].
+//! - per failed attempt of a plan: [`AiGateway::classify_failure`] (the one place failover
+//!   is decided);
+//! - when the attempt loop ended without serving the client: [`AiGateway::finish`];
+//! - when a plan served the client and the policy has response rules:
+//!   [`AiGateway::served_results`].
 //!
 //! Files: `config` (what a policy may write); at load, `compile` runs `validate`,
 //! `settings`, `attempt_templates`, `universe_builder` (with `providers` and
@@ -74,8 +77,9 @@ pub const REQUEST_ID_HEADER: &str = "x-aigw-request-id";
 /// after attempts; the host sets it on served responses).
 pub const ATTEMPTS_HEADER: &str = "x-aigw-attempts";
 
-/// Longest `Retry-After` honoured by retrying the same attempt: longer waits are better
-/// spent on the next key or model (docs/ai-gateway.md, "Failover").
+/// Longest `Retry-After` the host waits to retry the same attempt (sent in the plan as its
+/// mechanical limit): longer waits are better spent on the next key or model
+/// (docs/ai-gateway.md, "Failover").
 pub const MAX_RETRY_AFTER_MS: u64 = 5_000;
 /// Hard cap on upstream calls per client request, so a long failover list cannot turn
 /// one request into a storm (docs/ai-gateway.md, "Errors": `too_many_attempts`).
@@ -137,16 +141,15 @@ impl AiGateway {
         plan::plan(self, req, env, host)
     }
 
-    /// After a failed attempt of a plan with `custom_failover`: the policy's failover rule
-    /// decides what the host does next. Falls back to the default rules when the rule
-    /// fails to evaluate.
-    pub fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> FailoverAction {
+    /// After every failed attempt of a plan: what the host does next, from the policy's
+    /// failover rule or the default rules (which also stand in when the rule fails).
+    pub fn classify_failure(&self, failed: &AttemptResult, can_retry_same: bool) -> FailoverAction {
         failover::classify(
             self.failover_rule.as_ref(),
             // A failover rule reads `attempt.*`, never `ai.models`: either root serves.
             &self.roots.openai,
-            continuation,
             failed,
+            can_retry_same,
         )
     }
 
@@ -154,5 +157,15 @@ impl AiGateway {
     /// `actions.ngrok.ai_gateway` variables, and whether to continue (`on_error`).
     pub fn finish(&self, continuation: &[u8], outcome: &GatewayOutcome) -> Finish {
         outcome::finish(self, continuation, outcome)
+    }
+
+    /// After a plan served the client: the `actions.ngrok.ai_gateway` variables the
+    /// response phase reads (`status: "success"`, `success`, `models_tried`).
+    pub fn served_results(
+        &self,
+        continuation: &[u8],
+        outcome: &GatewayOutcome,
+    ) -> serde_json::Value {
+        outcome::served_results(self, continuation, outcome)
     }
 }

@@ -277,7 +277,6 @@ pub(super) fn plan(
         request_id: req.id.clone(),
         on_error_continue: gw.settings.on_error_continue,
         total_timeout_ms: gw.settings.total_timeout_ms,
-        max_retry_after_ms: MAX_RETRY_AFTER_MS,
         client: std::mem::take(&mut ctx.client),
         input_tokens,
         gateway_latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(0),
@@ -296,7 +295,6 @@ pub(super) fn plan(
         stream_protocol: stream_protocol(surface),
         stream_max_duration_ms: gw.settings.stream_max_duration_ms,
         max_retry_after_ms: MAX_RETRY_AFTER_MS,
-        custom_failover: gw.failover_rule.is_some(),
         response_headers: id_header.clone(),
         continuation: continuation.encode(),
     })

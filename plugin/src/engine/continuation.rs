@@ -1,5 +1,5 @@
 //! The continuation that lets an ai-gateway plan's attempts run in the host and come back
-//! (`classify_failure`, `resume`) without the plugin keeping state between calls: where
+//! (`resume`, and `on_http_response` after a served plan) without the plugin keeping state between calls: where
 //! the phase stopped, what it had bound and edited, and the action's own bytes.
 
 use std::collections::BTreeMap;

@@ -69,17 +69,21 @@ fn gateway_plans_attempts_and_falls_through_on_error_continue() {
         model: first.model.clone(),
         status: Some(503),
         failure: Some(FailureKind::Status),
-        retry_action: "exhausted".into(),
+        step: crate::model::AttemptStep::Exhausted,
         ..AttemptResult::default()
     };
-    // Whatever the rule says, a continuation from this policy is understood.
-    let _ = p.classify_failure(&plan.continuation, &failed);
+    // The policy's ai-gateway action decides: a 503 without Retry-After moves on.
+    assert_eq!(
+        p.classify_failure(&failed, true),
+        crate::model::FailoverAction::NextModel
+    );
 
     let outcome = GatewayOutcome {
         served: None,
         attempts: vec![failed],
         timed_out: false,
         duration_ms: 12,
+        last_answer: None,
     };
     let resumed = p.resume(&plan.continuation, &req, &outcome, &host);
     let Decision::Respond(r) = &resumed.decision else {
@@ -158,5 +162,71 @@ fn spliced_continuation_reads_back_like_the_built_one() {
     assert_eq!(
         EngineContinuation::decode(&empty).unwrap().gateway_bytes(),
         b"null".to_vec()
+    );
+}
+
+/// A response rule that reads the action's results, as the ngrok examples do.
+const RESPONSE_RULES: &str = r#"
+on_http_request:
+  - actions:
+      - type: ai-gateway
+        config:
+          providers:
+            - id: openai
+              api_keys:
+                - value: ${secrets.get('openai', 'key')}
+on_http_response:
+  - expressions:
+      - "actions.ngrok.ai_gateway.status == 'success'"
+    actions:
+      - type: add-headers
+        config:
+          headers:
+            x-served-by: "${actions.ngrok.ai_gateway.success.provider}/${actions.ngrok.ai_gateway.success.model}"
+            x-tried: "${size(actions.ngrok.ai_gateway.models_tried)}"
+"#;
+
+#[test]
+fn the_response_phase_sees_the_results_of_the_plan_that_served() {
+    let host = host();
+    let p =
+        load(RESPONSE_RULES, &LoadOptions::default(), &host).unwrap_or_else(|d| panic!("{d:#?}"));
+    let req = chat_request();
+    let out = p.on_http_request(&req, &host);
+    let Decision::Forward(plan) = &out.decision else {
+        panic!("expected a plan, got {:?}", out.decision);
+    };
+    let first = &plan.attempts[0];
+    let served = crate::model::ServedPlan {
+        continuation: plan.continuation.clone(),
+        outcome: GatewayOutcome {
+            served: Some(200),
+            attempts: vec![AttemptResult {
+                index: 0,
+                provider: first.provider.clone(),
+                model: first.model.clone(),
+                status: Some(200),
+                step: crate::model::AttemptStep::Succeeded,
+                ..AttemptResult::default()
+            }],
+            ..GatewayOutcome::default()
+        },
+    };
+    let head = crate::model::ResponseHead {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+    };
+    let crate::model::ResponseDecision::Headers(headers) =
+        p.on_http_response(&out.state, &req, &head, Some(&served), &host)
+    else {
+        panic!("the response was replaced");
+    };
+    assert!(
+        headers.contains(&("x-served-by".into(), "openai/gpt-4o".into())),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&("x-tried".into(), "1".into())),
+        "{headers:?}"
     );
 }

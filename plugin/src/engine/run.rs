@@ -13,7 +13,7 @@ use crate::cel_env::{Activation, Bindings, RequestData};
 use crate::host_api::HostApi;
 use crate::model::{
     AttemptResult, Decision, FailoverAction, GatewayOutcome, Headers, Plan, Request,
-    RequestOutcome, Response, ResponseDecision, ResponseHead, UpstreamRequest,
+    RequestOutcome, Response, ResponseDecision, ResponseHead, ServedPlan, UpstreamRequest,
 };
 use crate::policy::Phase;
 
@@ -155,14 +155,23 @@ impl LoadedPolicy {
         }
     }
 
-    /// After a failed attempt of a plan with custom failover: the policy's failover rule
-    /// decides. An unreadable continuation stops the attempts.
-    pub fn classify_failure(&self, continuation: &[u8], failed: &AttemptResult) -> FailoverAction {
-        let Some(c) = EngineContinuation::decode(continuation) else {
-            return FailoverAction::Stop;
-        };
-        match self.gateway_at(c.position) {
-            Some(gw) => gw.classify_failure(&c.gateway_bytes(), failed),
+    /// The policy's ai-gateway action; a policy has at most one (checked at load).
+    fn gateway(&self) -> Option<&AiGateway> {
+        self.request_rules
+            .iter()
+            .flat_map(|rule| &rule.steps)
+            .find_map(|step| match step {
+                Step::Gateway(gw) => Some(&**gw),
+                Step::Action(_) => None,
+            })
+    }
+
+    /// After every failed attempt of a plan: what the host does next, decided by the
+    /// action's failover rules. A policy without the action (no plan can come from it)
+    /// stops the attempts.
+    pub fn classify_failure(&self, failed: &AttemptResult, can_retry_same: bool) -> FailoverAction {
+        match self.gateway() {
+            Some(gw) => gw.classify_failure(failed, can_retry_same),
             None => FailoverAction::Stop,
         }
     }
@@ -270,16 +279,28 @@ impl LoadedPolicy {
     }
 
     /// The response phase. Called after the upstream's response head arrived, only when the
-    /// policy has response rules. Returns the header list to send, or a replacement.
+    /// policy has response rules. `served` is the ai-gateway plan that produced the
+    /// response, if one did: its results become `actions.ngrok.ai_gateway`. Returns the
+    /// header list to send, or a replacement.
     pub fn on_http_response(
         &self,
         state: &[u8],
         req: &Request,
         head: &ResponseHead,
+        served: Option<&ServedPlan>,
         host: &dyn HostApi,
     ) -> ResponseDecision {
         let data = RequestData::new(req, &self.endpoint, Some(head));
         let mut bindings = CarriedState::from_bytes(state).into_bindings();
+        if let Some(served) = served
+            && let Some(c) = EngineContinuation::decode(&served.continuation)
+            && let Some(gw) = self.gateway_at(c.position)
+        {
+            let results = gw.served_results(&c.gateway_bytes(), &served.outcome);
+            bindings
+                .actions
+                .insert(GATEWAY_RESULTS.to_string(), json_to_cel(&results));
+        }
         let mut headers = headers_to_edit(&head.headers);
         let mut run = PhaseRun {
             data: &data,

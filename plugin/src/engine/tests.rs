@@ -213,7 +213,7 @@ on_http_response:
             ("content-type".into(), "text/plain".into()),
         ],
     };
-    match p.on_http_response(&out.state, &req, &head, &host) {
+    match p.on_http_response(&out.state, &req, &head, None, &host) {
         ResponseDecision::Headers(h) => {
             assert_eq!(
                 h,
@@ -229,7 +229,7 @@ on_http_response:
         status: 502,
         headers: vec![],
     };
-    match p.on_http_response(&out.state, &req, &bad, &host) {
+    match p.on_http_response(&out.state, &req, &bad, None, &host) {
         ResponseDecision::Replace(r) => {
             assert_eq!(r.status, 503);
             assert_eq!(r.body, b"upstream failed");
@@ -268,7 +268,7 @@ on_http_response:
         headers: vec![],
     };
     assert_eq!(
-        p.on_http_response(&out.state, &req, &head, &host),
+        p.on_http_response(&out.state, &req, &head, None, &host),
         ResponseDecision::Headers(vec![("x-limited".into(), "false".into())])
     );
 }

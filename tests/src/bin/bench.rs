@@ -420,16 +420,19 @@ async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
         .await?;
     let p2 = provider("p2").start().await?;
     let p3 = provider("p3").start().await?;
+    // Answers 503 to everything: the failover phase's first attempt.
+    let down = provider("down").status(503).start().await?;
     let policy = ai_policy()
         .provider(ProviderCfg::of(&p1).keys(&["bench-key-1"]))
         .provider(ProviderCfg::of(&p2).keys(&["bench-key-2"]))
         .provider(ProviderCfg::of(&p3).keys(&["bench-key-3"]))
+        .provider(ProviderCfg::of(&down).keys(&["bench-key-4"]))
         .set(
             "model_selection",
             json!({"strategy": ["ai.models.filter(m, m.provider_id != 'p3')"]}),
         )
         .build();
-    let internal: Vec<String> = [&p1, &p2, &p3]
+    let internal: Vec<String> = [&p1, &p2, &p3, &down]
         .iter()
         .flat_map(|p| ["--internal".to_owned(), p.internal_flag()])
         .collect();
@@ -457,6 +460,9 @@ async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
     for p in [&p1, &p2, &p3] {
         p.requests.clear();
     }
+    failover_cost(o, &client, &edge, &p2).await?;
+    down.requests.clear();
+    p2.requests.clear();
 
     println!(
         "\n### stream: delay from a provider chunk to the client (p50 / p99 over chunks 2..n)\n"
@@ -470,6 +476,71 @@ async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
         println!("| {name:<18} | p50 {p50:>7.0} µs | p99 {p99:>7.0} µs | {n} chunks |");
     }
     println!("(target: edge p50 ≤ 200 µs)");
+    Ok(())
+}
+
+/// The failover phase: every request's first model answers 503 and the next one serves, so
+/// each request makes one `classify_failure` call. Printed: that call's time from the
+/// edge's `/metrics` beside the same run's `on_http_request` time, and the requests'
+/// latency beside requests that go straight to the serving model through the same edge.
+async fn failover_cost(
+    o: &Opts,
+    client: &LoadClient,
+    edge: &EdgeProc,
+    serving: &MockProvider,
+) -> anyhow::Result<()> {
+    let shape = |model: &str, models: &[&str]| RequestShape {
+        method: http::Method::POST,
+        url: format!("{}/v1/chat/completions", edge.url),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Bytes::from(
+            json!({
+                "model": model,
+                "models": models,
+                "messages": [{"role": "user", "content": "lorem ipsum ".repeat(100)}],
+            })
+            .to_string(),
+        ),
+    };
+    let straight = shape("p2:p2-model", &[]);
+    let failing_over = shape("down:down-model", &["p2:p2-model"]);
+    if !send_once(client, &failing_over).await {
+        bail!("the failover request was not served; check the edge log above");
+    }
+    // A failover takes two upstream calls; half the rate keeps the providers' load equal.
+    let rate = (o.rate / 2).max(1);
+    let secs = Duration::from_secs(o.secs);
+    println!(
+        "
+### failover: the first model answers 503, the next serves ({rate} req/s)
+"
+    );
+    header("one failover per request vs none, same edge");
+    let _ = open_loop(client, &straight, rate, Duration::from_millis(500)).await;
+    let direct = open_loop(client, &straight, rate, secs).await;
+    let text = scrape(client, &edge.admin).await;
+    let (classify_before, request_before) = (
+        histogram(&text, "export=\"classify_failure\""),
+        histogram(&text, "export=\"on_http_request\""),
+    );
+    let failed_over = open_loop(client, &failing_over, rate, secs).await;
+    let text = scrape(client, &edge.admin).await;
+    let classify = histogram(&text, "export=\"classify_failure\"").since(&classify_before);
+    let request = histogram(&text, "export=\"on_http_request\"").since(&request_before);
+    row("edge, no failover", &direct);
+    row("edge, one failover", &failed_over);
+    println!(
+        "
+classify_failure (from /metrics, {} calls): p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs; \
+         on_http_request in the same phase: mean {:.1} µs; served by {} ({} requests)",
+        classify.count,
+        classify.quantile(0.5) * 1e6,
+        classify.quantile(0.99) * 1e6,
+        classify.mean() * 1e6,
+        request.mean() * 1e6,
+        serving.name,
+        serving.hits(),
+    );
     Ok(())
 }
 

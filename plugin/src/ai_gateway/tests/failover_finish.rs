@@ -5,17 +5,27 @@ use serde_json::json;
 
 use super::harness::{chat, load, response_json};
 use crate::ai_gateway::failover::default_action;
-use crate::model::{AttemptResult, FailoverAction, FailureKind, GatewayOutcome};
+use crate::model::{
+    AttemptResult, AttemptStep, FailoverAction, FailureKind, GatewayOutcome, ProviderAnswer,
+};
 
 fn status(s: u16, headers: &[(&str, &str)]) -> AttemptResult {
     AttemptResult {
         status: Some(s),
         failure: Some(FailureKind::Status),
+        key_id: "k1".into(),
         headers: headers
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         ..AttemptResult::default()
+    }
+}
+
+fn waiting(s: u16, retry_after_ms: u64) -> AttemptResult {
+    AttemptResult {
+        retry_after_ms: Some(retry_after_ms),
+        ..status(s, &[])
     }
 }
 
@@ -29,37 +39,52 @@ fn kind(k: FailureKind) -> AttemptResult {
 #[test]
 fn default_rules() {
     use FailoverAction::*;
+    // (attempt, whether the host can honour a retry, expected)
     let cases = [
-        (status(401, &[]), NextKey),
-        (status(403, &[]), NextKey),
-        (status(429, &[]), NextKey),
-        (status(429, &[("retry-after", "1")]), RetrySame),
-        (status(429, &[("retry-after", "30")]), NextKey),
-        (status(503, &[("retry-after", "2")]), RetrySame),
-        (status(503, &[]), NextModel),
-        (status(500, &[]), NextModel),
-        (status(408, &[]), NextModel),
-        (status(400, &[]), Stop),
-        (status(404, &[]), Stop),
-        (status(422, &[]), Stop),
-        (kind(FailureKind::Connect), NextModel),
-        (kind(FailureKind::Dns), NextModel),
-        (kind(FailureKind::Tls), NextModel),
-        (kind(FailureKind::Timeout), NextModel),
-        (kind(FailureKind::StreamError), NextModel),
-        (kind(FailureKind::Protocol), NextModel),
-        (kind(FailureKind::TotalTimeout), Stop),
+        (status(401, &[]), true, DropKey),
+        (status(403, &[]), true, NextKey),
+        (status(429, &[]), true, NextKey),
+        (waiting(429, 1_000), true, RetrySame),
+        (waiting(429, 1_000), false, NextKey),
+        (waiting(503, 2_000), true, RetrySame),
+        (waiting(503, 2_000), false, NextModel),
+        (status(503, &[]), true, NextModel),
+        (status(500, &[]), true, NextModel),
+        (status(408, &[]), true, NextModel),
+        (status(400, &[]), true, Stop),
+        (status(404, &[]), true, Stop),
+        (status(422, &[]), true, Stop),
+        (kind(FailureKind::Connect), true, NextModel),
+        (kind(FailureKind::Dns), true, NextModel),
+        (kind(FailureKind::Tls), true, NextModel),
+        (kind(FailureKind::Timeout), true, NextModel),
+        (kind(FailureKind::StreamError), true, NextModel),
+        (kind(FailureKind::Protocol), true, NextModel),
+        (kind(FailureKind::TotalTimeout), true, Stop),
     ];
-    for (r, expected) in cases {
+    for (r, can_retry, expected) in cases {
         assert_eq!(
-            default_action(&r, 5_000),
+            default_action(&r, can_retry),
             expected,
-            "{:?} {:?} {:?}",
+            "{:?} {:?} {:?} {can_retry}",
             r.status,
             r.failure,
-            r.headers
+            r.retry_after_ms,
         );
     }
+}
+
+#[test]
+fn without_a_rule_the_defaults_decide() {
+    let l = load("providers: [{id: openai}]");
+    assert_eq!(
+        l.gw.classify_failure(&waiting(429, 1_000), true),
+        FailoverAction::RetrySame
+    );
+    assert_eq!(
+        l.gw.classify_failure(&status(500, &[]), true),
+        FailoverAction::NextModel
+    );
 }
 
 #[test]
@@ -71,25 +96,34 @@ failover:
   rule: "attempt.status == 400 && attempt.body.contains('context_length') ? 'next_model' : attempt.default"
 "#,
     );
-    let plan = l.forward(&chat(json!({"model": "gpt-4o", "models": ["gpt-4o-mini"]})));
-    assert!(plan.custom_failover);
     let mut too_long = status(400, &[]);
     too_long.body_excerpt = br#"{"error":{"code":"context_length_exceeded"}}"#.to_vec();
     assert_eq!(
-        l.gw.classify_failure(&plan.continuation, &too_long),
+        l.gw.classify_failure(&too_long, true),
         FailoverAction::NextModel
     );
     assert_eq!(
-        l.gw.classify_failure(&plan.continuation, &status(400, &[])),
+        l.gw.classify_failure(&status(400, &[]), true),
         FailoverAction::Stop
     );
     assert_eq!(
-        l.gw.classify_failure(&plan.continuation, &status(401, &[])),
-        FailoverAction::NextKey
+        l.gw.classify_failure(&status(401, &[]), true),
+        FailoverAction::DropKey
     );
-    // Without a rule the plan leaves failover to the host's default rules.
-    let l = load("providers: [{id: openai}]");
-    assert!(!l.forward(&chat(json!({"model": "gpt-4o"}))).custom_failover);
+}
+
+#[test]
+fn a_rule_that_returns_nonsense_falls_back_to_the_default() {
+    let l = load("providers: [{id: openai}]\nfailover:\n  rule: \"'sideways'\"");
+    assert_eq!(
+        l.gw.classify_failure(&status(500, &[]), true),
+        FailoverAction::NextModel
+    );
+    let l = load("providers: [{id: openai}]\nfailover:\n  rule: \"'drop_key'\"");
+    assert_eq!(
+        l.gw.classify_failure(&status(500, &[]), true),
+        FailoverAction::DropKey
+    );
 }
 
 #[test]
@@ -98,17 +132,16 @@ fn failover_rule_sees_every_attempt_variable() {
         r#"
 providers: [{id: openai}]
 failover:
-  rule: "attempt.failure == 'status' && attempt.provider == 'openai' && attempt.model == 'gpt-4o' && attempt.index == 0 && attempt.retry_after_ms == 3000 && attempt.headers['x-a'][0] == 'b' && attempt.duration_ms >= 0 && attempt.key_id == '' ? 'retry_same' : 'stop'"
+  rule: "attempt.failure == 'status' && attempt.provider == 'openai' && attempt.model == 'gpt-4o' && attempt.index == 0 && attempt.retry_after_ms == 3000 && attempt.can_retry_same && attempt.headers['x-a'][0] == 'b' && attempt.duration_ms >= 0 && attempt.key_id == '' && attempt.default == 'next_model' ? 'retry_same' : 'stop'"
 "#,
     );
-    let plan = l.forward(&chat(json!({"model": "gpt-4o"})));
     let mut r = status(500, &[("retry-after", "3"), ("x-a", "b")]);
     r.provider = "openai".into();
     r.model = "gpt-4o".into();
-    assert_eq!(
-        l.gw.classify_failure(&plan.continuation, &r),
-        FailoverAction::RetrySame
-    );
+    r.key_id = String::new();
+    r.retry_after_ms = Some(3_000);
+    assert_eq!(l.gw.classify_failure(&r, true), FailoverAction::RetrySame);
+    assert_eq!(l.gw.classify_failure(&r, false), FailoverAction::Stop);
 }
 
 fn outcome(attempts: Vec<AttemptResult>, timed_out: bool) -> GatewayOutcome {
@@ -117,6 +150,7 @@ fn outcome(attempts: Vec<AttemptResult>, timed_out: bool) -> GatewayOutcome {
         attempts,
         timed_out,
         duration_ms: 1234,
+        last_answer: None,
     }
 }
 
@@ -126,7 +160,7 @@ fn tried(
     model: &str,
     s: Option<u16>,
     f: FailureKind,
-    action: &str,
+    step: AttemptStep,
 ) -> AttemptResult {
     AttemptResult {
         index,
@@ -142,7 +176,7 @@ fn tried(
             Vec::new()
         },
         duration_ms: 12,
-        retry_action: action.into(),
+        step,
         ..AttemptResult::default()
     }
 }
@@ -161,7 +195,7 @@ fn golden_all_failed_error_and_results() {
                 "gpt-4o",
                 Some(429),
                 FailureKind::Status,
-                "next_key",
+                AttemptStep::NextKey,
             ),
             tried(
                 1,
@@ -169,7 +203,7 @@ fn golden_all_failed_error_and_results() {
                 "gpt-4o",
                 Some(503),
                 FailureKind::Status,
-                "next_model",
+                AttemptStep::NextModel,
             ),
             tried(
                 2,
@@ -177,7 +211,7 @@ fn golden_all_failed_error_and_results() {
                 "gpt-4o-mini",
                 None,
                 FailureKind::Connect,
-                "next_key",
+                AttemptStep::NextKey,
             ),
             tried(
                 3,
@@ -185,7 +219,7 @@ fn golden_all_failed_error_and_results() {
                 "gpt-4o-mini",
                 None,
                 FailureKind::Timeout,
-                "exhausted",
+                AttemptStep::Exhausted,
             ),
         ],
         false,
@@ -209,7 +243,7 @@ fn error_kinds_after_attempts() {
                     "gpt-4o",
                     None,
                     FailureKind::TotalTimeout,
-                    "exhausted",
+                    AttemptStep::Exhausted,
                 )],
                 true,
             ),
@@ -224,7 +258,7 @@ fn error_kinds_after_attempts() {
                     "gpt-4o",
                     Some(400),
                     FailureKind::Status,
-                    "fail_fast",
+                    AttemptStep::FailFast,
                 )],
                 false,
             ),
@@ -240,7 +274,7 @@ fn error_kinds_after_attempts() {
                         "gpt-4o",
                         None,
                         FailureKind::Connect,
-                        "next_model",
+                        AttemptStep::NextModel,
                     ),
                     tried(
                         1,
@@ -248,7 +282,7 @@ fn error_kinds_after_attempts() {
                         "gpt-4o-mini",
                         None,
                         FailureKind::Dns,
-                        "exhausted",
+                        AttemptStep::Exhausted,
                     ),
                 ],
                 false,
@@ -265,7 +299,7 @@ fn error_kinds_after_attempts() {
                         "gpt-4o",
                         Some(500),
                         FailureKind::Status,
-                        "next_model",
+                        AttemptStep::NextModel,
                     ),
                     tried(
                         1,
@@ -273,7 +307,7 @@ fn error_kinds_after_attempts() {
                         "gpt-4o-mini",
                         Some(502),
                         FailureKind::Status,
-                        "exhausted",
+                        AttemptStep::Exhausted,
                     ),
                 ],
                 false,
@@ -314,43 +348,218 @@ fn too_many_attempts_when_the_cap_cut_the_plan_short() {
     let l = load(&yaml);
     let plan = l.forward(&chat(json!({"model": "gpt-4o", "models": ["gpt-4o-mini"]})));
     assert_eq!(plan.attempts.len(), 10);
-    // The host retried the first attempt twice (Retry-After), so the cap hit at index 7.
-    let mut attempts: Vec<AttemptResult> = (0..8)
+    let mut attempts: Vec<AttemptResult> = (0..10)
         .map(|i| {
+            let s = if i % 2 == 0 { 429 } else { 500 };
             tried(
                 i,
                 "openai",
                 "gpt-4o",
-                Some(429),
+                Some(s),
                 FailureKind::Status,
-                "next_key",
+                AttemptStep::NextKey,
             )
         })
         .collect();
-    attempts.insert(
-        0,
-        tried(
-            0,
-            "openai",
-            "gpt-4o",
-            Some(429),
-            FailureKind::Status,
-            "retry_same",
-        ),
-    );
-    attempts.insert(
-        0,
-        tried(
-            0,
-            "openai",
-            "gpt-4o",
-            Some(429),
-            FailureKind::Status,
-            "retry_same",
-        ),
-    );
+    if let Some(last) = attempts.last_mut() {
+        last.step = AttemptStep::AttemptCap;
+    }
     let f = l.gw.finish(&plan.continuation, &outcome(attempts, false));
     assert_eq!(f.results["error"]["code"], "too_many_attempts");
+    assert_eq!(f.response.status, 503);
+}
+
+fn header<'a>(r: &'a crate::model::Response, name: &str) -> Option<&'a str> {
+    r.headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn credentials_rejected_everywhere_answers_that_status() {
+    let l = load("providers: [{id: openai}, {id: anthropic}]");
+    let plan = l.forward(&chat(json!({"model": "gpt-4o", "models": ["gpt-4o-mini"]})));
+    let rejected = |statuses: &[u16]| {
+        let attempts = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                tried(
+                    i as u32,
+                    "openai",
+                    "gpt-4o",
+                    Some(*s),
+                    FailureKind::Status,
+                    AttemptStep::DropKey,
+                )
+            })
+            .collect();
+        l.gw.finish(&plan.continuation, &outcome(attempts, false))
+    };
+    for (statuses, expected) in [
+        (&[401, 401][..], 401),
+        (&[403, 403][..], 403),
+        (&[401, 403][..], 401),
+    ] {
+        let f = rejected(statuses);
+        assert_eq!(f.response.status, expected, "{statuses:?}");
+        assert_eq!(f.results["error"]["code"], "authentication_failed");
+        let body = response_json(&f.response);
+        assert_eq!(
+            body["body"]["error"]["code"], "authentication_failed",
+            "{body}"
+        );
+    }
+    // One attempt that failed otherwise makes it an ordinary failure.
+    let mut attempts = vec![tried(
+        0,
+        "openai",
+        "gpt-4o",
+        Some(401),
+        FailureKind::Status,
+        AttemptStep::DropKey,
+    )];
+    attempts.push(tried(
+        1,
+        "openai",
+        "gpt-4o-mini",
+        None,
+        FailureKind::Timeout,
+        AttemptStep::Exhausted,
+    ));
+    let f = l.gw.finish(&plan.continuation, &outcome(attempts, false));
+    assert_eq!(f.response.status, 503);
+    assert_eq!(f.results["error"]["code"], "all_providers_failed");
+}
+
+#[test]
+fn rate_limited_everywhere_answers_429_with_the_shortest_wait() {
+    let l = load("providers: [{id: openai}]");
+    let plan = l.forward(&chat(json!({"model": "gpt-4o", "models": ["gpt-4o-mini"]})));
+    let limited = |i: u32, wait: Option<u64>| AttemptResult {
+        retry_after_ms: wait,
+        ..tried(
+            i,
+            "openai",
+            "gpt-4o",
+            Some(429),
+            FailureKind::Status,
+            AttemptStep::NextKey,
+        )
+    };
+    let f = l.gw.finish(
+        &plan.continuation,
+        &outcome(
+            vec![
+                limited(0, Some(30_000)),
+                limited(1, Some(12_500)),
+                limited(2, None),
+            ],
+            false,
+        ),
+    );
+    assert_eq!(f.response.status, 429);
+    assert_eq!(f.results["error"]["code"], "rate_limited");
+    assert_eq!(header(&f.response, "retry-after"), Some("13"));
+    assert_eq!(header(&f.response, "retry-after-ms"), Some("12500"));
+    // No provider said how long: no header rather than a guess.
+    let f =
+        l.gw.finish(&plan.continuation, &outcome(vec![limited(0, None)], false));
+    assert_eq!(f.response.status, 429);
+    assert_eq!(header(&f.response, "retry-after"), None);
+}
+
+#[test]
+fn a_providers_rejection_passes_through_unchanged() {
+    let l = load("providers: [{id: openai}]");
+    let plan = l.forward(&chat(json!({"model": "gpt-4o"})));
+    let body = br#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+    let attempts = vec![tried(
+        0,
+        "openai",
+        "gpt-4o",
+        Some(400),
+        FailureKind::Status,
+        AttemptStep::FailFast,
+    )];
+    let mut out = outcome(attempts, false);
+    out.last_answer = Some(ProviderAnswer {
+        status: 400,
+        content_type: "application/json; charset=utf-8".into(),
+        body: body.to_vec(),
+        complete: true,
+    });
+    let f = l.gw.finish(&plan.continuation, &out);
+    assert_eq!(f.response.status, 400);
+    assert_eq!(f.response.body, body.to_vec());
+    assert_eq!(
+        header(&f.response, "content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(header(&f.response, "x-aigw-attempts"), Some("1"));
+    assert_eq!(
+        header(&f.response, "x-edge-error-code"),
+        Some("upstream_rejected")
+    );
+    assert_eq!(f.results["error"]["code"], "upstream_rejected");
+    // A body the host could not keep whole is not passed on half: the gateway's own error
+    // quotes its start instead, never cutting a character.
+    if let Some(answer) = out.last_answer.as_mut() {
+        answer.complete = false;
+    }
+    out.attempts[0].body_excerpt = "é".repeat(400).into_bytes();
+    let f = l.gw.finish(&plan.continuation, &out);
+    assert_eq!(f.response.status, 400);
+    let v = response_json(&f.response);
+    assert_eq!(v["body"]["error"]["code"], "upstream_rejected", "{v}");
+}
+
+#[test]
+fn served_results_name_the_attempt_that_served() {
+    let l = load(
+        "providers: [{id: openai, api_keys: [{value: k1-abcdefghijkl}, {value: k2-abcdefghijkl}]}]",
+    );
+    let plan = l.forward(&chat(json!({"model": "gpt-4o", "models": ["gpt-4o-mini"]})));
+    let mut served = tried(
+        2,
+        "openai",
+        "gpt-4o-mini",
+        Some(200),
+        FailureKind::Status,
+        AttemptStep::Succeeded,
+    );
+    served.failure = None;
+    let mut out = outcome(
+        vec![
+            tried(
+                0,
+                "openai",
+                "gpt-4o",
+                Some(500),
+                FailureKind::Status,
+                AttemptStep::NextModel,
+            ),
+            served,
+        ],
+        false,
+    );
+    out.served = Some(200);
+    let r = l.gw.served_results(&plan.continuation, &out);
+    assert_eq!(r["status"], "success");
+    assert_eq!(r["success"]["model"], "gpt-4o-mini");
+    assert_eq!(r["success"]["provider"], "openai");
+    assert_eq!(r["success"]["model_index"], 1);
+    assert_eq!(r["success"]["request_index"], 0);
+    assert_eq!(
+        r["models_tried"][0]["requests_made"][0]["retry_action"],
+        "next_model"
+    );
+    assert_eq!(
+        r["models_tried"][1]["requests_made"][0]["status"],
+        "success"
+    );
+    assert_eq!(r["attempts"], 2);
 }
 
 #[test]
@@ -366,7 +575,7 @@ fn on_error_continue_hands_control_back() {
                 "gpt-4o",
                 Some(500),
                 FailureKind::Status,
-                "exhausted",
+                AttemptStep::Exhausted,
             )],
             false,
         ),

@@ -256,7 +256,6 @@ pub fn plan_json(p: &Plan) -> Json {
         "max_attempts": p.max_attempts,
         "stream_idle_timeout_ms": p.stream_idle_timeout_ms,
         "max_retry_after_ms": p.max_retry_after_ms,
-        "custom_failover": p.custom_failover,
         "response_headers": p.response_headers,
         "attempts": p.attempts.iter().map(|a| json!({
             "url": a.url,

@@ -86,7 +86,7 @@ fn a_failing_key_strategy_skips_that_candidate_and_records_why() {
         model: "gpt-4o".into(),
         status: Some(500),
         failure: Some(FailureKind::Status),
-        retry_action: "exhausted".into(),
+        step: crate::model::AttemptStep::Exhausted,
         ..Default::default()
     };
     let out = GatewayOutcome {

@@ -399,7 +399,7 @@ api_key_selection:
         key_id: backup.clone(),
         status: Some(500),
         failure: Some(crate::model::FailureKind::Status),
-        retry_action: "exhausted".into(),
+        step: crate::model::AttemptStep::Exhausted,
         ..Default::default()
     };
     let out = crate::model::GatewayOutcome {
