@@ -296,13 +296,21 @@ impl Edge {
             .build()?;
         let deadline = Instant::now() + READY_TIMEOUT;
         let url = self.admin_url("/readyz");
+        // The ports were free when picked, but another test may have bound one since: probing
+        // before this edge says it holds them could send `/readyz` to that test's server (a
+        // mock provider then sees a request it never expected). With the default log level
+        // the edge logs `edge listening` once both listeners are bound; a custom
+        // `EDGE_TEST_LOG` may hide it, and then the probe alone decides.
+        let announces = std::env::var_os("EDGE_TEST_LOG").is_none();
         loop {
             if let Some(status) = self.child.try_wait()? {
                 return Err(HarnessError::EdgeStart(format!(
                     "edge exited early with {status}"
                 )));
             }
-            if let Ok(r) = client.get(&url).send().await
+            let listening = !announces || self.logs().contains("edge listening");
+            if listening
+                && let Ok(r) = client.get(&url).send().await
                 && r.status().is_success()
             {
                 return Ok(());

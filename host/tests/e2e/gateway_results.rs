@@ -40,21 +40,22 @@ async fn start(policy: &str, providers: &[&MockProvider]) -> Edge {
     b.start().await.unwrap()
 }
 
-async fn failing_then_ok() -> (MockProvider, MockProvider) {
+/// An edge with the result-reading response rules over two providers: `a` answers 500,
+/// `b` serves. Returns `b` too, to count what it served.
+async fn failing_then_ok() -> (Edge, MockProvider) {
     let a = provider("a").status(500).start().await.unwrap();
     let b = provider("b").start().await.unwrap();
-    (a, b)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn response_rules_see_the_results_of_a_served_answer() {
-    let (a, b) = failing_then_ok().await;
     let policy = with_result_headers(
         ai_policy()
             .provider(ProviderCfg::of(&a))
             .provider(ProviderCfg::of(&b)),
     );
-    let e = start(&policy, &[&a, &b]).await;
+    (start(&policy, &[&a, &b]).await, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_rules_see_the_results_of_a_served_answer() {
+    let (e, b) = failing_then_ok().await;
     let r = Client::new()
         .unwrap()
         .post_json(
@@ -74,13 +75,7 @@ async fn response_rules_see_the_results_of_a_served_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_rules_see_the_results_of_a_served_stream() {
-    let (a, b) = failing_then_ok().await;
-    let policy = with_result_headers(
-        ai_policy()
-            .provider(ProviderCfg::of(&a))
-            .provider(ProviderCfg::of(&b)),
-    );
-    let e = start(&policy, &[&a, &b]).await;
+    let (e, _b) = failing_then_ok().await;
     let s = Client::new()
         .unwrap()
         .post_stream(

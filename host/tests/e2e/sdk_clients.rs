@@ -92,17 +92,12 @@ fn make_venv() -> PathBuf {
     python
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn official_sdks_work_unchanged_through_the_edge() {
+/// Runs `tests/sdk/<script>` with the venv's python against the edge at `addr`, and asserts
+/// it succeeded and printed `done` (its last line when every check passed).
+async fn run_sdk_script(addr: std::net::SocketAddr, script: &str, done: &'static str) {
     let python = tokio::task::spawn_blocking(ensure_venv).await.unwrap();
-    let e = edge()
-        .policy_file(workspace_root().join("policies/quickstart.yaml"))
-        .demo()
-        .start()
-        .await
-        .unwrap();
-    let script = workspace_root().join("tests/sdk/check_sdks.py");
-    let base = format!("http://{}", e.addr);
+    let script = workspace_root().join("tests/sdk").join(script);
+    let base = format!("http://{addr}");
     let out =
         tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(base).output())
             .await
@@ -114,12 +109,22 @@ async fn official_sdks_work_unchanged_through_the_edge() {
         out.status.success(),
         "SDK checks failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("all sdk checks passed"), "{stdout}");
+    assert!(stdout.contains(done), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_sdks_work_unchanged_through_the_edge() {
+    let e = edge()
+        .policy_file(workspace_root().join("policies/quickstart.yaml"))
+        .demo()
+        .start()
+        .await
+        .unwrap();
+    run_sdk_script(e.addr, "check_sdks.py", "all sdk checks passed").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdks_raise_an_api_error_for_a_broken_stream() {
-    let python = tokio::task::spawn_blocking(ensure_venv).await.unwrap();
     let cut = provider("cut").cut_inside_event(2).start().await.unwrap();
     let acut = provider("acut").cut_inside_event(3).start().await.unwrap();
     let open = provider("open").no_closing_event().start().await.unwrap();
@@ -139,28 +144,16 @@ async fn official_sdks_raise_an_api_error_for_a_broken_stream() {
         .start()
         .await
         .unwrap();
-    let script = workspace_root().join("tests/sdk/check_broken_streams.py");
-    let base = format!("http://{}", e.addr);
-    let out =
-        tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(base).output())
-            .await
-            .unwrap()
-            .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "broken-stream SDK checks failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("all broken-stream checks passed"),
-        "{stdout}"
-    );
+    run_sdk_script(
+        e.addr,
+        "check_broken_streams.py",
+        "all broken-stream checks passed",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_sdks_raise_their_auth_and_rate_limit_errors() {
-    let python = tokio::task::spawn_blocking(ensure_venv).await.unwrap();
     let deny = provider("deny").status(401).start().await.unwrap();
     let adeny = provider("adeny").status(401).start().await.unwrap();
     let busy = provider("busy")
@@ -190,23 +183,12 @@ async fn official_sdks_raise_their_auth_and_rate_limit_errors() {
         .start()
         .await
         .unwrap();
-    let script = workspace_root().join("tests/sdk/check_failure_statuses.py");
-    let base = format!("http://{}", e.addr);
-    let out =
-        tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(base).output())
-            .await
-            .unwrap()
-            .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "failure-status SDK checks failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("all failure-status checks passed"),
-        "{stdout}"
-    );
+    run_sdk_script(
+        e.addr,
+        "check_failure_statuses.py",
+        "all failure-status checks passed",
+    )
+    .await;
     // Two keys refused: both tried once, never a third call.
     assert_eq!(deny.hits(), 2);
 }

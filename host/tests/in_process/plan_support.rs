@@ -11,10 +11,7 @@ use edge::gateway::{
 };
 use edge::host_services::{AttemptRecord, TargetMetricsSink, TargetRef};
 use edge::plugin_runtime::{ArtifactCache, LoadedPolicy, PluginRuntime, RuntimeConfig};
-use edge::wit::types::{
-    ApiFormat, Attempt, AttemptResult, EndpointInfo, FailoverAction, LoadOptions, Plan,
-    StreamProtocol,
-};
+use edge::wit::types::{ApiFormat, Attempt, AttemptResult, FailoverAction, Plan, StreamProtocol};
 use edge_test_support::TestCa;
 use http::Response;
 use http_body_util::BodyExt;
@@ -132,17 +129,7 @@ impl PluginRules {
                 ..RuntimeConfig::default()
             };
             let rt = PluginRuntime::new(edge::EMBEDDED_PLUGIN, cfg, Arc::default()).unwrap();
-            let options = LoadOptions {
-                file_name: "policy.yaml".into(),
-                check_only: false,
-                endpoint: EndpointInfo {
-                    id: "ep".into(),
-                    url: "http://127.0.0.1:8080".into(),
-                    host: "127.0.0.1".into(),
-                    port: 8080,
-                    protocol: "http".into(),
-                },
-            };
+            let options = crate::plugin_runtime::options();
             let policy = "on_http_request:\n  - type: ai-gateway\n    config:\n      providers: [{id: openai}]\n";
             PluginRules(rt.load_policy(policy, options).unwrap())
         })

@@ -48,7 +48,8 @@ fn runtime_with(cfg: RuntimeConfig, services: HostServices) -> PluginRuntime {
     PluginRuntime::new(hostile_wasm(), cfg, Arc::new(services)).unwrap()
 }
 
-fn options() -> LoadOptions {
+/// Load options for an endpoint on 127.0.0.1:8080 (also used by `plan_support`).
+pub fn options() -> LoadOptions {
     LoadOptions {
         file_name: "policy.yaml".into(),
         check_only: false,
