@@ -6,6 +6,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited, combinators::BoxBody};
 use hyper::body::Incoming;
 
+use crate::body_pace::{BodyTooSlow, PacedBody, too_slow_in};
+
+/// A client's request body as the edge reads it: paced ([`crate::body_pace`]).
+pub type ClientBody = PacedBody<Incoming>;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ResponseBody = BoxBody<Bytes, BoxError>;
 
@@ -21,6 +26,8 @@ pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
 pub enum BodyError {
     #[error("request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error(transparent)]
+    TooSlow(BodyTooSlow),
     #[error("the request body could not be read: {0}")]
     Read(#[source] BoxError),
 }
@@ -37,7 +44,7 @@ pub fn declared_too_large(headers: &http::HeaderMap, limit: u64) -> bool {
 
 /// Reads the whole body, failing with [`BodyError::TooLarge`] as soon as more than `limit`
 /// bytes arrived. Called only when the policy reads bodies or a decision needs them.
-pub async fn read_bounded(body: Incoming, limit: u64) -> Result<Bytes, BodyError> {
+pub async fn read_bounded(body: ClientBody, limit: u64) -> Result<Bytes, BodyError> {
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     match Limited::new(body, limit_usize).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -47,7 +54,7 @@ pub async fn read_bounded(body: Incoming, limit: u64) -> Result<Bytes, BodyError
 
 /// The body as a stream for the upstream, still bounded by `limit` (the upstream call
 /// fails, and the client gets 413, if the client sends more).
-pub fn bounded_stream(body: Incoming, limit: u64) -> Limited<Incoming> {
+pub fn bounded_stream(body: ClientBody, limit: u64) -> Limited<ClientBody> {
     Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
 }
 
@@ -66,6 +73,8 @@ pub fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
 fn classify(err: BoxError, limit: u64) -> BodyError {
     if is_length_limit(err.as_ref()) {
         BodyError::TooLarge { limit }
+    } else if let Some(slow) = too_slow_in(err.as_ref()) {
+        BodyError::TooSlow(slow)
     } else {
         BodyError::Read(err)
     }

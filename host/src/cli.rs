@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::body_pace::{BodyPace, DEFAULT_MIN_BODY_RATE};
 use crate::server::config::DEFAULT_MAX_BODY_BYTES;
 use crate::server::{LogFormat, ServeConfig, TlsFiles};
 
@@ -70,6 +71,12 @@ pub struct ServeArgs {
     /// Time a client has to send a request head, e.g. "15s".
     #[arg(long, value_parser = parse_duration, default_value = "15s")]
     pub header_read_timeout: Duration,
+    /// Longest wait for the next piece of a request body before 408, e.g. "10s".
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub body_idle_timeout: Duration,
+    /// Slowest average request-body rate in bytes/s, checked after the first 5 s (0 = off).
+    #[arg(long, default_value_t = DEFAULT_MIN_BODY_RATE)]
+    pub min_body_rate: u64,
     /// How long shutdown waits for in-flight requests, e.g. "10s".
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub shutdown_grace: Duration,
@@ -154,6 +161,11 @@ impl ServeArgs {
         cfg.cache_dir.clone_from(&self.cache_dir);
         cfg.max_body_bytes = self.max_body_bytes;
         cfg.header_read_timeout = self.header_read_timeout;
+        cfg.body_pace = BodyPace {
+            idle_timeout: self.body_idle_timeout,
+            min_rate: self.min_body_rate,
+            ..BodyPace::default()
+        };
         cfg.shutdown_grace = self.shutdown_grace;
         cfg.internal_hosts.clone_from(&self.internal);
         cfg.demo = self.demo;
@@ -227,6 +239,7 @@ mod tests {
             defaults.header_read_timeout,
             crate::server::config::DEFAULT_HEADER_READ_TIMEOUT
         );
+        assert_eq!(defaults.to_config().body_pace, BodyPace::default());
         assert_eq!(cfg.internal_hosts[0].0, "demo.internal");
         assert_eq!(args.log_format(), LogFormat::Json);
         assert!(cfg.handle_signals);

@@ -2,6 +2,7 @@
 //! request, and moves the bytes. It knows nothing about AI beyond what a plan tells it.
 
 pub mod body;
+pub mod body_pace;
 pub mod check;
 pub mod cli;
 pub mod demo;

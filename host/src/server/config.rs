@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::body_pace::BodyPace;
+
 /// Default cap on request bodies: 10 MiB is far above chat requests with long contexts
 /// but small enough that a flood of them cannot exhaust memory on a small host.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
@@ -45,6 +47,9 @@ pub struct ServeConfig {
     /// Where precompiled plugin artifacts are kept.
     pub cache_dir: Option<PathBuf>,
     pub max_body_bytes: u64,
+    /// How slowly a client may send a request body (`--body-idle-timeout`,
+    /// `--min-body-rate`).
+    pub body_pace: BodyPace,
     pub header_read_timeout: Duration,
     pub shutdown_grace: Duration,
     /// `NAME.internal` → address, for providers reached over `http://….internal`.
@@ -73,6 +78,7 @@ impl ServeConfig {
             plugin: None,
             cache_dir: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_pace: BodyPace::default(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             internal_hosts: Vec::new(),

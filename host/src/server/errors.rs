@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `request_body_too_large` | 413 | body over `--max-body-bytes` (declared or while reading) |
 //! | `request_body_unreadable` | 400 | the client broke off while sending its body |
+//! | `request_body_timeout` | 408 | the client sent its body too slowly (`--body-idle-timeout`, `--min-body-rate`); the connection is closed |
 //! | `no_upstream` | 404 | no rule answered and no `--upstream` is configured |
 //! | `no_policy_loaded` | 503 | no policy is being served (cannot happen after a normal start) |
 //! | `upstream_unreachable` | 502 | `--upstream` refused or broke the connection |
@@ -24,6 +25,7 @@ use http::{HeaderValue, Response, StatusCode};
 
 use super::error_shape::ErrorShape;
 use crate::body::{BodyError, BoxError, ResponseBody, full};
+use crate::body_pace::BodyTooSlow;
 use crate::plugin_runtime::PluginError;
 use crate::reqwest_error::describe;
 
@@ -38,6 +40,8 @@ pub enum EdgeError {
     BodyTooLarge { limit: u64 },
     #[error("the request body could not be read: {0}")]
     BodyRead(#[source] BoxError),
+    #[error(transparent)]
+    BodyTooSlow(BodyTooSlow),
     #[error("no upstream is configured for this endpoint; the policy did not answer this request")]
     NoUpstream,
     #[error("no policy is loaded")]
@@ -66,6 +70,7 @@ impl EdgeError {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Self::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Self::NoUpstream => StatusCode::NOT_FOUND,
             Self::NoPolicy => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnreachable(_) | Self::BadUpstreamRequest(_) => StatusCode::BAD_GATEWAY,
@@ -81,6 +86,7 @@ impl EdgeError {
         match self {
             Self::BodyTooLarge { .. } => "request_body_too_large",
             Self::BodyRead(_) => "request_body_unreadable",
+            Self::BodyTooSlow(_) => "request_body_timeout",
             Self::NoUpstream => "no_upstream",
             Self::NoPolicy => "no_policy_loaded",
             Self::UpstreamUnreachable(_) => "upstream_unreachable",
@@ -120,6 +126,11 @@ impl EdgeError {
         if matches!(self, Self::NoPolicy) {
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if matches!(self, Self::BodyTooSlow(_)) {
+            // The rest of the body may still be on its way; the connection cannot carry
+            // another request, and holding it is what the limit is there to stop.
+            headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         res
     }
 }
@@ -129,6 +140,7 @@ impl From<BodyError> for EdgeError {
         match e {
             BodyError::TooLarge { limit } => Self::BodyTooLarge { limit },
             BodyError::Read(e) => Self::BodyRead(e),
+            BodyError::TooSlow(slow) => Self::BodyTooSlow(slow),
         }
     }
 }
@@ -147,6 +159,7 @@ mod tests {
         let all = [
             EdgeError::BodyTooLarge { limit: 1 },
             EdgeError::BodyRead(io()),
+            EdgeError::BodyTooSlow(BodyTooSlow::Idle(std::time::Duration::from_secs(10))),
             EdgeError::NoUpstream,
             EdgeError::NoPolicy,
             EdgeError::UpstreamTimeout,

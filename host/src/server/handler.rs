@@ -17,7 +17,8 @@ use super::listener::RequestHandler;
 use super::request::{new_request_id, to_wit};
 use super::response::{from_wit, head_of, replace_headers};
 use super::upstream::{ForwardedFor, OutgoingBody, Upstream};
-use crate::body::{ResponseBody, declared_too_large, read_bounded};
+use crate::body::{ClientBody as PacedIncoming, ResponseBody, declared_too_large, read_bounded};
+use crate::body_pace::{BodyPace, PacedBody};
 use crate::gateway::step_label;
 use crate::metrics::EdgeMetrics;
 use crate::plugin_runtime::PluginError;
@@ -35,6 +36,8 @@ pub struct EdgeHandler<P> {
     pub upstream: Option<Upstream>,
     pub plans: Arc<dyn PlanRunner>,
     pub max_body_bytes: u64,
+    /// How slowly a client may send its body.
+    pub body_pace: BodyPace,
 }
 
 impl<P: PolicyDecider> RequestHandler for EdgeHandler<P> {
@@ -49,7 +52,7 @@ impl<P: PolicyDecider> RequestHandler for EdgeHandler<P> {
 
 /// Where the client's body is while a request is handled.
 enum ClientBody {
-    Unread(Incoming),
+    Unread(PacedIncoming),
     Read(Bytes),
     /// Streamed to the upstream already.
     Gone,
@@ -106,7 +109,7 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                 limit: self.max_body_bytes,
             });
         }
-        let mut body = ClientBody::Unread(incoming);
+        let mut body = ClientBody::Unread(PacedBody::new(incoming, self.body_pace));
         let mut wit_body = Vec::new();
         if policy.needs_body() {
             let bytes = take_bytes(&mut body, self.max_body_bytes).await?;

@@ -195,6 +195,7 @@ pub(crate) async fn start_with<L: PolicyLoader>(
         upstream,
         plans,
         max_body_bytes: cfg.max_body_bytes,
+        body_pace: cfg.body_pace,
     });
     let admin_handler = Arc::new(AdminHandler {
         policy: policy.clone(),

@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 
 use super::errors::EdgeError;
 use crate::body::{ResponseBody, is_length_limit};
+use crate::body_pace::too_slow_in;
 use crate::headers;
 use crate::wit::types::UpstreamRequest;
 
@@ -32,7 +33,7 @@ pub enum UpstreamConfigError {
 /// The body that goes to the upstream.
 pub enum OutgoingBody {
     Buffered(Bytes),
-    Streaming(http_body_util::Limited<hyper::body::Incoming>),
+    Streaming(http_body_util::Limited<crate::body::ClientBody>),
 }
 
 /// Facts about the client the upstream learns through `x-forwarded-*`.
@@ -160,6 +161,10 @@ fn map_send_error(err: reqwest::Error, body_limit: u64) -> EdgeError {
     if is_length_limit(&err) {
         // The client's body passed the limit while being streamed to the upstream.
         return EdgeError::BodyTooLarge { limit: body_limit };
+    }
+    if let Some(slow) = too_slow_in(&err) {
+        // The client sent the body it streams to the upstream too slowly.
+        return EdgeError::BodyTooSlow(slow);
     }
     if err.is_timeout() {
         return EdgeError::UpstreamTimeout;

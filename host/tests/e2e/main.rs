@@ -42,6 +42,8 @@ mod sdk_clients;
 #[cfg(test)]
 mod shipped_policies;
 #[cfg(test)]
+mod slow_bodies;
+#[cfg(test)]
 mod stream_faults;
 
 /// The edge binary cargo built for this test crate.
