@@ -53,6 +53,12 @@ pub struct AttemptLabels {
     pub result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    /// "public" or "admin".
+    pub listener: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Request latencies: 100 µs to ~100 s, doubling. Covers both the edge's own answers and
@@ -77,6 +83,8 @@ pub struct EdgeMetrics {
     policy_loaded: Gauge,
     upstream_attempts: Family<AttemptLabels, Counter>,
     in_flight: Gauge,
+    open_connections: Family<ListenerLabels, Gauge>,
+    refused_connections: Family<ListenerLabels, Counter>,
 }
 
 impl EdgeMetrics {
@@ -132,7 +140,21 @@ impl EdgeMetrics {
             "Requests being handled right now",
             in_flight.clone(),
         );
+        let open_connections = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "open_connections",
+            "Client connections open right now, by listener",
+            open_connections.clone(),
+        );
+        let refused_connections = Family::<ListenerLabels, Counter>::default();
+        registry.register(
+            "connections_refused",
+            "Connections refused because the listener was at --max-connections",
+            refused_connections.clone(),
+        );
         Self {
+            open_connections,
+            refused_connections,
             registry,
             requests,
             request_duration,
@@ -194,6 +216,16 @@ impl EdgeMetrics {
                 result: result.to_owned(),
             })
             .inc();
+    }
+
+    /// The open-connections gauge and the refusals counter of one listener ("public" or
+    /// "admin"), for its connection slots.
+    pub fn connection_series(&self, listener: &'static str) -> (Gauge, Counter) {
+        let labels = ListenerLabels { listener };
+        (
+            self.open_connections.get_or_create(&labels).clone(),
+            self.refused_connections.get_or_create(&labels).clone(),
+        )
     }
 
     /// Counts a request as in flight until the guard drops.

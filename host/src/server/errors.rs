@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `request_body_too_large` | 413 | body over `--max-body-bytes` (declared or while reading) |
 //! | `request_body_unreadable` | 400 | the client broke off while sending its body |
-//! | `request_body_timeout` | 408 | the client sent its body too slowly (`--body-idle-timeout`, `--min-body-rate`); the connection is closed |
+//! | `request_body_timeout` | 408 | the client sent its body too slowly (`--body-idle-timeout`, `--min-body-rate`; docs/limits.md); the connection is closed |
 //! | `no_upstream` | 404 | no rule answered and no `--upstream` is configured |
 //! | `no_policy_loaded` | 503 | no policy is being served (cannot happen after a normal start) |
 //! | `upstream_unreachable` | 502 | `--upstream` refused or broke the connection |

@@ -1,24 +1,29 @@
 //! Accept loop shared by the public and the admin listener: TCP (optionally TLS), HTTP/1.1
-//! and HTTP/2 on one port, slow-client protection, and graceful draining on shutdown.
+//! and HTTP/2 on one port, a cap on open connections, slow-client protection (the head
+//! deadline here, the body pace in `body_pace.rs`), the idle timeout, and graceful draining
+//! on shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use http::{Request, Response};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use super::connection::ConnInfo;
+use super::connection_activity::{ConnActivity, TrackedBody};
+use super::connection_slots::{ConnectionSlot, ConnectionSlots, refuse};
 use crate::body::ResponseBody;
 
 /// Answers one request. Implemented by the public edge and the admin endpoints.
@@ -39,6 +44,12 @@ pub struct ListenerOptions {
     pub header_read_timeout: Duration,
     /// How long a shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// A connection with no request in flight for this long is closed (gracefully: HTTP/2
+    /// gets a GOAWAY). For HTTP/1.1 the header read timeout closes idle keep-alive
+    /// connections sooner when it is shorter.
+    pub idle_timeout: Duration,
+    /// Open connections this listener holds at once, and their metrics.
+    pub slots: Arc<ConnectionSlots>,
 }
 
 /// Runs the accept loop until `shutdown` turns true, then stops accepting and drains the
@@ -49,15 +60,19 @@ pub async fn serve<H: RequestHandler>(
     opts: ListenerOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
     let builder = Arc::new(http_builder(opts.header_read_timeout));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, client)) => {
+                    let Some(slot) = opts.slots.try_take() else {
+                        tracing::warn!(%client, open = opts.slots.open(), "connection limit reached; refusing a connection");
+                        tokio::spawn(refuse(stream, opts.tls.is_some()));
+                        continue;
+                    };
                     let server = stream.local_addr().unwrap_or(client);
                     let task = serve_connection(
-                        stream, client, server, handler.clone(), builder.clone(), opts.clone(), graceful.watcher(),
+                        stream, client, server, handler.clone(), builder.clone(), opts.clone(), slot, shutdown.clone(),
                     );
                     tokio::spawn(task);
                 }
@@ -75,7 +90,7 @@ pub async fn serve<H: RequestHandler>(
         }
     }
     drop(listener);
-    if tokio::time::timeout(opts.shutdown_grace, graceful.shutdown())
+    if tokio::time::timeout(opts.shutdown_grace, opts.slots.all_closed())
         .await
         .is_err()
     {
@@ -101,6 +116,9 @@ fn http_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// Serves one connection until it ends, is closed for a timeout, or the edge shuts down;
+/// `slot` is its place under the listener's cap, released when this returns.
+#[allow(clippy::too_many_arguments)] // one call site, each argument a different concern
 async fn serve_connection<H: RequestHandler>(
     stream: TcpStream,
     client: SocketAddr,
@@ -108,12 +126,15 @@ async fn serve_connection<H: RequestHandler>(
     handler: Arc<H>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     opts: ListenerOptions,
-    watcher: hyper_util::server::graceful::Watcher,
+    _slot: ConnectionSlot,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let first_request_seen = Arc::new(AtomicBool::new(false));
-    let deadline = tokio::time::sleep(opts.header_read_timeout);
-    tokio::pin!(deadline);
+    let activity = ConnActivity::new();
+    let limits = ConnLimits {
+        first_request_by: Instant::now() + opts.header_read_timeout,
+        idle_timeout: opts.idle_timeout,
+    };
     match opts.tls {
         None => {
             let conn = Arc::new(ConnInfo {
@@ -121,25 +142,24 @@ async fn serve_connection<H: RequestHandler>(
                 server,
                 tls: None,
             });
-            let svc = make_service(handler, conn, first_request_seen.clone());
+            let svc = ConnService {
+                handler,
+                conn,
+                activity: activity.clone(),
+            };
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-            drive(
-                watcher.watch(connection.into_owned()),
-                deadline,
-                &first_request_seen,
-            )
-            .await;
+            drive(connection.into_owned(), &limits, &activity, shutdown).await;
         }
         Some(acceptor) => {
-            let tls_stream = tokio::select! {
-                res = acceptor.accept(stream) => match res {
-                    Ok(s) => s,
-                    Err(err) => {
-                        tracing::debug!(%client, error = %err, "TLS handshake failed");
-                        return;
-                    }
-                },
-                () = &mut deadline => {
+            let handshake =
+                tokio::time::timeout_at(limits.first_request_by, acceptor.accept(stream));
+            let tls_stream = match handshake.await {
+                Ok(Ok(s)) => s,
+                Ok(Err(err)) => {
+                    tracing::debug!(%client, error = %err, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
                     tracing::debug!(%client, "TLS handshake timed out");
                     return;
                 }
@@ -150,32 +170,44 @@ async fn serve_connection<H: RequestHandler>(
                 server,
                 tls,
             });
-            let svc = make_service(handler, conn, first_request_seen.clone());
+            let svc = ConnService {
+                handler,
+                conn,
+                activity: activity.clone(),
+            };
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls_stream), svc);
-            drive(
-                watcher.watch(connection.into_owned()),
-                deadline,
-                &first_request_seen,
-            )
-            .await;
+            drive(connection.into_owned(), &limits, &activity, shutdown).await;
         }
     }
 }
 
-/// Runs the connection, dropping it (closing the socket) if no request head arrived before
-/// `deadline`. hyper's own header timeout does not cover the protocol sniffing of the auto
-/// builder, so a client that connects and sends nothing would otherwise stay forever.
-async fn drive<F, E>(
-    connection: F,
-    deadline: std::pin::Pin<&mut tokio::time::Sleep>,
-    first_request_seen: &AtomicBool,
+/// The deadlines of one connection.
+struct ConnLimits {
+    /// A connection that has not sent a request head by then is closed. hyper's own header
+    /// timeout does not cover the protocol sniffing of the auto builder (nor the TLS
+    /// handshake), so a client that connects and sends nothing would otherwise stay forever.
+    first_request_by: Instant,
+    idle_timeout: Duration,
+}
+
+/// Runs the connection to its end. Closes it outright when no request head arrived in time,
+/// and gracefully (letting requests in flight finish) when it has been idle for
+/// `idle_timeout` or the edge shuts down.
+async fn drive<C>(
+    connection: C,
+    limits: &ConnLimits,
+    activity: &ConnActivity,
+    mut shutdown: watch::Receiver<bool>,
 ) where
-    F: Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
 {
     tokio::pin!(connection);
-    let mut deadline = deadline;
-    let mut armed = true;
+    let first_request = tokio::time::sleep_until(limits.first_request_by);
+    let idle = tokio::time::sleep(limits.idle_timeout);
+    tokio::pin!(first_request, idle);
+    let mut waiting_for_first = true;
+    let mut closing = false;
     loop {
         tokio::select! {
             res = &mut connection => {
@@ -184,36 +216,40 @@ async fn drive<F, E>(
                 }
                 return;
             }
-            () = &mut deadline, if armed => {
-                if first_request_seen.load(Ordering::Relaxed) {
-                    armed = false;
+            () = &mut first_request, if waiting_for_first => {
+                if activity.saw_request() {
+                    waiting_for_first = false;
                 } else {
                     tracing::debug!("no request head within the header read timeout; closing");
                     return;
+                }
+            }
+            () = &mut idle, if !closing => match activity.idle_since() {
+                Some(since) if since.elapsed() >= limits.idle_timeout => {
+                    tracing::debug!("connection idle for the idle timeout; closing");
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                Some(since) => idle.as_mut().reset(since + limits.idle_timeout),
+                // A request is in flight: look again one timeout from now.
+                None => idle.as_mut().reset(Instant::now() + limits.idle_timeout),
+            },
+            changed = shutdown.changed(), if !closing => {
+                if changed.is_err() || *shutdown.borrow() {
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
                 }
             }
         }
     }
 }
 
-fn make_service<H: RequestHandler>(
-    handler: Arc<H>,
-    conn: Arc<ConnInfo>,
-    first_request_seen: Arc<AtomicBool>,
-) -> ConnService<H> {
-    ConnService {
-        handler,
-        conn,
-        first_request_seen,
-    }
-}
-
 /// The hyper service of one connection: hands each request to the handler with the
-/// connection's facts, and notes that a request head arrived.
+/// connection's facts, and keeps the request in flight until its response body is done.
 struct ConnService<H> {
     handler: Arc<H>,
     conn: Arc<ConnInfo>,
-    first_request_seen: Arc<AtomicBool>,
+    activity: Arc<ConnActivity>,
 }
 
 impl<H> Clone for ConnService<H> {
@@ -221,7 +257,7 @@ impl<H> Clone for ConnService<H> {
         Self {
             handler: self.handler.clone(),
             conn: self.conn.clone(),
-            first_request_seen: self.first_request_seen.clone(),
+            activity: self.activity.clone(),
         }
     }
 }
@@ -232,8 +268,11 @@ impl<H: RequestHandler> hyper::service::Service<Request<Incoming>> for ConnServi
     type Future = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.first_request_seen.store(true, Ordering::Relaxed);
+        let in_flight = self.activity.begin();
         let fut = self.handler.clone().handle(self.conn.clone(), req);
-        Box::pin(async move { Ok(fut.await) })
+        Box::pin(async move {
+            let res = fut.await;
+            Ok(res.map(|body| TrackedBody::new(body, in_flight).boxed()))
+        })
     }
 }

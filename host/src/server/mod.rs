@@ -10,6 +10,8 @@ pub(crate) mod admin;
 pub(crate) mod assemble;
 pub(crate) mod config;
 pub(crate) mod connection;
+pub(crate) mod connection_activity;
+pub(crate) mod connection_slots;
 pub(crate) mod decider;
 pub(crate) mod error_shape;
 pub(crate) mod errors;
@@ -197,19 +199,26 @@ pub(crate) async fn start_with<L: PolicyLoader>(
         max_body_bytes: cfg.max_body_bytes,
         body_pace: cfg.body_pace,
     });
-    let admin_handler = Arc::new(AdminHandler {
-        policy: policy.clone(),
-        metrics,
-    });
+    let slots = |listener: &'static str, max: usize| {
+        let (open, refused) = metrics.connection_series(listener);
+        connection_slots::ConnectionSlots::new(max, open, refused)
+    };
     let public_opts = ListenerOptions {
         tls,
         header_read_timeout: cfg.header_read_timeout,
         shutdown_grace: cfg.shutdown_grace,
+        idle_timeout: cfg.idle_timeout,
+        slots: slots("public", cfg.max_connections),
     };
     let admin_opts = ListenerOptions {
         tls: None,
+        slots: slots("admin", connection_slots::ADMIN_MAX_CONNECTIONS),
         ..public_opts.clone()
     };
+    let admin_handler = Arc::new(AdminHandler {
+        policy: policy.clone(),
+        metrics,
+    });
     let servers = vec![
         tokio::spawn(listener::serve(
             public,

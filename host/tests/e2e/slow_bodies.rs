@@ -1,4 +1,4 @@
-//! Clients that send their request bodies too slowly (docs/traffic-policy.md, "Limits"): one
+//! Clients that send their request bodies too slowly (docs/limits.md): one
 //! that declares a body and stops, one that trickles it below the minimum rate, one whose
 //! body streams to `--upstream` and stalls, and two thousand such clients at once. Each gets
 //! `408 request_body_timeout` in its API's format and loses its connection, and ordinary
