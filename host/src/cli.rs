@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::body_pace::{BodyPace, DEFAULT_MIN_BODY_RATE};
-use crate::server::config::DEFAULT_MAX_BODY_BYTES;
+use crate::server::config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS};
 use crate::server::{LogFormat, ServeConfig, TlsFiles};
 
 #[derive(Debug, Parser)]
@@ -30,6 +30,35 @@ pub enum Command {
     /// Validate policy files; prints every diagnostic as file:line:col: severity: message.
     /// Exits 0 only when every file is valid.
     Check(CheckArgs),
+    /// Internal: compile the plugin into an artifact and exit. `edge serve` runs itself with
+    /// this on a cache miss, so the compiler's memory leaves with the child process.
+    #[command(name = "__precompile-plugin", hide = true)]
+    Precompile(PrecompileArgs),
+}
+
+/// Arguments of the hidden `__precompile-plugin` command (`plugin_runtime/child_compile.rs`).
+#[derive(Debug, Args)]
+pub struct PrecompileArgs {
+    #[arg(long)]
+    pub wasm: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The engine settings that change the artifact; the parent passes its own.
+    #[arg(long)]
+    pub memory_limit_bytes: usize,
+    #[arg(long)]
+    pub max_instances: u32,
+}
+
+impl PrecompileArgs {
+    /// The runtime configuration whose engine the artifact must fit.
+    pub fn runtime_config(&self) -> crate::plugin_runtime::RuntimeConfig {
+        crate::plugin_runtime::RuntimeConfig {
+            memory_limit_bytes: self.memory_limit_bytes,
+            max_instances: self.max_instances,
+            ..crate::plugin_runtime::RuntimeConfig::default()
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -77,6 +106,12 @@ pub struct ServeArgs {
     /// Slowest average request-body rate in bytes/s, checked after the first 5 s (0 = off).
     #[arg(long, default_value_t = DEFAULT_MIN_BODY_RATE)]
     pub min_body_rate: u64,
+    /// Close a client connection with no request in flight for this long, e.g. "60s".
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub idle_timeout: Duration,
+    /// Open client connections held at once; more are refused with a 503.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
     /// How long shutdown waits for in-flight requests, e.g. "10s".
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     pub shutdown_grace: Duration,
@@ -167,6 +202,8 @@ impl ServeArgs {
             ..BodyPace::default()
         };
         cfg.shutdown_grace = self.shutdown_grace;
+        cfg.idle_timeout = self.idle_timeout;
+        cfg.max_connections = self.max_connections;
         cfg.internal_hosts.clone_from(&self.internal);
         cfg.demo = self.demo;
         cfg.provider_ca.clone_from(&self.provider_ca);
@@ -174,6 +211,10 @@ impl ServeArgs {
         cfg.secrets_file.clone_from(&self.secrets_file);
         cfg.watch_policy = !self.no_watch;
         cfg.handle_signals = true;
+        // Compile the plugin on a cache miss in a child `edge`, so its memory goes with it.
+        if let Ok(exe) = std::env::current_exe() {
+            cfg.plugin_compiler = crate::plugin_runtime::Compiler::Child(exe);
+        }
         cfg
     }
 }
@@ -239,7 +280,11 @@ mod tests {
             defaults.header_read_timeout,
             crate::server::config::DEFAULT_HEADER_READ_TIMEOUT
         );
-        assert_eq!(defaults.to_config().body_pace, BodyPace::default());
+        let from_flags = defaults.to_config();
+        let library = ServeConfig::new("p.yaml");
+        assert_eq!(from_flags.body_pace, library.body_pace);
+        assert_eq!(from_flags.idle_timeout, library.idle_timeout);
+        assert_eq!(from_flags.max_connections, library.max_connections);
         assert_eq!(cfg.internal_hosts[0].0, "demo.internal");
         assert_eq!(args.log_format(), LogFormat::Json);
         assert!(cfg.handle_signals);

@@ -20,6 +20,19 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Precompile(args) => {
+            match edge::plugin_runtime::precompile_to_file(
+                &args.wasm,
+                &args.out,
+                &args.runtime_config(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("edge __precompile-plugin: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Check(args) => match check(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,

@@ -37,6 +37,7 @@ pub fn edge(binary: impl Into<PathBuf>) -> EdgeBuilder {
         dir: None,
         no_admin: false,
         tls_client_ca: None,
+        cache_dir: None,
     }
 }
 
@@ -49,6 +50,8 @@ pub struct EdgeBuilder {
     dir: Option<tempfile::TempDir>,
     no_admin: bool,
     tls_client_ca: Option<Arc<TestCa>>,
+    /// `--cache-dir` instead of the run's shared plugin cache.
+    cache_dir: Option<PathBuf>,
 }
 
 impl EdgeBuilder {
@@ -120,6 +123,12 @@ impl EdgeBuilder {
         self.env.push((k.to_owned(), v.to_owned()));
         self
     }
+    /// Keep compiled plugins in `dir` instead of the run's shared cache (a fresh directory
+    /// makes the edge compile the plugin at start).
+    pub fn cache_dir(mut self, dir: &Path) -> Self {
+        self.cache_dir = Some(dir.to_owned());
+        self
+    }
     /// Do not pass `--admin-listen` (tests of the default admin address).
     pub fn without_admin_flag(mut self) -> Self {
         self.no_admin = true;
@@ -170,7 +179,7 @@ impl EdgeBuilder {
                 .arg("--listen")
                 .arg(addr.to_string())
                 .arg("--cache-dir")
-                .arg(plugin_cache_dir());
+                .arg(self.cache_dir.clone().unwrap_or_else(plugin_cache_dir));
             if !self.no_admin {
                 cmd.arg("--admin-listen").arg(admin_addr.to_string());
             }

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::config::ArtifactCache;
+use super::child_compile::{Compiler, compile_in_child};
+use super::config::{ArtifactCache, RuntimeConfig};
 use super::errors::{PluginError, SetupError};
 
 /// How the component was obtained; lets tests and `/policy` see whether a start compiled.
@@ -79,10 +80,10 @@ pub(crate) fn artifact_name(engine: &Engine, wasm: &[u8]) -> String {
 pub(crate) fn load_component(
     engine: &Engine,
     wasm: &[u8],
-    setting: &ArtifactCache,
+    cfg: &RuntimeConfig,
 ) -> Result<(Component, CacheOutcome), PluginError> {
-    let Some(dir) = cache_dir(setting) else {
-        return Ok((compile(engine, wasm)?, CacheOutcome::Compiled));
+    let Some(dir) = cache_dir(&cfg.cache) else {
+        return Ok((compile_uncached(engine, wasm, cfg)?, CacheOutcome::Compiled));
     };
     let path = dir.join(artifact_name(engine, wasm));
     if path.is_file() {
@@ -97,11 +98,18 @@ pub(crate) fn load_component(
             }
         }
     }
-    let artifact = engine
-        .precompile_component(wasm)
-        .map_err(SetupError::Compile)?;
     prune(&dir, std::time::SystemTime::now());
-    match write_atomically(&dir, &path, &artifact).and_then(|()| {
+    let stored = match &cfg.compiler {
+        Compiler::Child(exe) => match compile_in_child(exe, wasm, cfg, &dir, &path) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "compiling the plugin in-process instead");
+                compile_to(engine, wasm, &dir, &path)
+            }
+        },
+        Compiler::InProcess => compile_to(engine, wasm, &dir, &path),
+    };
+    match stored.and_then(|()| {
         deserialize(engine, &path).map_err(|e| std::io::Error::other(format!("{e:#}")))
     }) {
         Ok(c) => Ok((c, CacheOutcome::Stored(path))),
@@ -152,6 +160,36 @@ fn compile(engine: &Engine, wasm: &[u8]) -> Result<Component, PluginError> {
     Ok(Component::new(engine, wasm).map_err(SetupError::Compile)?)
 }
 
+/// Compiles in this process and stores the artifact at `path`.
+fn compile_to(engine: &Engine, wasm: &[u8], dir: &Path, path: &Path) -> std::io::Result<()> {
+    let artifact = engine
+        .precompile_component(wasm)
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    write_atomically(dir, path, &artifact)
+}
+
+/// With the cache off: compiled by the child into a temporary artifact that is mapped and
+/// then deleted (the mapping keeps it), or in-process.
+fn compile_uncached(
+    engine: &Engine,
+    wasm: &[u8],
+    cfg: &RuntimeConfig,
+) -> Result<Component, PluginError> {
+    if let Compiler::Child(exe) = &cfg.compiler {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("edge-plugin-{}.cwasm", std::process::id()));
+        let mapped = compile_in_child(exe, wasm, cfg, &dir, &path)
+            .map_err(|e| e.to_string())
+            .and_then(|()| deserialize(engine, &path).map_err(|e| format!("{e:#}")));
+        let _ = std::fs::remove_file(&path);
+        match mapped {
+            Ok(c) => return Ok(c),
+            Err(e) => tracing::warn!(error = %e, "compiling the plugin in-process instead"),
+        }
+    }
+    compile(engine, wasm)
+}
+
 #[allow(unsafe_code)]
 fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     // SAFETY: `deserialize_file` maps the file and runs its machine code without
@@ -165,7 +203,7 @@ fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     unsafe { Component::deserialize_file(engine, path) }
 }
 
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::child_compile::Compiler;
+
 /// Where precompiled plugin artifacts are kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ArtifactCache {
@@ -50,6 +52,8 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Epoch tick: the resolution of the deadlines above.
     pub epoch_tick: Duration,
+    /// Where the plugin is compiled on a cache miss (`child_compile.rs`).
+    pub compiler: Compiler,
 }
 
 impl Default for RuntimeConfig {
@@ -67,6 +71,7 @@ impl Default for RuntimeConfig {
             warm_instances: 1,
             max_instances: 128,
             epoch_tick: Duration::from_millis(1),
+            compiler: Compiler::InProcess,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! ([`PluginError`]).
 
 mod cache;
+mod child_compile;
 mod config;
 mod engine;
 mod errors;
@@ -21,6 +22,7 @@ mod shared;
 mod warmer;
 
 pub use cache::CacheOutcome;
+pub use child_compile::{Compiler, PRECOMPILE_COMMAND, PrecompileError, precompile_to_file};
 pub use config::{ArtifactCache, RuntimeConfig};
 pub use errors::{LoadError, PluginError, SetupError};
 pub use loaded_policy::LoadedPolicy;

@@ -47,7 +47,7 @@ impl PluginRuntime {
     ) -> Result<Self, PluginError> {
         let engine = build_engine(&cfg)?;
         let ticker = EpochTicker::start(&engine, cfg.epoch_tick)?;
-        let (component, cache) = cache::load_component(&engine, wasm, &cfg.cache)?;
+        let (component, cache) = cache::load_component(&engine, wasm, &cfg)?;
         let mut linker: Linker<InstanceState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(SetupError::Link)?;
         shadow_blocking_io(&mut linker, |s: &mut InstanceState| {

@@ -13,7 +13,7 @@ use super::{RunningEdge, ServeConfig, StartError, start_with};
 use crate::gateway::{GatewayConfig, GatewayContext, InternalHosts};
 use crate::host_services::{HostServices, SecretStore, TargetMetricsSink};
 use crate::plugin_runtime::{
-    ArtifactCache, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig,
+    ArtifactCache, Compiler, LoadError, LoadedPolicy, PluginError, PluginRuntime, RuntimeConfig,
 };
 use crate::policy_state::DiagnosticView;
 use crate::wit::types::{self, EndpointInfo, LoadOptions};
@@ -26,6 +26,7 @@ pub async fn start(cfg: ServeConfig) -> Result<RunningEdge, StartError> {
     let runtime = plugin_runtime(
         cfg.plugin.as_deref(),
         cfg.cache_dir.as_deref(),
+        &cfg.plugin_compiler,
         services.clone(),
     )?;
 
@@ -77,7 +78,8 @@ pub fn check_loader(
     internal: InternalHosts,
 ) -> Result<RuntimeLoader, StartError> {
     let services = Arc::new(HostServices::new(SecretStore::new().with_process_env()));
-    let runtime = plugin_runtime(plugin, cache_dir, services)?;
+    // `edge check` is short-lived: compiling in-process costs it nothing that lasts.
+    let runtime = plugin_runtime(plugin, cache_dir, &Compiler::InProcess, services)?;
     Ok(RuntimeLoader {
         runtime,
         check_only: true,
@@ -88,6 +90,7 @@ pub fn check_loader(
 fn plugin_runtime(
     plugin: Option<&Path>,
     cache_dir: Option<&Path>,
+    compiler: &Compiler,
     services: Arc<HostServices>,
 ) -> Result<PluginRuntime, StartError> {
     let owned;
@@ -98,7 +101,10 @@ fn plugin_runtime(
         }
         None => crate::EMBEDDED_PLUGIN,
     };
-    let mut rcfg = RuntimeConfig::default();
+    let mut rcfg = RuntimeConfig {
+        compiler: compiler.clone(),
+        ..RuntimeConfig::default()
+    };
     if let Some(dir) = cache_dir {
         rcfg.cache = ArtifactCache::Dir(dir.to_owned());
     }

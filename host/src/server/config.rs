@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::body_pace::BodyPace;
+use crate::plugin_runtime::Compiler;
+pub use crate::server::connection_slots::DEFAULT_MAX_CONNECTIONS;
 
 /// Default cap on request bodies: 10 MiB is far above chat requests with long contexts
 /// but small enough that a flood of them cannot exhaust memory on a small host.
@@ -13,6 +15,11 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 /// connection, its first request), or the connection is closed. Also bounds idle
 /// HTTP/1.1 keep-alive connections, so slow or silent clients cannot hold sockets.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+/// A client connection with no request in flight for this long is closed. Mostly for
+/// HTTP/2, whose connections stay open between requests (HTTP/1.1 keep-alive connections
+/// are closed sooner by the header read timeout); long enough that an SDK reusing its
+/// connection between calls keeps it.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long SIGTERM/SIGINT waits for in-flight requests before closing them.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -51,6 +58,10 @@ pub struct ServeConfig {
     /// `--min-body-rate`).
     pub body_pace: BodyPace,
     pub header_read_timeout: Duration,
+    /// A client connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open client connections held at once; more are refused with a 503.
+    pub max_connections: usize,
     pub shutdown_grace: Duration,
     /// `NAME.internal` → address, for providers reached over `http://….internal`.
     pub internal_hosts: Vec<(String, SocketAddr)>,
@@ -64,6 +75,10 @@ pub struct ServeConfig {
     pub watch_policy: bool,
     /// Install SIGTERM/SIGINT/SIGHUP handlers. The binary does; tests usually don't.
     pub handle_signals: bool,
+    /// Where the plugin is compiled when no cached artifact fits: the binary uses a child
+    /// process of itself; in-process for library users (a test cannot re-run itself as
+    /// `edge`).
+    pub plugin_compiler: Compiler,
 }
 
 impl ServeConfig {
@@ -80,6 +95,8 @@ impl ServeConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_pace: BodyPace::default(),
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             internal_hosts: Vec::new(),
             demo: false,
@@ -88,6 +105,7 @@ impl ServeConfig {
             secrets_file: None,
             watch_policy: true,
             handle_signals: false,
+            plugin_compiler: Compiler::InProcess,
         }
     }
 }

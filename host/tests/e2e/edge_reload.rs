@@ -121,3 +121,54 @@ async fn sighup_reloads_the_policy_file() {
     // And the process is still alive and serving after the signal.
     assert!(e.pid().is_some());
 }
+
+/// A burst of 512 concurrent clients, each sending several requests, while the policy is
+/// reloaded twice in the middle of it: every request is answered by one policy or the next,
+/// and no plugin call fails for want of an instance (`edge_plugin_errors_total` stays
+/// absent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_512_clients_through_two_reloads_fails_no_request() {
+    const CLIENTS: usize = 512;
+    let e = Arc::new(edge().policy(&policy("v1")).start().await.unwrap());
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let e = e.clone();
+        clients.push(tokio::spawn(async move {
+            // A client of its own: its own connection, as 512 separate clients would have.
+            let c = Client::new().unwrap();
+            let mut failures = Vec::new();
+            for _ in 0..4 {
+                match c.get(&e.url("/")).await {
+                    Ok(r) if r.status == 200 => {}
+                    Ok(r) => failures.push(format!("{} {}", r.status, r.text())),
+                    Err(err) => failures.push(err.to_string()),
+                }
+            }
+            failures
+        }));
+    }
+    e.write_policy(&policy("v2")).unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    e.write_policy(&policy("v3")).unwrap();
+    let mut failures = Vec::new();
+    for c in clients {
+        failures.extend(c.await.unwrap());
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let c = Client::new().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.get(&e.url("/")).await.unwrap().text() != "v3" {
+        assert!(Instant::now() < deadline, "the last policy never applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let metrics = c.get(&e.admin_url("/metrics")).await.unwrap().text();
+    assert!(
+        !metrics.contains("edge_plugin_errors_total{"),
+        "plugin calls failed:\n{metrics}"
+    );
+}

@@ -12,6 +12,8 @@
 #[cfg(test)]
 mod ai_gateway_routing;
 #[cfg(test)]
+mod connection_limits;
+#[cfg(test)]
 mod edge_admin;
 #[cfg(test)]
 mod edge_check;
@@ -29,6 +31,8 @@ mod edge_shutdown;
 mod edge_tls;
 #[cfg(test)]
 mod failover;
+#[cfg(test)]
+mod first_start;
 #[cfg(test)]
 mod gateway_results;
 #[cfg(test)]
