@@ -1,5 +1,5 @@
 //! The edge benchmark (not a test): `cargo run -p edge-test-support --release --bin bench --
-//! [policy|ai|all]`.
+//! [policy|ai|cpu|all]`.
 //!
 //! `policy`: an echo upstream; a bare hyper reverse proxy (the baseline, its own process);
 //! the edge (its own process, release build) with `policies/rules.yaml` (a few CEL rules
@@ -11,6 +11,12 @@
 //! `ai`: three mock providers, an ai-gateway policy with a request-independent strategy, a
 //! 2 KB chat request with a client `models` list; the same load comparison, plus the delay
 //! from a provider sending an SSE chunk to the client receiving it (direct, proxy, edge).
+//!
+//! `cpu`: CPU per request the way a user comparing gateways measures it. This process (the
+//! load generator and the upstream or mock provider) is pinned to core 0 and each server
+//! under test to core 1 with `taskset`; each server's CPU time comes from `/proc` over a
+//! saturated run: rules.yaml against the bare proxy, and the ai-gateway case (one provider,
+//! one model) with 2 KiB and 200 KiB chat bodies. Prints every target as met or MISSED.
 //!
 //! Options: `--rate N` (req/s, default 1000), `--secs N` (per phase, default 5),
 //! `--concurrency N` (saturation clients, default 32), `--edge PATH` (the edge binary to measure).
@@ -86,11 +92,13 @@ fn main() -> anyhow::Result<()> {
         match o.scenario.as_str() {
             "policy" => policy_bench(&o).await,
             "ai" => ai_bench(&o).await,
+            "cpu" => cpu_bench(&o).await,
             "all" => {
                 policy_bench(&o).await?;
-                ai_bench(&o).await
+                ai_bench(&o).await?;
+                cpu_bench(&o).await
             }
-            other => bail!("unknown scenario {other} (policy|ai|all)"),
+            other => bail!("unknown scenario {other} (policy|ai|cpu|all)"),
         }
     })
 }
@@ -182,7 +190,23 @@ struct EdgeProc {
     admin: String,
 }
 
-async fn spawn_edge(o: &Opts, policy: &str, extra: &[String]) -> anyhow::Result<EdgeProc> {
+/// What the edge under test logs.
+#[derive(Clone, Copy)]
+enum EdgeLog {
+    /// Warnings only, on this terminal: the latency scenarios.
+    Quiet,
+    /// The default level, access log included, as users run it, written to /dev/null: the
+    /// CPU scenario, which must pay for what a real edge does.
+    AccessLog,
+}
+
+/// Starts the edge on `policy` with `extra` flags.
+async fn spawn_edge(
+    o: &Opts,
+    policy: &str,
+    extra: &[String],
+    log: EdgeLog,
+) -> anyhow::Result<EdgeProc> {
     let dir = std::env::temp_dir().join(format!("edge-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path: PathBuf = dir.join(format!(
@@ -206,9 +230,18 @@ async fn spawn_edge(o: &Opts, policy: &str, extra: &[String]) -> anyhow::Result<
         .arg("--cache-dir")
         .arg(plugin_cache_dir())
         .args(extra)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            match log {
+                EdgeLog::Quiet => "warn",
+                EdgeLog::AccessLog => "info",
+            },
+        )
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(match log {
+            EdgeLog::Quiet => Stdio::inherit(),
+            EdgeLog::AccessLog => Stdio::null(),
+        })
         .spawn()?;
     let e = EdgeProc {
         proc_: Proc(child),
@@ -338,7 +371,13 @@ async fn policy_bench(o: &Opts) -> anyhow::Result<()> {
     let (_proxy, proxy_url) = spawn_proxy(&up.server.url())?;
     let policy = std::fs::read_to_string(workspace_root().join("policies/rules.yaml"))
         .context("policies/rules.yaml")?;
-    let edge = spawn_edge(o, &policy, &["--upstream".into(), up.server.url()]).await?;
+    let edge = spawn_edge(
+        o,
+        &policy,
+        &["--upstream".into(), up.server.url()],
+        EdgeLog::Quiet,
+    )
+    .await?;
     let client = load_client();
     let pid = edge.proc_.0.id();
     let shape = |base: &str| RequestShape {
@@ -436,7 +475,7 @@ async fn ai_bench(o: &Opts) -> anyhow::Result<()> {
         .iter()
         .flat_map(|p| ["--internal".to_owned(), p.internal_flag()])
         .collect();
-    let edge = spawn_edge(o, &policy, &internal).await?;
+    let edge = spawn_edge(o, &policy, &internal, EdgeLog::Quiet).await?;
     let p1_url = format!("http://{}", p1.server.addr);
     let (_proxy, proxy_url) = spawn_proxy(&p1_url)?;
     let client = load_client();
@@ -598,4 +637,216 @@ async fn chunk_delays(
         percentile(&delays, 99.0),
         delays.len(),
     ))
+}
+
+/// Pins `pid` (every thread of it) to the CPUs in `cpus` (a `taskset` list such as "1");
+/// false when `taskset` is missing or refused.
+fn pin(pid: u32, cpus: &str) -> bool {
+    Command::new("taskset")
+        .args(["-a", "-c", "-p", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0)
+}
+
+/// User plus system CPU time `pid` has used so far, in seconds.
+fn cpu_seconds(pid: u32, ticks: f64) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) start at "state".
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime = f.get(11)?.parse::<f64>().ok()?;
+            let stime = f.get(12)?.parse::<f64>().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// One saturated run against one server process: throughput and that process's CPU per
+/// request.
+struct CpuRun {
+    stats: Stats,
+    cpu_us: f64,
+}
+
+async fn cpu_run(
+    o: &Opts,
+    client: &LoadClient,
+    shape: &RequestShape,
+    pid: u32,
+    ticks: f64,
+) -> CpuRun {
+    let _ = closed_loop(client, shape, o.concurrency, Duration::from_secs(1)).await;
+    let before = cpu_seconds(pid, ticks);
+    let stats = closed_loop(client, shape, o.concurrency, Duration::from_secs(o.secs)).await;
+    let used = cpu_seconds(pid, ticks) - before;
+    CpuRun {
+        cpu_us: used * 1e6 / stats.ok.max(1) as f64,
+        stats,
+    }
+}
+
+fn cpu_row(name: &str, r: &CpuRun, proxy: &CpuRun) {
+    println!(
+        "| {name:<34} | {:>9.0} | {:>10.1} | {:>7.2}× | {:>6} |",
+        r.stats.throughput,
+        r.cpu_us,
+        r.cpu_us / proxy.cpu_us,
+        r.stats.errors
+    );
+}
+
+fn cpu_header(title: &str) {
+    println!("\n### {title}\n");
+    println!("| target (alone on core 1)           | req/s     | CPU/req µs | vs proxy | errors |");
+    println!("|------------------------------------|-----------|------------|----------|--------|");
+}
+
+fn verdict(what: &str, ok: bool) {
+    println!("- {what}: {}", if ok { "met" } else { "MISSED" });
+}
+
+/// The targets of a CPU comparison: CPU per request within 1.5× the proxy's, throughput at
+/// least 60 % of the proxy's.
+fn cpu_targets(name: &str, edge: &CpuRun, proxy: &CpuRun) {
+    let ratio = edge.cpu_us / proxy.cpu_us;
+    let share = edge.stats.throughput / proxy.stats.throughput;
+    verdict(
+        &format!("{name}: CPU per request {ratio:.2}× the proxy's (target ≤ 1.5×)"),
+        ratio <= 1.5,
+    );
+    verdict(
+        &format!(
+            "{name}: throughput {:.0} % of the proxy's (target ≥ 60 %)",
+            share * 100.0
+        ),
+        share >= 0.6,
+    );
+}
+
+/// A chat request whose body is about `kib` KiB (one long user message).
+fn sized_chat(base: &str, kib: usize) -> RequestShape {
+    let body = json!({
+        "model": "p1:p1-model",
+        "messages": [{"role": "user", "content": "x".repeat(kib * 1024)}],
+    });
+    RequestShape {
+        method: http::Method::POST,
+        url: format!("{base}/v1/chat/completions"),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Bytes::from(body.to_string()),
+    }
+}
+
+/// CPU per request, as a user comparing gateways measures it: the load generator and the
+/// upstream (or mock provider) in this process on core 0, the server under test alone on
+/// core 1, each server's CPU time read from `/proc` over a saturated run.
+async fn cpu_bench(o: &Opts) -> anyhow::Result<()> {
+    let me = std::process::id();
+    if !pin(me, "0") {
+        bail!("taskset is needed to pin the processes apart (Debian: util-linux)");
+    }
+    let ticks = clock_ticks();
+    println!(
+        "\n## cpu scenario: saturation with {} clients, {} s per target; load generator and upstream on core 0, server alone on core 1",
+        o.concurrency, o.secs
+    );
+    let client = load_client();
+
+    // rules.yaml, upstream mode, against a bare proxy to the same echo upstream.
+    let up = echo_upstream().await?;
+    let (proxy, proxy_url) = spawn_proxy(&up.server.url())?;
+    let policy = std::fs::read_to_string(workspace_root().join("policies/rules.yaml"))
+        .context("policies/rules.yaml")?;
+    let edge = spawn_edge(
+        o,
+        &policy,
+        &["--upstream".into(), up.server.url()],
+        EdgeLog::AccessLog,
+    )
+    .await?;
+    for pid in [proxy.0.id(), edge.proc_.0.id()] {
+        pin(pid, "1");
+    }
+    let shape = |base: &str| RequestShape {
+        method: http::Method::GET,
+        url: format!("{base}/api/items?limit=10"),
+        headers: vec![
+            ("user-agent".into(), "bench".into()),
+            ("x-api-key".into(), "bench".into()),
+        ],
+        body: Bytes::new(),
+    };
+    let p = cpu_run(o, &client, &shape(&proxy_url), proxy.0.id(), ticks).await;
+    let e = cpu_run(o, &client, &shape(&edge.url), edge.proc_.0.id(), ticks).await;
+    up.requests.clear();
+    cpu_header("rules.yaml (upstream mode)");
+    cpu_row("bare hyper proxy", &p, &p);
+    cpu_row("edge + rules.yaml", &e, &p);
+    drop((proxy, edge));
+
+    // The ai-gateway action, one provider and one model, against a proxy to that provider.
+    let p1 = provider("p1").start().await?;
+    let (proxy, proxy_url) = spawn_proxy(&format!("http://{}", p1.server.addr))?;
+    let policy = ai_policy()
+        .provider(ProviderCfg::of(&p1).keys(&["bench-key-1"]))
+        .build();
+    let edge = spawn_edge(
+        o,
+        &policy,
+        &["--internal".into(), p1.internal_flag()],
+        EdgeLog::AccessLog,
+    )
+    .await?;
+    for pid in [proxy.0.id(), edge.proc_.0.id()] {
+        pin(pid, "1");
+    }
+    cpu_header("ai-gateway, one provider and one model");
+    let mut results = Vec::new();
+    for kib in [2, 200] {
+        let pr = cpu_run(
+            o,
+            &client,
+            &sized_chat(&proxy_url, kib),
+            proxy.0.id(),
+            ticks,
+        )
+        .await;
+        let er = cpu_run(
+            o,
+            &client,
+            &sized_chat(&edge.url, kib),
+            edge.proc_.0.id(),
+            ticks,
+        )
+        .await;
+        cpu_row(&format!("bare hyper proxy, {kib} KiB body"), &pr, &pr);
+        cpu_row(&format!("edge + ai-gateway, {kib} KiB body"), &er, &pr);
+        p1.requests.clear();
+        results.push((kib, pr, er));
+    }
+    println!("\nTargets (same run):");
+    cpu_targets("rules.yaml", &e, &p);
+    for (kib, pr, er) in &results {
+        cpu_targets(&format!("ai-gateway, {kib} KiB body"), er, pr);
+    }
+    Ok(())
 }
