@@ -74,12 +74,42 @@ pub enum ApiFormat {
     Anthropic,
 }
 
+/// One piece of an attempt's body (WIT `body-piece`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyPiece {
+    Bytes(Vec<u8>),
+    /// `len` bytes at `offset` of the client's request body.
+    Request {
+        offset: u64,
+        len: u64,
+    },
+}
+
+/// The body an attempt's pieces describe, given the client's request body; `None` when a
+/// range lies outside it. The host assembles bodies the same way
+/// (`host/src/gateway/attempt_body.rs`); this one serves the plugin's tests.
+#[cfg(test)]
+pub fn assemble_body(pieces: &[BodyPiece], request: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for p in pieces {
+        match p {
+            BodyPiece::Bytes(b) => out.extend_from_slice(b),
+            BodyPiece::Request { offset, len } => {
+                let start = usize::try_from(*offset).ok()?;
+                let end = start.checked_add(usize::try_from(*len).ok()?)?;
+                out.extend_from_slice(request.get(start..end)?);
+            }
+        }
+    }
+    Some(out)
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attempt {
     pub url: String,
     pub method: String,
     pub headers: Headers,
-    pub body: Vec<u8>,
+    pub body: Vec<BodyPiece>,
     pub provider: String,
     pub model: String,
     pub key_id: String,

@@ -313,7 +313,16 @@ fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
                     url: a.url,
                     method: a.method,
                     headers: a.headers,
-                    body: a.body,
+                    body: a
+                        .body
+                        .into_iter()
+                        .map(|p| match p {
+                            m::BodyPiece::Bytes(b) => wt::BodyPiece::Bytes(b),
+                            m::BodyPiece::Request { offset, len } => {
+                                wt::BodyPiece::Request(wt::BodyRange { offset, len })
+                            }
+                        })
+                        .collect(),
                     provider: a.provider,
                     model: a.model,
                     key_id: a.key_id,

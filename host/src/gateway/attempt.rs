@@ -11,6 +11,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::wit::types::{Attempt, StreamProtocol};
 
 use super::answer_body::read_answer;
+use super::attempt_body::assemble;
 use super::attempt_error::{AttemptError, from_reqwest, millis};
 use super::excerpt::{FailedBody, excerpt_of_bytes, read_failed_body};
 use super::internal_hosts::is_internal_host;
@@ -58,6 +59,7 @@ impl Failed {
 pub(crate) async fn run_attempt(
     client: &UpstreamClient,
     attempt: &Attempt,
+    request_body: &Bytes,
     stream: Option<StreamProtocol>,
     attempt_deadline: Instant,
     total_deadline: Instant,
@@ -65,7 +67,7 @@ pub(crate) async fn run_attempt(
     client
         .check_plain_http(&attempt.url)
         .map_err(Failed::bare)?;
-    let request = build_request(attempt, stream.is_some()).map_err(Failed::bare)?;
+    let request = build_request(attempt, request_body, stream.is_some()).map_err(Failed::bare)?;
     let deadline = attempt_deadline.min(total_deadline);
     // The attempt's own budget, for messages (the plan's value may be 0 = the default).
     let budget_ms = millis(attempt_deadline.saturating_duration_since(Instant::now()));
@@ -135,7 +137,11 @@ pub(crate) async fn run_attempt(
 /// The HTTP request of an attempt. Refuses plain `http://` to anything but a `.internal`
 /// host (the plugin's rule, checked again here), and other schemes. Streams are requested
 /// uncompressed.
-fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, AttemptError> {
+fn build_request(
+    attempt: &Attempt,
+    request_body: &Bytes,
+    stream: bool,
+) -> Result<reqwest::Request, AttemptError> {
     let url = reqwest::Url::parse(&attempt.url)
         .map_err(|err| AttemptError::Protocol(format!("the plan's URL is invalid: {err}")))?;
     match url.scheme() {
@@ -178,7 +184,7 @@ fn build_request(attempt: &Attempt, stream: bool) -> Result<reqwest::Request, At
     let mut request = reqwest::Request::new(method, url);
     *request.headers_mut() = headers;
     if !attempt.body.is_empty() {
-        *request.body_mut() = Some(reqwest::Body::from(Bytes::copy_from_slice(&attempt.body)));
+        *request.body_mut() = Some(reqwest::Body::from(assemble(&attempt.body, request_body)?));
     }
     Ok(request)
 }

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::time::Instant;
 
@@ -37,10 +38,12 @@ use super::response_headers::client_headers;
 use super::retry_after::retry_after;
 
 /// Runs `plan` and returns either the committed response or the record of every failure.
-/// `classifier` is asked after every failed attempt.
+/// `request_body` is the client's body as handed to the plugin (attempt bodies refer to
+/// ranges of it); `classifier` is asked after every failed attempt.
 pub async fn execute_plan(
     ctx: &GatewayContext,
     plan: &Plan,
+    request_body: &Bytes,
     classifier: &dyn FailoverClassifier,
 ) -> PlanResult {
     let mut run = LoopState::new(plan);
@@ -59,6 +62,7 @@ pub async fn execute_plan(
         let outcome = run_attempt(
             &ctx.client,
             attempt,
+            request_body,
             plan.stream.then_some(plan.stream_protocol),
             attempt_deadline,
             run.total_deadline,

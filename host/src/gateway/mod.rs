@@ -56,6 +56,7 @@
 
 pub(crate) mod answer_body;
 pub(crate) mod attempt;
+pub(crate) mod attempt_body;
 pub(crate) mod attempt_error;
 pub(crate) mod attempt_loop;
 pub(crate) mod attempt_step;

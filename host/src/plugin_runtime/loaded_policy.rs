@@ -93,7 +93,8 @@ impl LoadedPolicy {
         &self,
         req: &types::Request,
     ) -> Result<types::RequestOutcome, PluginError> {
-        self.with_instance(|g, s| g.call_on_http_request(s, req))
+        let ticks = self.inner.rt.call_ticks_for_body(req.body.len());
+        self.with_instance(ticks, |g, s| g.call_on_http_request(s, req))
     }
 
     /// Runs the `on_http_response` rules; only when `summary().has_response_rules`.
@@ -106,7 +107,10 @@ impl LoadedPolicy {
         head: &types::ResponseHead,
         served: Option<&types::ServedPlan>,
     ) -> Result<types::ResponseDecision, PluginError> {
-        self.with_instance(|g, s| g.call_on_http_response(s, state, req, head, served))
+        let ticks = self.inner.rt.call_ticks;
+        self.with_instance(ticks, |g, s| {
+            g.call_on_http_response(s, state, req, head, served)
+        })
     }
 
     /// Asks the plugin what to do after a failed attempt (after every one: the plugin is
@@ -116,7 +120,10 @@ impl LoadedPolicy {
         failed: &types::AttemptResult,
         can_retry_same: bool,
     ) -> Result<types::FailoverAction, PluginError> {
-        self.with_instance(|g, s| g.call_classify_failure(s, failed, can_retry_same))
+        let ticks = self.inner.rt.call_ticks;
+        self.with_instance(ticks, |g, s| {
+            g.call_classify_failure(s, failed, can_retry_same)
+        })
     }
 
     /// Hands the end of an unsuccessful attempt loop back to the plugin, which answers with
@@ -127,7 +134,8 @@ impl LoadedPolicy {
         req: &types::Request,
         outcome: &types::GatewayOutcome,
     ) -> Result<types::RequestOutcome, PluginError> {
-        self.with_instance(|g, s| g.call_resume(s, continuation, req, outcome))
+        let ticks = self.inner.rt.call_ticks_for_body(req.body.len());
+        self.with_instance(ticks, |g, s| g.call_resume(s, continuation, req, outcome))
     }
 
     /// Takes an idle instance (or makes and loads a new one), runs `f` on it under the call
@@ -136,6 +144,7 @@ impl LoadedPolicy {
     /// so the next request does not pay for creating and loading one.
     fn with_instance<R>(
         &self,
+        ticks: u64,
         f: impl FnOnce(
             &crate::wit::Gateway,
             &mut wasmtime::Store<super::instance_state::InstanceState>,
@@ -146,7 +155,7 @@ impl LoadedPolicy {
             Some(i) => i,
             None => inner.fresh_instance()?,
         };
-        match inner.rt.call(&mut inst, inner.rt.call_ticks, f) {
+        match inner.rt.call(&mut inst, ticks, f) {
             Ok(r) => {
                 if inner.pool.give_back(inst) == Returned::Recycled {
                     self.request_warm_up();

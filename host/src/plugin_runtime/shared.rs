@@ -35,6 +35,16 @@ pub(crate) struct RuntimeShared {
 }
 
 impl RuntimeShared {
+    /// The deadline, in epoch ticks, of a request-time call handed a request body of
+    /// `body_len` bytes: the base deadline plus `call_deadline_per_mib` for every MiB, so
+    /// the legitimate work on a large body (copying it in, scanning its JSON) is never
+    /// mistaken for a runaway guest.
+    pub(crate) fn call_ticks_for_body(&self, body_len: usize) -> u64 {
+        let mib = body_len as f64 / f64::from(1u32 << 20);
+        let extra = self.cfg.call_deadline_per_mib.mul_f64(mib);
+        self.call_ticks.saturating_add(self.cfg.ticks(extra))
+    }
+
     /// A new instance (not yet loaded).
     pub(crate) fn new_instance(&self) -> Result<Pooled, PluginError> {
         let state = InstanceState::new(self.services.clone(), self.cfg.memory_limit_bytes);

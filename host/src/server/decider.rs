@@ -4,6 +4,8 @@
 //! these traits lets its flows be tested without either.
 
 use std::future::Future;
+
+use bytes::Bytes;
 use std::pin::Pin;
 
 pub use crate::gateway::{FailoverClassifier, PlanResult};
@@ -51,11 +53,27 @@ pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = PlanResult> + Send + 'a>>;
 
 /// Runs the attempts of an `ai-gateway` plan (the real one: [`crate::gateway::execute_plan`]).
 pub trait PlanRunner: Send + Sync + 'static {
-    fn run<'a>(&'a self, plan: &'a Plan, classifier: &'a dyn FailoverClassifier) -> PlanFuture<'a>;
+    /// `request_body` is the client's body as the plugin saw it: attempt bodies refer to it.
+    fn run<'a>(
+        &'a self,
+        plan: &'a Plan,
+        request_body: &'a Bytes,
+        classifier: &'a dyn FailoverClassifier,
+    ) -> PlanFuture<'a>;
 }
 
 impl PlanRunner for crate::gateway::GatewayContext {
-    fn run<'a>(&'a self, plan: &'a Plan, classifier: &'a dyn FailoverClassifier) -> PlanFuture<'a> {
-        Box::pin(crate::gateway::execute_plan(self, plan, classifier))
+    fn run<'a>(
+        &'a self,
+        plan: &'a Plan,
+        request_body: &'a Bytes,
+        classifier: &'a dyn FailoverClassifier,
+    ) -> PlanFuture<'a> {
+        Box::pin(crate::gateway::execute_plan(
+            self,
+            plan,
+            request_body,
+            classifier,
+        ))
     }
 }

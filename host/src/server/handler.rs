@@ -156,7 +156,9 @@ impl<P: PolicyDecider> EdgeHandler<P> {
                         metrics: &self.metrics,
                         spent_ns: AtomicU64::new(0),
                     };
-                    let result = self.plans.run(&plan, &classifier).await;
+                    // The body the plugin planned from (ai-gateway policies always read it).
+                    let request_body = read_once(&mut body, self.max_body_bytes).await?;
+                    let result = self.plans.run(&plan, &request_body, &classifier).await;
                     rec.plugin_time +=
                         Duration::from_nanos(classifier.spent_ns.load(Ordering::Relaxed));
                     match result {
@@ -240,6 +242,13 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         }
         rec.add_attempts(outcome);
     }
+}
+
+/// The client's body, read now if it was not yet, and kept for later rounds.
+async fn read_once(body: &mut ClientBody, limit: u64) -> Result<Bytes, EdgeError> {
+    let bytes = take_bytes(body, limit).await?;
+    *body = ClientBody::Read(bytes.clone());
+    Ok(bytes)
 }
 
 async fn take_bytes(body: &mut ClientBody, limit: u64) -> Result<Bytes, EdgeError> {

@@ -159,7 +159,7 @@ async fn the_loop_does_what_the_classifier_says() {
         attempt(url(b.server.addr, "b.internal", "http"), "b", "m2", "k1", 1),
         attempt(url(c.server.addr, "c.internal", "http"), "c", "m3", "k1", 2),
     ]);
-    let outcome = failed(execute_plan(&ctx, &plan, &StopOn500).await);
+    let outcome = failed(execute_plan(&ctx, &plan, &bytes::Bytes::new(), &StopOn500).await);
     assert_eq!(
         trail(&outcome.attempts),
         vec![
@@ -263,6 +263,7 @@ fn the_loop_can_run_on_any_worker_thread() {
     fn assert_send<T: Send>(_: &T) {}
     let (ctx, _) = context(&[], None);
     let plan = plan(Vec::new());
-    let future = execute_plan(&ctx, &plan, &StopOn500);
+    let body = bytes::Bytes::new();
+    let future = execute_plan(&ctx, &plan, &body, &StopOn500);
     assert_send(&future);
 }

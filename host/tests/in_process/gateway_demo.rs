@@ -25,7 +25,9 @@ fn demo_attempt(path: &str, body: Value, anthropic: bool, model: &str, group: u3
         a.headers
             .push(("authorization".into(), "Bearer demo-key".into()));
     }
-    a.body = body.to_string().into_bytes();
+    a.body = vec![edge::wit::types::BodyPiece::Bytes(
+        body.to_string().into_bytes(),
+    )];
     a
 }
 

@@ -11,7 +11,9 @@ use edge::gateway::{
 };
 use edge::host_services::{AttemptRecord, TargetMetricsSink, TargetRef};
 use edge::plugin_runtime::{ArtifactCache, LoadedPolicy, PluginRuntime, RuntimeConfig};
-use edge::wit::types::{ApiFormat, Attempt, AttemptResult, FailoverAction, Plan, StreamProtocol};
+use edge::wit::types::{
+    ApiFormat, Attempt, AttemptResult, BodyPiece, FailoverAction, Plan, StreamProtocol,
+};
 use edge_test_support::TestCa;
 use http::Response;
 use http_body_util::BodyExt;
@@ -84,7 +86,9 @@ pub fn attempt(url: String, provider: &str, model: &str, key: &str, group: u32) 
             ("content-type".into(), "application/json".into()),
             ("authorization".into(), format!("Bearer secret-{key}")),
         ],
-        body: format!("{{\"model\":\"{model}\"}}").into_bytes(),
+        body: vec![BodyPiece::Bytes(
+            format!("{{\"model\":\"{model}\"}}").into_bytes(),
+        )],
         provider: provider.into(),
         model: model.into(),
         key_id: key.into(),
@@ -146,7 +150,7 @@ impl FailoverClassifier for PluginRules {
 pub async fn run(ctx: &GatewayContext, plan: &Plan) -> PlanResult {
     tokio::time::timeout(
         Duration::from_secs(30),
-        execute_plan(ctx, plan, PluginRules::shared()),
+        execute_plan(ctx, plan, &bytes::Bytes::new(), PluginRules::shared()),
     )
     .await
     .expect("the loop must end")

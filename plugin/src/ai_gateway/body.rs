@@ -16,6 +16,7 @@ use serde_json::{Map, Value as Json};
 
 use super::errors::GatewayError;
 use super::output_limit::OUTPUT_LIMIT_FIELDS;
+use crate::model::BodyPiece;
 
 /// Top-level body fields whose size counts toward the input-token estimate.
 const PROMPT_FIELDS: &[&str] = &[
@@ -32,9 +33,15 @@ const PROMPT_FIELDS: &[&str] = &[
 /// streams, and commits on the first SSE event, only when the provider is asked to stream).
 const PROTOCOL_FIELDS: &[&str] = &["model", "stream"];
 
+/// Raw values at least this long are sent as a range of the client's body instead of
+/// copied: below it, a range costs more to describe than the bytes themselves.
+const SHARED_VALUE_MIN: usize = 256;
+
 /// The client's body, top level only.
 #[derive(Debug)]
 pub struct ClientBody<'a> {
+    /// The body as received, which every raw value borrows from.
+    bytes: &'a [u8],
     /// Every top-level field in client order, values as raw JSON.
     pub fields: Vec<(String, &'a RawValue)>,
     pub model: Option<String>,
@@ -74,6 +81,7 @@ impl<'a> ClientBody<'a> {
         let OrderedRaw(fields) = serde_json::from_slice(bytes)
             .map_err(|e| GatewayError::InvalidBody(format!("not a JSON object: {e}")))?;
         let mut body = ClientBody {
+            bytes,
             fields,
             model: None,
             models: Vec::new(),
@@ -117,6 +125,15 @@ impl<'a> ClientBody<'a> {
         Ok(body)
     }
 
+    /// Where `raw` lies in the received body, when it is one of its slices.
+    fn range_of(&self, raw: &RawValue) -> Option<(u64, u64)> {
+        let text = raw.get();
+        let base = self.bytes.as_ptr() as usize;
+        let at = (text.as_ptr() as usize).checked_sub(base)?;
+        let end = at.checked_add(text.len())?;
+        (end <= self.bytes.len()).then_some((at as u64, text.len() as u64))
+    }
+
     /// The documented input-token estimate (see the module doc).
     pub fn estimated_input_tokens(&self) -> u64 {
         let bytes: usize = self
@@ -145,11 +162,60 @@ pub struct BodyEdits<'a> {
     pub deny: &'a [String],
 }
 
+/// An attempt's body as it is built: bytes written here, and ranges of the client's body
+/// for its large values.
+struct PieceWriter<'c, 'a> {
+    client: &'c ClientBody<'a>,
+    pieces: Vec<BodyPiece>,
+    open: Vec<u8>,
+    first: bool,
+}
+
+impl PieceWriter<'_, '_> {
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.open.push(b',');
+        }
+        self.first = false;
+        // Writing a str to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.open, k);
+        self.open.push(b':');
+    }
+
+    /// A field whose value this writer produced.
+    fn put(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.open.extend_from_slice(v.as_bytes());
+    }
+
+    /// A field whose value is the client's, byte for byte: large ones are sent as a range.
+    fn put_raw(&mut self, k: &str, raw: &RawValue) {
+        self.key(k);
+        match self.client.range_of(raw) {
+            Some((offset, len)) if raw.get().len() >= SHARED_VALUE_MIN => {
+                if !self.open.is_empty() {
+                    self.pieces
+                        .push(BodyPiece::Bytes(std::mem::take(&mut self.open)));
+                }
+                self.pieces.push(BodyPiece::Request { offset, len });
+            }
+            _ => self.open.extend_from_slice(raw.get().as_bytes()),
+        }
+    }
+
+    fn finish(mut self) -> Vec<BodyPiece> {
+        self.open.push(b'}');
+        self.pieces.push(BodyPiece::Bytes(self.open));
+        self.pieces
+    }
+}
+
 /// The upstream body: `model` swapped in, `models` dropped, config merged, parameters
 /// stripped (never the protocol fields), output limits capped — the client's and the
 /// config's alike — and, when neither set one, the provider's limit field added. Raw values
-/// are copied byte for byte.
-pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
+/// are kept byte for byte; the large ones as ranges of the client's body, so a 10 MB
+/// conversation is neither copied per attempt here nor handed back across WIT.
+pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<BodyPiece> {
     let keep = |k: &str| -> bool {
         if PROTOCOL_FIELDS.contains(&k) {
             return true;
@@ -159,31 +225,14 @@ pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
         }
         !e.deny.iter().any(|x| x == k)
     };
-    let mut out: Vec<u8> = Vec::with_capacity(
-        client
-            .fields
-            .iter()
-            .map(|(k, v)| k.len() + v.get().len() + 4)
-            .sum::<usize>()
-            + 64,
-    );
-    out.push(b'{');
-    let mut first = true;
-    let mut put = |out: &mut Vec<u8>, k: &str, v: &str| {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        // Writing a str to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, k);
-        out.push(b':');
-        out.extend_from_slice(v.as_bytes());
+    let mut out = PieceWriter {
+        client,
+        pieces: Vec::new(),
+        open: Vec::with_capacity(256),
+        first: true,
     };
-    put(
-        &mut out,
-        "model",
-        &serde_json::to_string(e.model).unwrap_or_default(),
-    );
+    out.open.push(b'{');
+    out.put("model", &serde_json::to_string(e.model).unwrap_or_default());
     let mut limit_seen = false;
     for (k, raw) in &client.fields {
         if k == "model" || k == "models" || e.merge.contains_key(k) || !keep(k) {
@@ -193,10 +242,10 @@ pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
             && let Some(cap) = e.max_output_tokens
         {
             limit_seen = true;
-            put(&mut out, k, &capped(raw.get(), cap).to_string());
+            out.put(k, &capped(raw.get(), cap).to_string());
             continue;
         }
-        put(&mut out, k, raw.get());
+        out.put_raw(k, raw);
     }
     for (k, v) in e.merge {
         if keep(k) {
@@ -204,20 +253,19 @@ pub fn upstream_body(client: &ClientBody<'_>, e: &BodyEdits<'_>) -> Vec<u8> {
                 && let Some(cap) = e.max_output_tokens
             {
                 limit_seen = true;
-                put(&mut out, k, &capped(&v.to_string(), cap).to_string());
+                out.put(k, &capped(&v.to_string(), cap).to_string());
                 continue;
             }
-            put(&mut out, k, &v.to_string());
+            out.put(k, &v.to_string());
         }
     }
     if !limit_seen
         && let (Some(cap), Some(field)) = (e.max_output_tokens, e.limit_field)
         && keep(field)
     {
-        put(&mut out, field, &cap.to_string());
+        out.put(field, &cap.to_string());
     }
-    out.push(b'}');
-    out
+    out.finish()
 }
 
 /// A limit value capped at `cap`; anything that is not a whole number reads as the cap.

@@ -299,7 +299,8 @@ fn embeddings_get_no_output_limit_and_responses_get_theirs() {
         "/v1/embeddings",
         json!({"model": "openai:text-embedding-3-small", "input": "hi"}),
     ));
-    let body: serde_json::Value = serde_json::from_slice(&p.attempts[0].body).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&super::harness::body_bytes(&p.attempts[0])).unwrap();
     assert_eq!(
         body,
         json!({"model": "text-embedding-3-small", "input": "hi"})
@@ -310,7 +311,8 @@ fn embeddings_get_no_output_limit_and_responses_get_theirs() {
         "/v1/responses",
         json!({"model": "gpt-4o", "input": "hi", "max_output_tokens": 80}),
     ));
-    let body: serde_json::Value = serde_json::from_slice(&p.attempts[0].body).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&super::harness::body_bytes(&p.attempts[0])).unwrap();
     assert_eq!(body["max_output_tokens"], 50);
 }
 

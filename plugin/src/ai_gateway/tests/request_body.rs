@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::harness::{chat, load, request};
 
 fn first_body(l: &super::harness::Loaded, req: &crate::model::Request) -> Value {
-    serde_json::from_slice(&l.forward(req).attempts[0].body).unwrap()
+    serde_json::from_slice(&super::harness::body_bytes(&l.forward(req).attempts[0])).unwrap()
 }
 
 #[test]
@@ -93,7 +93,7 @@ only_allow_configured_providers: true
         "stream_options": {"include_usage": true}, "temperature": 1,
     })));
     assert!(p.stream);
-    let body: Value = serde_json::from_slice(&p.attempts[0].body).unwrap();
+    let body: Value = serde_json::from_slice(&super::harness::body_bytes(&p.attempts[0])).unwrap();
     assert_eq!(
         body,
         json!({"model": "llama3", "messages": [], "stream": true}),
@@ -126,4 +126,45 @@ fn a_provider_prefix_without_a_model_is_a_400_naming_it() {
     let body: Value = serde_json::from_slice(&f.response.body).unwrap();
     assert_eq!(body["type"], "error", "{body}");
     assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+}
+
+/// A large conversation is not copied into every attempt: each attempt's body refers to the
+/// client's for it, and put back together it is the body the provider must get.
+#[test]
+fn large_values_travel_as_ranges_of_the_clients_body() {
+    let l = load("providers: [{id: openai}]");
+    let long = "x".repeat(100_000);
+    let req = chat(json!({
+        "model": "gpt-4o",
+        "models": ["gpt-4o-mini", "gpt-4.1"],
+        "messages": [{"role": "user", "content": long}],
+        "temperature": 0.5,
+    }));
+    let plan = l.forward(&req);
+    assert_eq!(plan.attempts.len(), 3);
+    for (a, model) in plan
+        .attempts
+        .iter()
+        .zip(["gpt-4o", "gpt-4o-mini", "gpt-4.1"])
+    {
+        let written: usize = a
+            .body
+            .iter()
+            .map(|p| match p {
+                crate::model::BodyPiece::Bytes(b) => b.len(),
+                crate::model::BodyPiece::Request { .. } => 0,
+            })
+            .sum();
+        assert!(written < 200, "{written} bytes copied into the attempt");
+        let whole = crate::model::assemble_body(&a.body, &req.body).unwrap();
+        let body: Value = serde_json::from_slice(&whole).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": model,
+                "messages": [{"role": "user", "content": long}],
+                "temperature": 0.5,
+            })
+        );
+    }
 }
