@@ -42,6 +42,8 @@ mod quickstart;
 #[cfg(test)]
 mod request_checks;
 #[cfg(test)]
+mod request_types;
+#[cfg(test)]
 mod sdk_clients;
 #[cfg(test)]
 mod shipped_policies;

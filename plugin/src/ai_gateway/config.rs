@@ -2,7 +2,7 @@
 //! (docs/ai-gateway.md, "Configuration"),
 //! plus our documented extensions (`stream_idle_timeout`, `stream_max_duration`, `failover`,
 //! `forward_headers`,
-//! `request_path_overrides`, `pricing`, `datacenters`). Unknown fields are rejected so a
+//! `request_path_overrides`, `allowed_requests`, `pricing`, `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.
 
 use std::collections::BTreeMap;
@@ -78,6 +78,9 @@ pub struct ProviderConfig {
     /// Ours (after Bifrost): surface name -> path joined to `base_url` as written,
     /// replacing the default path joining for that surface.
     pub request_path_overrides: BTreeMap<String, String>,
+    /// Ours (Bifrost's field): request type -> may this provider serve it. Omitted: every
+    /// type; written: only the types set to `true`. Checked by `request_types`.
+    pub allowed_requests: Option<BTreeMap<String, bool>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -15,8 +15,9 @@
 //! `provider_keys`; the result is the [`universe`]) and `strategies`; `catalog` (built-in
 //! providers/models, data files), `strategy` + `strategy_functions` (CEL selection),
 //! `ai_value` (the `ai` strategies read), `resolve` (the client's `model`/`models`),
-//! `select` (strategies → models to try; `quota` is what unknown key quota reads as,
-//! `skipped` the models left out for want of a key), `body`, `output_limit`, `upstream`,
+//! `select` (strategies → models to try; `request_types` which kinds of request a provider
+//! may serve, `quota` what unknown key quota reads as, `skipped` the models left out for
+//! want of a key), `body`, `output_limit`, `upstream`,
 //! `request_headers`, `credentials` and `attempt_secrets` (what each attempt sends and must
 //! never show), `failover` (rules), `outcome` (errors and result variables after the
 //! attempts), `errors` (codes and bodies), `models_list` (`GET /v1/models`).
@@ -42,6 +43,7 @@ mod provider_keys;
 mod providers;
 mod quota;
 pub mod request_headers;
+pub mod request_types;
 mod resolve;
 mod select;
 mod selection_record;

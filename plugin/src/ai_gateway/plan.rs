@@ -18,6 +18,7 @@ use super::errors::GatewayError;
 use super::models_list::models_list;
 use super::output_limit::added_limit_field;
 use super::request_headers::RequestHeaders;
+use super::request_types::RequestType;
 use super::resolve::{Cand, resolve};
 use super::selection_record::SelectionRecord;
 use super::skipped::SkippedCandidate;
@@ -57,11 +58,14 @@ pub(super) fn plan(
         if req.method != "GET" {
             return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
         }
-        return GatewayStep::Respond(Finish {
-            response: models_list(gw, req, &id_header),
-            results: json!({"status": "success"}),
-            on_error_continue: false,
-        });
+        return match models_list(gw, req, &id_header) {
+            Ok(response) => GatewayStep::Respond(Finish {
+                response,
+                results: json!({"status": "success"}),
+                on_error_continue: false,
+            }),
+            Err(e) => ctx.fail(e),
+        };
     }
     if req.method != "POST" {
         return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
@@ -121,7 +125,8 @@ pub(super) fn plan(
         return ctx.fail(GatewayError::FormatUnsupported(format_name(format)));
     }
 
-    let selection = match gw.select_models(format, &resolved, env, host) {
+    let request_type = RequestType::of(surface, body.stream);
+    let selection = match gw.select_models(format, &resolved, request_type, env, host) {
         Ok(mut s) => {
             ctx.records = std::mem::take(&mut s.records);
             s

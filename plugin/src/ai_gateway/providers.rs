@@ -7,6 +7,7 @@ use super::catalog::{Catalog, CatalogProvider};
 use super::config::{ModelConfig, ProviderConfig};
 use super::env::LoadEnv;
 use super::provider_keys::provider_keys;
+use super::request_types::AllowedRequests;
 use super::universe::{ModelEntry, Provider};
 use super::validate::{self, SURFACES};
 use crate::model::ApiFormat;
@@ -68,6 +69,7 @@ pub(super) fn provider_from_config(
             formats: surfaces.formats,
             param_allowlists: surfaces.param_allowlists,
             path_overrides: pc.request_path_overrides.clone(),
+            allowed_requests: AllowedRequests::from_config(pc.allowed_requests.as_ref(), d),
             custom: builtin.is_none(),
             configured: true,
             builtin: builtin.map(|b| b.id.clone()),

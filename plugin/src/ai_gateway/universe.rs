@@ -11,6 +11,7 @@ use serde_json::{Value as Json, json};
 
 use super::config::ModelConfig;
 use super::per_format::PerFormat;
+use super::request_types::{AllowedRequests, RequestType};
 use crate::model::ApiFormat;
 
 /// A provider the gateway may call.
@@ -31,6 +32,8 @@ pub struct Provider {
     pub param_allowlists: Vec<(ApiFormat, String, Vec<String>)>,
     /// Surface name -> path joined to `base_url` verbatim.
     pub path_overrides: BTreeMap<String, String>,
+    /// The request types it may serve (`allowed_requests`).
+    pub allowed_requests: AllowedRequests,
     /// Not in the built-in catalog.
     pub custom: bool,
     /// Listed in `providers[]`.
@@ -131,6 +134,30 @@ impl Universe {
         self.providers
             .get(p)
             .is_some_and(|p| p.excluded.is_none() && p.formats.contains(&format))
+    }
+
+    /// Keeps the items whose provider (`provider_of`, an index into `providers`) may serve
+    /// a request of type `t` (its `allowed_requests`), in order; the ids of the providers
+    /// that may not are added to `refused`, once each.
+    pub fn retain_serving<T>(
+        &self,
+        items: &mut Vec<T>,
+        provider_of: impl Fn(&T) -> usize,
+        t: RequestType,
+        refused: &mut Vec<String>,
+    ) {
+        items.retain(|item| {
+            let Some(p) = self.providers.get(provider_of(item)) else {
+                return false;
+            };
+            if p.allowed_requests.allows(t) {
+                return true;
+            }
+            if !refused.contains(&p.id) {
+                refused.push(p.id.clone());
+            }
+            false
+        });
     }
 
     /// Index of the model `provider_id`/`id` (exact ids, as a strategy result names them).

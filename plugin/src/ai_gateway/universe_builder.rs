@@ -11,6 +11,7 @@ use super::config::ActionConfig;
 use super::env::LoadEnv;
 use super::per_format::PerFormat;
 use super::providers::{format_of, provider_from_config};
+use super::request_types::AllowedRequests;
 use super::universe::{Model, ModelEntry, Provider, Universe, model_json};
 use crate::model::ApiFormat;
 use crate::policy::Diagnostics;
@@ -156,6 +157,7 @@ fn unlisted_builtin(
         formats: cp.formats.iter().filter_map(|f| format_of(f)).collect(),
         param_allowlists: Vec::new(),
         path_overrides: BTreeMap::new(),
+        allowed_requests: AllowedRequests::default(),
         custom: false,
         configured: false,
         builtin: Some(cp.id.clone()),

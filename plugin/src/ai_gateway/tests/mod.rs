@@ -3,6 +3,7 @@
 mod harness;
 mod key_selection;
 mod request_body;
+mod request_types;
 
 mod diagnostics;
 mod failover_finish;
