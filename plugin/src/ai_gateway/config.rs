@@ -2,7 +2,8 @@
 //! (docs/ai-gateway.md, "Configuration"),
 //! plus our documented extensions (`stream_idle_timeout`, `stream_max_duration`, `failover`,
 //! `forward_headers`,
-//! `request_path_overrides`, `allowed_requests`, `pricing`, `datacenters`). Unknown fields are rejected so a
+//! `request_path_overrides`, `allowed_requests`, a provider's `headers`, `query_params` and
+//! `auth`, `pricing`, `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.
 
 use std::collections::BTreeMap;
@@ -81,6 +82,15 @@ pub struct ProviderConfig {
     /// Ours (Bifrost's field): request type -> may this provider serve it. Omitted: every
     /// type; written: only the types set to `true`. Checked by `request_types`.
     pub allowed_requests: Option<BTreeMap<String, bool>>,
+    /// Ours: headers added to this provider's attempts, over the action's `headers` (the
+    /// provider's value wins for the same name); values may hold `${…}`.
+    pub headers: BTreeMap<String, serde_json::Value>,
+    /// Ours: query parameters added to this provider's URLs, over the action's
+    /// `query_params`; values may hold `${…}`.
+    pub query_params: BTreeMap<String, serde_json::Value>,
+    /// Ours: how a configured key is sent (`bearer`, `x-api-key`, `api-key`, or
+    /// `{header, prefix}`), checked by `key_auth`. Default: the format's own way.
+    pub auth: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -24,6 +24,7 @@
 
 mod ai_value;
 mod attempt_secrets;
+mod attempt_sends;
 mod attempt_templates;
 pub mod body;
 pub mod catalog;
@@ -34,11 +35,13 @@ pub mod credentials;
 pub mod env;
 pub mod errors;
 pub mod failover;
+pub mod key_auth;
 mod models_list;
 mod outcome;
 mod output_limit;
 mod per_format;
 mod plan;
+mod provider_extras;
 mod provider_keys;
 mod providers;
 mod quota;

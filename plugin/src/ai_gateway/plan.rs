@@ -10,14 +10,14 @@ use std::time::Instant;
 
 use serde_json::{Value as Json, json};
 
-use super::attempt_secrets::AttemptSecrets;
+use super::attempt_sends::AttemptSends;
 use super::body::{BodyEdits, ClientBody, upstream_body};
 use super::continuation::{AttemptInfo, ClientInfo, Continuation};
 use super::credentials::{AttemptKey, CREDENTIAL_HEADERS, client_credential, key_hint};
 use super::errors::GatewayError;
+use super::key_auth::KeyAuth;
 use super::models_list::models_list;
 use super::output_limit::added_limit_field;
-use super::request_headers::RequestHeaders;
 use super::request_types::RequestType;
 use super::resolve::{Cand, resolve};
 use super::selection_record::SelectionRecord;
@@ -155,8 +155,13 @@ pub(super) fn plan(
             return ctx.fail(GatewayError::Interpolation(e));
         }
     };
-    let headers = RequestHeaders::new(&req.headers, &config_headers, &gw.forward_headers, format);
-    let secrets = AttemptSecrets::new(&config_headers, &query);
+    let shared = AttemptSends::new(
+        &req.headers,
+        &config_headers,
+        query.clone(),
+        &gw.forward_headers,
+        format,
+    );
     let client_credential = client_credential(&req.headers, format);
 
     let mut attempts = Vec::new();
@@ -182,6 +187,17 @@ pub(super) fn plan(
                 .unwrap_or_default(),
             Cand::Pass(_) => (String::new(), Vec::new()),
         };
+        let own = match provider.extras.render_over(&config_headers, &query, env) {
+            Ok(own) => own
+                .map(|(h, q)| AttemptSends::new(&req.headers, &h, q, &gw.forward_headers, format)),
+            Err(e) => return ctx.fail(GatewayError::Interpolation(e)),
+        };
+        let sends = own.as_ref().unwrap_or(&shared);
+        let auth = provider
+            .extras
+            .auth
+            .clone()
+            .unwrap_or_else(|| KeyAuth::default_for(format));
         let (keys, record) = match gw.select_keys(&provider.keys, &provider.id, env, host) {
             Ok(k) => k,
             Err((e, records)) => {
@@ -245,7 +261,7 @@ pub(super) fn plan(
             &req.path,
             &req.query,
             &provider.path_overrides,
-            &query,
+            &sends.query,
         );
         for cred in creds {
             if attempts.len() >= MAX_ATTEMPTS as usize {
@@ -262,14 +278,14 @@ pub(super) fn plan(
             attempts.push(Attempt {
                 url: url.clone(),
                 method: "POST".to_owned(),
-                headers: headers.for_attempt(cred.value, format),
+                headers: sends.headers.for_attempt(cred.value, &auth),
                 body: body_bytes.clone(),
                 provider: provider.id.clone(),
                 model: model_id.clone(),
                 key_id: cred.key_id,
                 model_group: group as u32,
                 timeout_ms: gw.settings.per_request_timeout_ms,
-                redact: secrets.for_attempt(cred.value),
+                redact: sends.secrets.for_attempt(cred.value),
             });
         }
     }

@@ -6,6 +6,7 @@ use serde_json::Value as Json;
 use super::catalog::{Catalog, CatalogProvider};
 use super::config::{ModelConfig, ProviderConfig};
 use super::env::LoadEnv;
+use super::provider_extras::ProviderExtras;
 use super::provider_keys::provider_keys;
 use super::request_types::AllowedRequests;
 use super::universe::{ModelEntry, Provider};
@@ -70,6 +71,7 @@ pub(super) fn provider_from_config(
             param_allowlists: surfaces.param_allowlists,
             path_overrides: pc.request_path_overrides.clone(),
             allowed_requests: AllowedRequests::from_config(pc.allowed_requests.as_ref(), d),
+            extras: ProviderExtras::compile(pc, env, d),
             custom: builtin.is_none(),
             configured: true,
             builtin: builtin.map(|b| b.id.clone()),

@@ -11,6 +11,7 @@ use serde_json::{Value as Json, json};
 
 use super::config::ModelConfig;
 use super::per_format::PerFormat;
+use super::provider_extras::ProviderExtras;
 use super::request_types::{AllowedRequests, RequestType};
 use crate::model::ApiFormat;
 
@@ -34,6 +35,8 @@ pub struct Provider {
     pub path_overrides: BTreeMap<String, String>,
     /// The request types it may serve (`allowed_requests`).
     pub allowed_requests: AllowedRequests,
+    /// Its own `headers`, `query_params` and `auth`.
+    pub extras: ProviderExtras,
     /// Not in the built-in catalog.
     pub custom: bool,
     /// Listed in `providers[]`.

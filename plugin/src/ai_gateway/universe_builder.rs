@@ -10,6 +10,7 @@ use super::catalog::{Catalog, CatalogProvider};
 use super::config::ActionConfig;
 use super::env::LoadEnv;
 use super::per_format::PerFormat;
+use super::provider_extras::ProviderExtras;
 use super::providers::{format_of, provider_from_config};
 use super::request_types::AllowedRequests;
 use super::universe::{Model, ModelEntry, Provider, Universe, model_json};
@@ -158,6 +159,7 @@ fn unlisted_builtin(
         param_allowlists: Vec::new(),
         path_overrides: BTreeMap::new(),
         allowed_requests: AllowedRequests::default(),
+        extras: ProviderExtras::default(),
         custom: false,
         configured: false,
         builtin: Some(cp.id.clone()),

@@ -9,6 +9,7 @@ mod diagnostics;
 mod failover_finish;
 mod plans;
 mod policies;
+mod provider_extras;
 mod strategies;
 mod timing;
 mod whole_policies;

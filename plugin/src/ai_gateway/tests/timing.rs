@@ -150,7 +150,7 @@ fn decision_cost_breakdown() {
         );
         let _ = h.for_attempt(
             crate::ai_gateway::credentials::AttemptKey::Configured("k"),
-            ApiFormat::OpenAi,
+            &crate::ai_gateway::key_auth::KeyAuth::default_for(ApiFormat::OpenAi),
         );
     });
     let crate::ai_gateway::GatewayStep::Forward(p) = l.plan_with(&req, &env) else {
