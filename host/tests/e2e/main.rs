@@ -40,6 +40,8 @@ mod header_forwarding;
 #[cfg(test)]
 mod provider_auth;
 #[cfg(test)]
+mod provider_keys;
+#[cfg(test)]
 mod quickstart;
 #[cfg(test)]
 mod request_checks;

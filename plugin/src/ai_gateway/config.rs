@@ -93,10 +93,19 @@ pub struct ProviderConfig {
     pub auth: Option<serde_json::Value>,
 }
 
+/// One entry of `providers[].api_keys`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
+    /// The key, `${secrets.get(…)}`, or (Bifrost's form) `env.VAR_NAME`.
     pub value: String,
+    /// Ours (Bifrost's field): the share of requests whose first attempt uses this key.
+    /// Default 1.
+    #[serde(default)]
+    pub weight: Option<f64>,
+    /// Ours (Bifrost's field): the models this key may be used for; empty: every model.
+    #[serde(default)]
+    pub models: Vec<String>,
 }
 
 /// One entry of `supported_api_surfaces`.

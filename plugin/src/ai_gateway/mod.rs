@@ -18,8 +18,9 @@
 //! `select` (strategies → models to try; `request_types` which kinds of request a provider
 //! may serve, `quota` what unknown key quota reads as, `skipped` the models left out for
 //! want of a key), `body`, `output_limit`, `upstream`,
-//! `request_headers`, `credentials` and `attempt_secrets` (what each attempt sends and must
-//! never show), `failover` (rules), `outcome` (errors and result variables after the
+//! `request_headers`, `credentials`, `key_auth`, `provider_extras`, `attempt_sends` and
+//! `attempt_secrets` (what each attempt sends and must never show), `key_order` (which keys
+//! a model's attempts use, in which order), `failover` (rules), `outcome` (errors and result variables after the
 //! attempts), `errors` (codes and bodies), `models_list` (`GET /v1/models`).
 
 mod ai_value;
@@ -36,6 +37,7 @@ pub mod env;
 pub mod errors;
 pub mod failover;
 pub mod key_auth;
+mod key_order;
 mod models_list;
 mod outcome;
 mod output_limit;

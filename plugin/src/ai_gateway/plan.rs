@@ -16,6 +16,7 @@ use super::continuation::{AttemptInfo, ClientInfo, Continuation};
 use super::credentials::{AttemptKey, CREDENTIAL_HEADERS, client_credential, key_hint};
 use super::errors::GatewayError;
 use super::key_auth::KeyAuth;
+use super::key_order::candidate_keys;
 use super::models_list::models_list;
 use super::output_limit::added_limit_field;
 use super::request_types::RequestType;
@@ -198,7 +199,15 @@ pub(super) fn plan(
             .auth
             .clone()
             .unwrap_or_else(|| KeyAuth::default_for(format));
-        let (keys, record) = match gw.select_keys(&provider.keys, &provider.id, env, host) {
+        let names: Vec<&str> = match cand {
+            Cand::Known(i) => gw.universe.models.get(*i).map_or_else(Vec::new, |m| {
+                std::iter::once(m.id.as_str())
+                    .chain(m.id_aliases.iter().map(String::as_str))
+                    .collect()
+            }),
+            Cand::Pass(_) => vec![model_id.as_str()],
+        };
+        let (keys, record) = match candidate_keys(gw, provider, &names, &req.id, env, host) {
             Ok(k) => k,
             Err((e, records)) => {
                 // No key for this candidate: skip it, keep the others.

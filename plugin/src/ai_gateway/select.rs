@@ -363,15 +363,15 @@ impl AiGateway {
     /// The keys to try for one provider, in order, and the `api_key_selection` record.
     pub(crate) fn select_keys<'k>(
         &self,
-        keys: &'k [ProviderKey],
+        keys: &[&'k ProviderKey],
         provider: &str,
         env: &dyn RequestEnv,
         host: &dyn HostApi,
     ) -> KeySelection<'k> {
         if self.key_strategies.is_empty() || keys.is_empty() {
-            // The default record (`ai.keys`, config order) is rebuilt by `finish` when
-            // needed, so the per-request path carries none.
-            return Ok((keys.iter().collect(), Vec::new()));
+            // No record: the caller (`key_order::candidate_keys`) writes one when the
+            // default order is not the config order, which `finish` rebuilds.
+            return Ok((keys.to_vec(), Vec::new()));
         }
         let snapshot = host.metrics_snapshot();
         let key_values: Vec<Value> = keys
@@ -411,7 +411,7 @@ impl AiGateway {
                     };
                     let chosen: Vec<&ProviderKey> = items
                         .iter()
-                        .filter_map(|it| keys.iter().find(|k| k.id == str_field(it, "id")))
+                        .filter_map(|it| keys.iter().find(|k| k.id == str_field(it, "id")).copied())
                         .collect();
                     records.push(json!({"strategy": s.source, "keys_to_try": chosen.iter().map(|k| k.id.clone()).collect::<Vec<_>>()}));
                     if !chosen.is_empty() {

@@ -53,12 +53,20 @@ pub struct ProviderKey {
     pub value: String,
     /// `k_` + 8 hex digits of SHA-256: names the key in logs, metrics, results.
     pub id: String,
+    /// Its share of first attempts (`weight`, always > 0), when written. Keys are drawn
+    /// only when some key of the provider has one (an unwritten weight counts 1);
+    /// otherwise they keep ngrok's order, as written.
+    pub weight: Option<f64>,
+    /// The models it may be used for (`models`, as written); empty: every model.
+    pub models: Vec<String>,
 }
 
 impl std::fmt::Debug for ProviderKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderKey")
             .field("id", &self.id)
+            .field("weight", &self.weight)
+            .field("models", &self.models)
             .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,7 @@
 
 mod harness;
 mod key_selection;
+mod key_weights;
 mod request_body;
 mod request_types;
 
