@@ -38,6 +38,8 @@ mod gateway_results;
 #[cfg(test)]
 mod header_forwarding;
 #[cfg(test)]
+mod provider_addressing;
+#[cfg(test)]
 mod provider_auth;
 #[cfg(test)]
 mod provider_keys;

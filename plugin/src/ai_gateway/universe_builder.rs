@@ -14,6 +14,7 @@ use super::provider_extras::ProviderExtras;
 use super::providers::{format_of, provider_from_config};
 use super::request_types::AllowedRequests;
 use super::universe::{Model, ModelEntry, Provider, Universe, model_json};
+use super::validate;
 use crate::model::ApiFormat;
 use crate::policy::Diagnostics;
 
@@ -48,7 +49,10 @@ pub(super) fn build_universe(
             } else {
                 format!("{path}.id_aliases[{}]", j - 1)
             };
-            if let Some(other) = seen_names.get(&key) {
+            if let Err(e) = validate::provider_id(name) {
+                d.error(&at, e.to_string());
+                failed = true;
+            } else if let Some(other) = seen_names.get(&key) {
                 d.error(&at, format!("'{name}' is already used by {other}"));
                 failed = true;
             } else {

@@ -1,5 +1,6 @@
 //! Tests of the `ai-gateway` action against an in-memory engine and host.
 
+mod addressing;
 mod harness;
 mod key_selection;
 mod key_weights;
