@@ -44,6 +44,8 @@ mod provider_auth;
 #[cfg(test)]
 mod provider_keys;
 #[cfg(test)]
+mod provider_timeouts;
+#[cfg(test)]
 mod quickstart;
 #[cfg(test)]
 mod request_checks;

@@ -2,8 +2,9 @@
 //! (docs/ai-gateway.md, "Configuration"),
 //! plus our documented extensions (`stream_idle_timeout`, `stream_max_duration`, `failover`,
 //! `forward_headers`,
-//! `request_path_overrides`, `allowed_requests`, a provider's `headers`, `query_params` and
-//! `auth`, `pricing`, `datacenters`). Unknown fields are rejected so a
+//! `request_path_overrides`, `allowed_requests`, a provider's `headers`, `query_params`,
+//! `auth` and `per_request_timeout`, `api_keys[].weight` and `models`, `pricing`,
+//! `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.
 
 use std::collections::BTreeMap;
@@ -91,6 +92,8 @@ pub struct ProviderConfig {
     /// Ours: how a configured key is sent (`bearer`, `x-api-key`, `api-key`, or
     /// `{header, prefix}`), checked by `key_auth`. Default: the format's own way.
     pub auth: Option<serde_json::Value>,
+    /// Ours: this provider's attempts' `per_request_timeout`, replacing the action's.
+    pub per_request_timeout: Option<String>,
 }
 
 /// One entry of `providers[].api_keys`.

@@ -293,7 +293,9 @@ pub(super) fn plan(
                 model: model_id.clone(),
                 key_id: cred.key_id,
                 model_group: group as u32,
-                timeout_ms: gw.settings.per_request_timeout_ms,
+                timeout_ms: provider
+                    .per_request_timeout_ms
+                    .unwrap_or(gw.settings.per_request_timeout_ms),
                 redact: sends.secrets.for_attempt(cred.value),
             });
         }

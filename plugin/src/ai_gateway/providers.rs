@@ -72,6 +72,11 @@ pub(super) fn provider_from_config(
             path_overrides: pc.request_path_overrides.clone(),
             allowed_requests: AllowedRequests::from_config(pc.allowed_requests.as_ref(), d),
             extras: ProviderExtras::compile(pc, env, d),
+            per_request_timeout_ms: pc.per_request_timeout.as_deref().and_then(|text| {
+                validate::duration_ms(text)
+                    .map_err(|e| d.error("per_request_timeout", e))
+                    .ok()
+            }),
             custom: builtin.is_none(),
             configured: true,
             builtin: builtin.map(|b| b.id.clone()),

@@ -1,7 +1,8 @@
 //! The client's `model` / `models` turned into candidates (docs/ai-gateway.md, "Model
 //! resolution"): `provider:model`
 //! split on the first `:` when the prefix names a provider, catalog/config lookup by id or
-//! alias (case-insensitive), `ngrok/auto` (or no model) for automatic selection, unknown
+//! alias (case-insensitive), then `provider/model` split on the first `/` when the prefix
+//! names a configured provider, `ngrok/auto` (or no model) for automatic selection, unknown
 //! models passed through only behind a known provider prefix, a `provider:` name with no
 //! model flagged (the plan answers it with a 400), and every rejected name recorded with its
 //! reason.

@@ -37,6 +37,8 @@ pub struct Provider {
     pub allowed_requests: AllowedRequests,
     /// Its own `headers`, `query_params` and `auth`.
     pub extras: ProviderExtras,
+    /// Its own `per_request_timeout`, replacing the action's for its attempts.
+    pub per_request_timeout_ms: Option<u64>,
     /// Not in the built-in catalog.
     pub custom: bool,
     /// Listed in `providers[]`.

@@ -164,6 +164,7 @@ fn unlisted_builtin(
         path_overrides: BTreeMap::new(),
         allowed_requests: AllowedRequests::default(),
         extras: ProviderExtras::default(),
+        per_request_timeout_ms: None,
         custom: false,
         configured: false,
         builtin: Some(cp.id.clone()),

@@ -98,6 +98,12 @@ pub fn duration(text: &str) -> Result<Duration, InvalidValue> {
     Ok(d)
 }
 
+/// [`duration`] in whole milliseconds, as plans carry it.
+pub fn duration_ms(text: &str) -> Result<u64, InvalidValue> {
+    let d = duration(text)?;
+    u64::try_from(d.as_millis()).map_err(|_| InvalidValue::DurationOutOfRange(text.to_owned()))
+}
+
 /// A token limit: 1..=500,000.
 pub fn token_limit(n: i64) -> Result<u64, InvalidValue> {
     if !(1..=MAX_TOKENS_LIMIT).contains(&n) {

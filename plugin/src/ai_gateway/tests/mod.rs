@@ -12,6 +12,7 @@ mod failover_finish;
 mod plans;
 mod policies;
 mod provider_extras;
+mod provider_timeouts;
 mod strategies;
 mod timing;
 mod whole_policies;
