@@ -67,3 +67,23 @@ pub const EDGE_BIN: &str = env!("CARGO_BIN_EXE_edge");
 pub fn edge() -> edge_test_support::EdgeBuilder {
     edge_test_support::edge(EDGE_BIN)
 }
+
+/// Starts `edge`, which must refuse to load `policy`, and asserts that its diagnostic points
+/// at the first line of `policy` holding `at` and says `message`.
+#[cfg(test)]
+pub async fn assert_load_refused(
+    edge: edge_test_support::EdgeBuilder,
+    policy: &str,
+    at: &str,
+    message: &str,
+) {
+    let Err(err) = edge.policy(policy).start().await else {
+        panic!("the edge loaded a policy it must refuse ({message})");
+    };
+    let text = format!("{err:?}");
+    let line = policy.lines().position(|l| l.contains(at)).unwrap() + 1;
+    assert!(
+        text.contains(&format!("policy.yaml:{line}:")) && text.contains(message),
+        "expected line {line} and '{message}' in {text}"
+    );
+}

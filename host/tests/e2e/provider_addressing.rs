@@ -2,7 +2,7 @@
 //! provider named before the first `/`, unless a model id matches the whole string — asserted
 //! on which loopback provider received which `model`.
 
-use crate::edge;
+use crate::{assert_load_refused, edge};
 use edge_test_support::ai::{ProviderCfg, ai_policy, chat};
 use edge_test_support::{Client, provider};
 
@@ -52,18 +52,11 @@ async fn a_provider_id_with_a_colon_stops_the_load_saying_why() {
     let policy = ai_policy()
         .provider(ProviderCfg::named("team:a", &p.base_url()))
         .build();
-    let Err(err) = edge().policy(&policy).provider(&p).start().await else {
-        panic!("a provider id with ':' is refused");
-    };
-    let text = format!("{err:?}");
-    let line = policy
-        .lines()
-        .position(|l| l.contains("\"team:a\""))
-        .unwrap()
-        + 1;
-    assert!(
-        text.contains(&format!("policy.yaml:{line}:"))
-            && text.contains("contains ':', which separates provider and model"),
-        "{text}"
-    );
+    assert_load_refused(
+        edge().provider(&p),
+        &policy,
+        "\"team:a\"",
+        "contains ':', which separates provider and model",
+    )
+    .await;
 }
