@@ -16,6 +16,8 @@ pub struct ProviderCfg {
     pub models: Vec<String>,
     /// `supported_api_surfaces[].format` values; empty = default (openai).
     pub formats: Vec<String>,
+    /// Any other fields of the entry (e.g. `allowed_requests`), written as given.
+    pub fields: serde_json::Map<String, Value>,
 }
 
 impl ProviderCfg {
@@ -27,6 +29,7 @@ impl ProviderCfg {
             keys: Vec::new(),
             models: vec![format!("{}-model", p.name)],
             formats: Vec::new(),
+            fields: serde_json::Map::new(),
         }
     }
     /// A provider entry with explicit id and base URL and one model `<id>-model`.
@@ -37,6 +40,7 @@ impl ProviderCfg {
             keys: Vec::new(),
             models: vec![format!("{id}-model")],
             formats: Vec::new(),
+            fields: serde_json::Map::new(),
         }
     }
     pub fn keys(mut self, keys: &[&str]) -> Self {
@@ -55,6 +59,11 @@ impl ProviderCfg {
         self.base_url = url.to_owned();
         self
     }
+    /// Sets any other field of the entry (written after the ones above, so it wins).
+    pub fn field(mut self, key: &str, value: Value) -> Self {
+        self.fields.insert(key.to_owned(), value);
+        self
+    }
 
     fn to_json(&self) -> Value {
         let mut v = json!({
@@ -68,6 +77,9 @@ impl ProviderCfg {
         if !self.formats.is_empty() {
             v["supported_api_surfaces"] =
                 Value::Array(self.formats.iter().map(|f| json!({"format": f})).collect());
+        }
+        for (k, field) in &self.fields {
+            v[k] = field.clone();
         }
         v
     }

@@ -9,6 +9,10 @@
 //! 3. `--secrets-file FILE`: a YAML (or JSON) map `vault → name → value`, read once.
 //!
 //! The environment wins so that a deployment can override a file without editing it.
+//!
+//! One vault name is reserved: [`ENV_VAULT`] (`edge.env`) reads the edge's environment
+//! variable `name` verbatim. It is how a key written as Bifrost's `env.VAR_NAME` reaches the
+//! plugin, which cannot read the environment itself (docs/ai-gateway.md, "Several keys").
 //! Values are held as [`SecretString`]; `Debug` of the store prints vault and name counts
 //! only, never a value. Error messages name files and positions, never file contents.
 
@@ -19,6 +23,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// Prefix of the environment variables that hold secrets.
 pub const ENV_PREFIX: &str = "EDGE_SECRET_";
+
+/// The reserved vault whose names are environment variables, read as they are.
+pub const ENV_VAULT: &str = "edge.env";
 
 /// Why the secret sources could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +48,8 @@ pub enum SecretsError {
 #[derive(Default)]
 pub struct SecretStore {
     env: HashMap<String, SecretString>,
+    /// Every environment variable, for the [`ENV_VAULT`] vault.
+    plain_env: HashMap<String, SecretString>,
     dir: Option<PathBuf>,
     file: HashMap<String, HashMap<String, SecretString>>,
 }
@@ -85,12 +94,14 @@ impl SecretStore {
         )
     }
 
-    /// Takes the `EDGE_SECRET_*` entries of `vars` (tests pass their own).
+    /// Takes the `EDGE_SECRET_*` entries of `vars` as secrets, and every entry for the
+    /// [`ENV_VAULT`] vault (tests pass their own).
     pub fn with_env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
         for (k, v) in vars {
             if k.starts_with(ENV_PREFIX) {
-                self.env.insert(k, SecretString::from(v));
+                self.env.insert(k.clone(), SecretString::from(v.clone()));
             }
+            self.plain_env.insert(k, SecretString::from(v));
         }
         self
     }
@@ -127,6 +138,9 @@ impl SecretStore {
 
     /// The secret `vault`/`name`, or `None` when no source has it.
     pub fn get(&self, vault: &str, name: &str) -> Option<SecretString> {
+        if vault == ENV_VAULT {
+            return self.plain_env.get(name).cloned();
+        }
         if let Some(v) = self.env.get(&env_var_name(vault, name)) {
             return Some(v.clone());
         }
@@ -209,6 +223,25 @@ mod tests {
         assert_eq!(val(s.get("openai", "prod-key")).as_deref(), Some("sk-env"));
         assert_eq!(val(s.get("openai", "other")), None);
         assert_eq!(s.env.len(), 1);
+    }
+
+    #[test]
+    fn the_reserved_vault_reads_environment_variables_verbatim() {
+        let s = SecretStore::new().with_env([
+            ("OPENAI_API_KEY".to_owned(), "sk-plain".to_owned()),
+            (
+                "EDGE_SECRET_EDGE_ENV_OPENAI_API_KEY".to_owned(),
+                "shadow".to_owned(),
+            ),
+        ]);
+        assert_eq!(
+            val(s.get(ENV_VAULT, "OPENAI_API_KEY")).as_deref(),
+            Some("sk-plain")
+        );
+        assert_eq!(val(s.get(ENV_VAULT, "MISSING")), None);
+        // Other vaults never read plain variables.
+        assert_eq!(val(s.get("env", "OPENAI_API_KEY")), None);
+        assert!(!format!("{s:?}").contains("sk-plain"));
     }
 
     #[test]

@@ -40,9 +40,19 @@ mod header_forwarding;
 #[cfg(test)]
 mod large_bodies;
 #[cfg(test)]
+mod provider_addressing;
+#[cfg(test)]
+mod provider_auth;
+#[cfg(test)]
+mod provider_keys;
+#[cfg(test)]
+mod provider_timeouts;
+#[cfg(test)]
 mod quickstart;
 #[cfg(test)]
 mod request_checks;
+#[cfg(test)]
+mod request_types;
 #[cfg(test)]
 mod sdk_clients;
 #[cfg(test)]
@@ -58,4 +68,24 @@ pub const EDGE_BIN: &str = env!("CARGO_BIN_EXE_edge");
 /// Starts describing an `edge serve` of [`EDGE_BIN`].
 pub fn edge() -> edge_test_support::EdgeBuilder {
     edge_test_support::edge(EDGE_BIN)
+}
+
+/// Starts `edge`, which must refuse to load `policy`, and asserts that its diagnostic points
+/// at the first line of `policy` holding `at` and says `message`.
+#[cfg(test)]
+pub async fn assert_load_refused(
+    edge: edge_test_support::EdgeBuilder,
+    policy: &str,
+    at: &str,
+    message: &str,
+) {
+    let Err(err) = edge.policy(policy).start().await else {
+        panic!("the edge loaded a policy it must refuse ({message})");
+    };
+    let text = format!("{err:?}");
+    let line = policy.lines().position(|l| l.contains(at)).unwrap() + 1;
+    assert!(
+        text.contains(&format!("policy.yaml:{line}:")) && text.contains(message),
+        "expected line {line} and '{message}' in {text}"
+    );
 }

@@ -1,12 +1,14 @@
 //! Every policy in `policies/` loaded by a real `edge serve` and exercised with real requests
 //! (`quickstart.yaml` has its own file, `rules.yaml` is the benchmark's and is checked here).
 //! Providers that would be real paid APIs are never called: requests go to the demo provider
-//! or to loopback mocks behind the policies' `.internal` names, or are answered by the
-//! gateway itself (`/v1/models`).
+//! or to loopback mocks behind the policies' `.internal` names (or, for `azure-openai.yaml`,
+//! behind the Azure resource's host name rewritten to one), or are answered by the gateway
+//! itself (`/v1/models`).
 
 use std::sync::Arc;
 
 use crate::edge;
+use edge_test_support::ai::chat;
 use edge_test_support::paths::workspace_root;
 use edge_test_support::{Client, TestCa, echo_upstream, provider};
 use serde_json::json;
@@ -159,4 +161,44 @@ async fn rules_yaml_guards_the_api_and_edits_headers_both_ways() {
         1,
         "rejected requests never reach the upstream"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_azure_example_reaches_the_deployment_with_api_key_and_api_version() {
+    let azure = provider("azure").start().await.unwrap();
+    let shipped = std::fs::read_to_string(policy("azure-openai.yaml")).unwrap();
+    // The example as shipped, with the resource's host pointed at the loopback provider.
+    let policy = shipped.replace(
+        "https://my-resource.openai.azure.com",
+        "http://azure.internal",
+    );
+    assert_ne!(policy, shipped, "the example names the Azure resource host");
+    let key = "azure-key-0123456789abcdef";
+    let e = edge()
+        .policy(&policy)
+        .provider(&azure)
+        .env("EDGE_SECRET_AZURE_API_KEY", key)
+        .start()
+        .await
+        .unwrap();
+    let c = Client::new().unwrap();
+    let r = c
+        .send(
+            c.inner()
+                .post(e.url("/v1/chat/completions"))
+                .header("content-type", "application/json")
+                .header("authorization", "Bearer client-gateway-token")
+                .body(chat("gpt-4o", &[], false).to_string()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = azure.received().pop().unwrap();
+    assert_eq!(
+        got.path,
+        "/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21"
+    );
+    assert_eq!(got.header("api-key"), Some(key));
+    assert_eq!(got.header("authorization"), None, "{:?}", got.headers);
+    assert_eq!(got.model().as_deref(), Some("gpt-4o"));
 }

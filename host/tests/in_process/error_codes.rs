@@ -87,6 +87,12 @@ fn ai_gateway(extra: Value) -> Value {
             {"id": "dead", "base_url": "http://dead.internal/v1", "models": [{"id": "dead-model"}]},
             {"id": "mock", "base_url": "http://mock.internal/v1", "models": [{"id": "mock-model"}]},
             {
+                "id": "refuses",
+                "base_url": "http://mock.internal/v1",
+                "models": [{"id": "refuses-model"}],
+                "allowed_requests": {},
+            },
+            {
                 "id": "anth",
                 "base_url": "http://mock.internal/v1",
                 "models": [{"id": "anth-model"}],
@@ -184,6 +190,12 @@ async fn every_error_the_edge_answers_names_its_code_in_header_and_body() {
             post(chat(json!("nosuch:x"))),
             422,
             "no_matching_models",
+        ),
+        (
+            "request type not allowed",
+            post(chat(json!("refuses:refuses-model"))),
+            400,
+            "request_type_not_allowed",
         ),
         (
             "provider unreachable",

@@ -59,8 +59,9 @@ impl AttemptTemplates {
     }
 }
 
-/// `headers` or `query_params`: each value a scalar, header names checked and lower-cased.
-fn templates_of(
+/// `headers` or `query_params` (the action's or a provider's): each value a scalar, header
+/// names checked and lower-cased.
+pub(super) fn templates_of(
     field: &str,
     map: &BTreeMap<String, Json>,
     env: &mut dyn LoadEnv,

@@ -2,7 +2,9 @@
 //! (docs/ai-gateway.md, "Configuration"),
 //! plus our documented extensions (`stream_idle_timeout`, `stream_max_duration`, `failover`,
 //! `forward_headers`,
-//! `request_path_overrides`, `pricing`, `datacenters`). Unknown fields are rejected so a
+//! `request_path_overrides`, `allowed_requests`, a provider's `headers`, `query_params`,
+//! `auth` and `per_request_timeout`, `api_keys[].weight` and `models`, `pricing`,
+//! `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.
 
 use std::collections::BTreeMap;
@@ -78,12 +80,35 @@ pub struct ProviderConfig {
     /// Ours (after Bifrost): surface name -> path joined to `base_url` as written,
     /// replacing the default path joining for that surface.
     pub request_path_overrides: BTreeMap<String, String>,
+    /// Ours (Bifrost's field): request type -> may this provider serve it. Omitted: every
+    /// type; written: only the types set to `true`. Checked by `request_types`.
+    pub allowed_requests: Option<BTreeMap<String, bool>>,
+    /// Ours: headers added to this provider's attempts, over the action's `headers` (the
+    /// provider's value wins for the same name); values may hold `${…}`.
+    pub headers: BTreeMap<String, serde_json::Value>,
+    /// Ours: query parameters added to this provider's URLs, over the action's
+    /// `query_params`; values may hold `${…}`.
+    pub query_params: BTreeMap<String, serde_json::Value>,
+    /// Ours: how a configured key is sent (`bearer`, `x-api-key`, `api-key`, or
+    /// `{header, prefix}`), checked by `key_auth`. Default: the format's own way.
+    pub auth: Option<serde_json::Value>,
+    /// Ours: this provider's attempts' `per_request_timeout`, replacing the action's.
+    pub per_request_timeout: Option<String>,
 }
 
+/// One entry of `providers[].api_keys`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
+    /// The key, `${secrets.get(…)}`, or (Bifrost's form) `env.VAR_NAME`.
     pub value: String,
+    /// Ours (Bifrost's field): the share of requests whose first attempt uses this key.
+    /// Default 1.
+    #[serde(default)]
+    pub weight: Option<f64>,
+    /// Ours (Bifrost's field): the models this key may be used for; empty: every model.
+    #[serde(default)]
+    pub models: Vec<String>,
 }
 
 /// One entry of `supported_api_surfaces`.

@@ -5,6 +5,7 @@
 //! [`client_credential`] is the one place that decides which client header is the
 //! passthrough credential; the plan, the result variables and the redaction list all ask it.
 
+use super::key_auth::KeyAuth;
 use crate::model::{ApiFormat, Headers};
 
 /// Client headers that carry credentials or cookies. None of them reaches a provider,
@@ -98,14 +99,12 @@ pub enum AttemptKey<'k> {
 }
 
 impl AttemptKey<'_> {
-    /// The header that carries this key, for `format`.
-    pub fn header(&self, format: ApiFormat) -> Option<(&'static str, String)> {
+    /// The header that carries this key: a configured key the provider's way (`auth`), the
+    /// client's own key as the client sent it.
+    pub fn header(&self, auth: &KeyAuth) -> Option<(String, String)> {
         match self {
-            AttemptKey::Configured(key) => Some(match format {
-                ApiFormat::OpenAi => ("authorization", format!("Bearer {key}")),
-                ApiFormat::Anthropic => ("x-api-key", (*key).to_owned()),
-            }),
-            AttemptKey::Client(c) => Some((c.header.name(), c.value.clone())),
+            AttemptKey::Configured(key) => Some(auth.header(key)),
+            AttemptKey::Client(c) => Some((c.header.name().to_owned(), c.value.clone())),
             AttemptKey::None => None,
         }
     }
@@ -150,16 +149,17 @@ mod tests {
             let c = client_credential(&bearer, format).unwrap();
             assert_eq!(c.header, CredentialHeader::Bearer);
             assert_eq!(
-                AttemptKey::Client(&c).header(format),
-                Some(("authorization", "Bearer tok-1".to_owned()))
+                AttemptKey::Client(&c).header(&KeyAuth::default_for(format)),
+                Some(("authorization".to_owned(), "Bearer tok-1".to_owned()))
             );
             assert_eq!(c.key, "tok-1");
         }
         let x = headers(&[("x-api-key", "sk-ant-1")]);
         let c = client_credential(&x, ApiFormat::Anthropic).unwrap();
         assert_eq!(
-            AttemptKey::Client(&c).header(ApiFormat::Anthropic),
-            Some(("x-api-key", "sk-ant-1".to_owned()))
+            AttemptKey::Client(&c).header(&KeyAuth::default_for(ApiFormat::OpenAi)),
+            Some(("x-api-key".to_owned(), "sk-ant-1".to_owned())),
+            "the client's key stays in its own header whatever the provider's auth"
         );
         let azure = headers(&[("api-key", "az-1")]);
         let c = client_credential(&azure, ApiFormat::OpenAi).unwrap();

@@ -53,6 +53,16 @@ pub enum GatewayError {
     /// A 4xx the default rules do not fail over on: the client sees the provider's status.
     #[error("The provider rejected the request with status {status}: {message}")]
     UpstreamRejected { status: u16, message: String },
+    /// Every candidate's provider refuses this type of request (`allowed_requests`).
+    #[error(
+        "Request type '{request_type}' is not allowed by provider(s) {providers} \
+         (allowed_requests); no other provider can serve this request"
+    )]
+    RequestTypeNotAllowed {
+        request_type: &'static str,
+        /// The refusing provider ids, quoted and comma-separated.
+        providers: String,
+    },
     #[error("Failed to render a configured header, query parameter or body field: {0}")]
     Interpolation(String),
 }
@@ -80,6 +90,7 @@ impl GatewayError {
             GatewayError::CredentialsRejected { .. } => "authentication_failed",
             GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::Interpolation(_) => "interpolation_failed",
+            GatewayError::RequestTypeNotAllowed { .. } => "request_type_not_allowed",
         }
     }
 
@@ -90,7 +101,9 @@ impl GatewayError {
             GatewayError::InvalidBody(_) => "ERR_NGROK_3801",
             GatewayError::NoApiKey(_) => "ERR_NGROK_3802",
             GatewayError::SelectionFailed(_) => "ERR_NGROK_3803",
-            GatewayError::NoMatchingModels(_) => "ERR_NGROK_3804",
+            GatewayError::NoMatchingModels(_) | GatewayError::RequestTypeNotAllowed { .. } => {
+                "ERR_NGROK_3804"
+            }
             GatewayError::SelectionEmpty(_) => "ERR_NGROK_3805",
             GatewayError::BadStrategyResult { .. } => "ERR_NGROK_3806",
             GatewayError::KeySelectionFailed(_) => "ERR_NGROK_3808",
@@ -111,7 +124,9 @@ impl GatewayError {
 
     pub fn status(&self) -> u16 {
         match self {
-            GatewayError::InvalidBody(_) | GatewayError::NoApiKey(_) => 400,
+            GatewayError::InvalidBody(_)
+            | GatewayError::NoApiKey(_)
+            | GatewayError::RequestTypeNotAllowed { .. } => 400,
             GatewayError::SelectionFailed(_)
             | GatewayError::NoMatchingModels(_)
             | GatewayError::SelectionEmpty(_)

@@ -15,14 +15,17 @@
 //! `provider_keys`; the result is the [`universe`]) and `strategies`; `catalog` (built-in
 //! providers/models, data files), `strategy` + `strategy_functions` (CEL selection),
 //! `ai_value` (the `ai` strategies read), `resolve` (the client's `model`/`models`),
-//! `select` (strategies → models to try; `quota` is what unknown key quota reads as,
-//! `skipped` the models left out for want of a key), `body`, `output_limit`, `upstream`,
-//! `request_headers`, `credentials` and `attempt_secrets` (what each attempt sends and must
-//! never show), `failover` (rules), `outcome` (errors and result variables after the
+//! `select` (strategies → models to try; `request_types` which kinds of request a provider
+//! may serve, `quota` what unknown key quota reads as, `skipped` the models left out for
+//! want of a key), `body`, `output_limit`, `upstream`,
+//! `request_headers`, `credentials`, `key_auth`, `provider_extras`, `attempt_sends` and
+//! `attempt_secrets` (what each attempt sends and must never show), `key_order` (which keys
+//! a model's attempts use, in which order), `failover` (rules), `outcome` (errors and result variables after the
 //! attempts), `errors` (codes and bodies), `models_list` (`GET /v1/models`).
 
 mod ai_value;
 mod attempt_secrets;
+mod attempt_sends;
 mod attempt_templates;
 pub mod body;
 pub mod catalog;
@@ -33,15 +36,19 @@ pub mod credentials;
 pub mod env;
 pub mod errors;
 pub mod failover;
+pub mod key_auth;
+mod key_order;
 mod models_list;
 mod outcome;
 mod output_limit;
 mod per_format;
 mod plan;
+mod provider_extras;
 mod provider_keys;
 mod providers;
 mod quota;
 pub mod request_headers;
+pub mod request_types;
 mod resolve;
 mod select;
 mod selection_record;

@@ -6,9 +6,17 @@
 use serde_json::json;
 
 use super::AiGateway;
+use super::errors::GatewayError;
+use super::request_types::{RequestType, not_allowed};
 use crate::model::{Headers, Request, Response};
 
-pub fn models_list(gw: &AiGateway, req: &Request, extra: &Headers) -> Response {
+/// The list, of the models whose provider may serve `list_models` (`allowed_requests`);
+/// the error when every provider with a model to list refuses it.
+pub fn models_list(
+    gw: &AiGateway,
+    req: &Request,
+    extra: &Headers,
+) -> Result<Response, GatewayError> {
     let u = &gw.universe;
     let anthropic = req.headers.iter().any(|(k, _)| k == "anthropic-version");
     let mut ids: Vec<usize> = if anthropic {
@@ -25,6 +33,16 @@ pub fn models_list(gw: &AiGateway, req: &Request, extra: &Headers) -> Response {
         all
     };
     ids.sort_unstable();
+    let mut refused: Vec<String> = Vec::new();
+    u.retain_serving(
+        &mut ids,
+        |&i| u.models.get(i).map_or(usize::MAX, |m| m.provider),
+        RequestType::ListModels,
+        &mut refused,
+    );
+    if ids.is_empty() && !refused.is_empty() {
+        return Err(not_allowed(RequestType::ListModels, &refused));
+    }
     // One entry per model id (the first provider's, in policy order); `owned_by` is the
     // model's author, or its provider when the author is unknown.
     let mut seen: Vec<&str> = Vec::new();
@@ -61,9 +79,9 @@ pub fn models_list(gw: &AiGateway, req: &Request, extra: &Headers) -> Response {
     };
     let mut headers: Headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     headers.extend(extra.iter().cloned());
-    Response {
+    Ok(Response {
         status: 200,
         headers,
         body: body.to_string().into_bytes(),
-    }
+    })
 }

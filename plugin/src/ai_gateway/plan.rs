@@ -10,14 +10,16 @@ use std::time::Instant;
 
 use serde_json::{Value as Json, json};
 
-use super::attempt_secrets::AttemptSecrets;
+use super::attempt_sends::AttemptSends;
 use super::body::{BodyEdits, ClientBody, upstream_body};
 use super::continuation::{AttemptInfo, ClientInfo, Continuation};
 use super::credentials::{AttemptKey, CREDENTIAL_HEADERS, client_credential, key_hint};
 use super::errors::GatewayError;
+use super::key_auth::KeyAuth;
+use super::key_order::candidate_keys;
 use super::models_list::models_list;
 use super::output_limit::added_limit_field;
-use super::request_headers::RequestHeaders;
+use super::request_types::RequestType;
 use super::resolve::{Cand, resolve};
 use super::selection_record::SelectionRecord;
 use super::skipped::SkippedCandidate;
@@ -57,11 +59,14 @@ pub(super) fn plan(
         if req.method != "GET" {
             return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
         }
-        return GatewayStep::Respond(Finish {
-            response: models_list(gw, req, &id_header),
-            results: json!({"status": "success"}),
-            on_error_continue: false,
-        });
+        return match models_list(gw, req, &id_header) {
+            Ok(response) => GatewayStep::Respond(Finish {
+                response,
+                results: json!({"status": "success"}),
+                on_error_continue: false,
+            }),
+            Err(e) => ctx.fail(e),
+        };
     }
     if req.method != "POST" {
         return ctx.fail(GatewayError::MethodNotAllowed(req.method.clone()));
@@ -121,7 +126,8 @@ pub(super) fn plan(
         return ctx.fail(GatewayError::FormatUnsupported(format_name(format)));
     }
 
-    let selection = match gw.select_models(format, &resolved, env, host) {
+    let request_type = RequestType::of(surface, body.stream);
+    let selection = match gw.select_models(format, &resolved, request_type, env, host) {
         Ok(mut s) => {
             ctx.records = std::mem::take(&mut s.records);
             s
@@ -150,8 +156,13 @@ pub(super) fn plan(
             return ctx.fail(GatewayError::Interpolation(e));
         }
     };
-    let headers = RequestHeaders::new(&req.headers, &config_headers, &gw.forward_headers, format);
-    let secrets = AttemptSecrets::new(&config_headers, &query);
+    let shared = AttemptSends::new(
+        &req.headers,
+        &config_headers,
+        query.clone(),
+        &gw.forward_headers,
+        format,
+    );
     let client_credential = client_credential(&req.headers, format);
 
     let mut attempts = Vec::new();
@@ -177,7 +188,26 @@ pub(super) fn plan(
                 .unwrap_or_default(),
             Cand::Pass(_) => (String::new(), Vec::new()),
         };
-        let (keys, record) = match gw.select_keys(&provider.keys, &provider.id, env, host) {
+        let own = match provider.extras.render_over(&config_headers, &query, env) {
+            Ok(own) => own
+                .map(|(h, q)| AttemptSends::new(&req.headers, &h, q, &gw.forward_headers, format)),
+            Err(e) => return ctx.fail(GatewayError::Interpolation(e)),
+        };
+        let sends = own.as_ref().unwrap_or(&shared);
+        let auth = provider
+            .extras
+            .auth
+            .clone()
+            .unwrap_or_else(|| KeyAuth::default_for(format));
+        let names: Vec<&str> = match cand {
+            Cand::Known(i) => gw.universe.models.get(*i).map_or_else(Vec::new, |m| {
+                std::iter::once(m.id.as_str())
+                    .chain(m.id_aliases.iter().map(String::as_str))
+                    .collect()
+            }),
+            Cand::Pass(_) => vec![model_id.as_str()],
+        };
+        let (keys, record) = match candidate_keys(gw, provider, &names, &req.id, env, host) {
             Ok(k) => k,
             Err((e, records)) => {
                 // No key for this candidate: skip it, keep the others.
@@ -240,7 +270,7 @@ pub(super) fn plan(
             &req.path,
             &req.query,
             &provider.path_overrides,
-            &query,
+            &sends.query,
         );
         for cred in creds {
             if attempts.len() >= MAX_ATTEMPTS as usize {
@@ -257,14 +287,16 @@ pub(super) fn plan(
             attempts.push(Attempt {
                 url: url.clone(),
                 method: "POST".to_owned(),
-                headers: headers.for_attempt(cred.value, format),
+                headers: sends.headers.for_attempt(cred.value, &auth),
                 body: body_bytes.clone(),
                 provider: provider.id.clone(),
                 model: model_id.clone(),
                 key_id: cred.key_id,
                 model_group: group as u32,
-                timeout_ms: gw.settings.per_request_timeout_ms,
-                redact: secrets.for_attempt(cred.value),
+                timeout_ms: provider
+                    .per_request_timeout_ms
+                    .unwrap_or(gw.settings.per_request_timeout_ms),
+                redact: sends.secrets.for_attempt(cred.value),
             });
         }
     }

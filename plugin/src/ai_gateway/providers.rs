@@ -6,7 +6,9 @@ use serde_json::Value as Json;
 use super::catalog::{Catalog, CatalogProvider};
 use super::config::{ModelConfig, ProviderConfig};
 use super::env::LoadEnv;
+use super::provider_extras::ProviderExtras;
 use super::provider_keys::provider_keys;
+use super::request_types::AllowedRequests;
 use super::universe::{ModelEntry, Provider};
 use super::validate::{self, SURFACES};
 use crate::model::ApiFormat;
@@ -68,6 +70,13 @@ pub(super) fn provider_from_config(
             formats: surfaces.formats,
             param_allowlists: surfaces.param_allowlists,
             path_overrides: pc.request_path_overrides.clone(),
+            allowed_requests: AllowedRequests::from_config(pc.allowed_requests.as_ref(), d),
+            extras: ProviderExtras::compile(pc, env, d),
+            per_request_timeout_ms: pc.per_request_timeout.as_deref().and_then(|text| {
+                validate::duration_ms(text)
+                    .map_err(|e| d.error("per_request_timeout", e))
+                    .ok()
+            }),
             custom: builtin.is_none(),
             configured: true,
             builtin: builtin.map(|b| b.id.clone()),

@@ -10,6 +10,7 @@ use crate::model::{ApiFormat, Headers};
 use crate::policy::Diagnostics;
 
 use super::credentials::{AttemptKey, CREDENTIAL_HEADERS};
+use super::key_auth::KeyAuth;
 use super::validate;
 
 /// Client headers forwarded to every provider: content negotiation, the SDKs' own headers
@@ -135,6 +136,8 @@ pub struct RequestHeaders {
     shared: Headers,
     /// The client's account headers, sent only with the client's own key.
     account: Headers,
+    /// The names of the config `headers` among `shared`.
+    config_names: Vec<String>,
 }
 
 impl RequestHeaders {
@@ -166,18 +169,25 @@ impl RequestHeaders {
             })
             .cloned()
             .collect();
-        RequestHeaders { shared, account }
+        RequestHeaders {
+            shared,
+            account,
+            config_names: config.iter().map(|(k, _)| k.clone()).collect(),
+        }
     }
 
-    /// Every header of one attempt: the shared ones plus its credential (and, with the
-    /// client's own key, the client's account headers). A config header of the
-    /// credential's name (e.g. a custom `authorization`) wins and no key is added.
-    pub fn for_attempt(&self, key: AttemptKey<'_>, format: ApiFormat) -> Headers {
+    /// Every header of one attempt: the shared ones plus its credential, a configured key
+    /// sent the provider's way (`auth`), and, with the client's own key, the client's
+    /// account headers. A config header of the credential's name (e.g. a custom
+    /// `authorization`) wins and no key is added; a forwarded client header of that name
+    /// (possible for an `auth` header of a provider's own) gives way to the key.
+    pub fn for_attempt(&self, key: AttemptKey<'_>, auth: &KeyAuth) -> Headers {
         let mut headers = self.shared.clone();
-        if let Some((name, value)) = key.header(format)
-            && !headers.iter().any(|(k, _)| k == name)
+        if let Some((name, value)) = key.header(auth)
+            && !self.config_names.contains(&name)
         {
-            headers.push((name.to_owned(), value));
+            headers.retain(|(k, _)| *k != name);
+            headers.push((name, value));
         }
         if matches!(key, AttemptKey::Client(_)) {
             headers.extend(self.account.iter().cloned());
@@ -217,8 +227,10 @@ mod tests {
 
     #[test]
     fn only_the_allowlist_reaches_a_keyed_provider() {
-        let h = RequestHeaders::new(&client(), &[], &[], ApiFormat::OpenAi)
-            .for_attempt(AttemptKey::Configured("sk-gw"), ApiFormat::OpenAi);
+        let h = RequestHeaders::new(&client(), &[], &[], ApiFormat::OpenAi).for_attempt(
+            AttemptKey::Configured("sk-gw"),
+            &KeyAuth::default_for(ApiFormat::OpenAi),
+        );
         assert_eq!(
             names(&h),
             [
@@ -238,8 +250,10 @@ mod tests {
     fn the_clients_key_brings_its_account_headers() {
         let c = client();
         let cred = client_credential(&c, ApiFormat::OpenAi).unwrap();
-        let h = RequestHeaders::new(&c, &[], &[], ApiFormat::OpenAi)
-            .for_attempt(AttemptKey::Client(&cred), ApiFormat::OpenAi);
+        let h = RequestHeaders::new(&c, &[], &[], ApiFormat::OpenAi).for_attempt(
+            AttemptKey::Client(&cred),
+            &KeyAuth::default_for(ApiFormat::OpenAi),
+        );
         assert!(h.contains(&("authorization".into(), "Bearer gateway-token".into())));
         assert!(h.contains(&("openai-organization".into(), "org-client".into())));
         assert!(!names(&h).contains(&"x-goog-api-key"));
@@ -254,8 +268,10 @@ mod tests {
         );
         assert!(!d.has_errors());
         let config = vec![("user-agent".to_owned(), "edge".to_owned())];
-        let h = RequestHeaders::new(&client(), &config, &policy, ApiFormat::Anthropic)
-            .for_attempt(AttemptKey::None, ApiFormat::Anthropic);
+        let h = RequestHeaders::new(&client(), &config, &policy, ApiFormat::Anthropic).for_attempt(
+            AttemptKey::None,
+            &KeyAuth::default_for(ApiFormat::Anthropic),
+        );
         assert!(h.contains(&("x-team-id".into(), "t1".into())));
         assert!(h.contains(&("x-gateway-token".into(), "gw".into())));
         assert!(h.contains(&("anthropic-version".into(), "2023-06-01".into())));

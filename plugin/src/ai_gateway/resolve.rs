@@ -1,7 +1,8 @@
 //! The client's `model` / `models` turned into candidates (docs/ai-gateway.md, "Model
 //! resolution"): `provider:model`
 //! split on the first `:` when the prefix names a provider, catalog/config lookup by id or
-//! alias (case-insensitive), `ngrok/auto` (or no model) for automatic selection, unknown
+//! alias (case-insensitive), then `provider/model` split on the first `/` when the prefix
+//! names a configured provider, `ngrok/auto` (or no model) for automatic selection, unknown
 //! models passed through only behind a known provider prefix, a `provider:` name with no
 //! model flagged (the plan answers it with a 400), and every rejected name recorded with its
 //! reason.
@@ -97,6 +98,11 @@ fn push(r: &mut Resolved, c: Cand) {
 }
 
 /// Adds the candidates of one name; returns the rejection reason when none fit.
+///
+/// Precedence (docs/ai-gateway.md, "Model resolution"): `provider:model` when the part
+/// before the first `:` names a provider; else the whole name as a model id or alias
+/// (`meta-llama/Meta-Llama-3.1-70B-Instruct` stays one id); else `provider/model` when the
+/// part before the first `/` names a configured provider.
 fn resolve_one(
     u: &Universe,
     format: ApiFormat,
@@ -104,28 +110,8 @@ fn resolve_one(
     only_configured: bool,
     r: &mut Resolved,
 ) -> Option<String> {
-    if let Some((prefix, model)) = name.split_once(':') {
-        let providers: Vec<usize> = (0..u.providers.len())
-            .filter(|&i| u.providers.get(i).is_some_and(|p| p.answers_to(prefix)))
-            .collect();
-        if let Some(&first) = providers.first()
-            && model.trim().is_empty()
-        {
-            let empty = EmptyModel {
-                name: name.to_owned(),
-                provider: u
-                    .providers
-                    .get(first)
-                    .map(|p| p.id.clone())
-                    .unwrap_or_default(),
-            };
-            let reason = empty.to_string();
-            r.empty_model.get_or_insert(empty);
-            return Some(reason);
-        }
-        if !providers.is_empty() {
-            return resolve_prefixed(u, format, &providers, model, only_configured, r);
-        }
+    if let Some(prefixed) = split_prefix(u, name, ':', false) {
+        return prefixed.resolve(u, format, name, only_configured, r);
     }
     // Bare name (or a prefix that names no provider: the whole string is a model id).
     let matches: Vec<usize> = u
@@ -136,6 +122,9 @@ fn resolve_one(
         .map(|(i, _)| i)
         .collect();
     if matches.is_empty() {
+        if let Some(prefixed) = split_prefix(u, name, '/', true) {
+            return prefixed.resolve(u, format, name, only_configured, r);
+        }
         return Some(format!(
             "client supplied model (\"{name}\") did not match any known models and a provider could not be parsed"
         ));
@@ -160,6 +149,60 @@ fn resolve_one(
         }
     }
     joined(reasons)
+}
+
+/// A name split at its first `sep` whose prefix names providers.
+struct Prefixed<'n> {
+    providers: Vec<usize>,
+    model: &'n str,
+}
+
+/// `name` split at its first `sep`, when the part before it is a provider's id or alias
+/// (only a `configured_only` provider, listed in `providers[]`, if so asked).
+fn split_prefix<'n>(
+    u: &Universe,
+    name: &'n str,
+    sep: char,
+    configured_only: bool,
+) -> Option<Prefixed<'n>> {
+    let (prefix, model) = name.split_once(sep)?;
+    let providers: Vec<usize> = u
+        .providers
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.answers_to(prefix) && (p.configured || !configured_only))
+        .map(|(i, _)| i)
+        .collect();
+    (!providers.is_empty()).then_some(Prefixed { providers, model })
+}
+
+impl Prefixed<'_> {
+    /// The candidates of the named providers' model; a name with nothing after the
+    /// separator is flagged as the client's mistake.
+    fn resolve(
+        &self,
+        u: &Universe,
+        format: ApiFormat,
+        name: &str,
+        only_configured: bool,
+        r: &mut Resolved,
+    ) -> Option<String> {
+        if self.model.trim().is_empty() {
+            let empty = EmptyModel {
+                name: name.to_owned(),
+                provider: self
+                    .providers
+                    .first()
+                    .and_then(|&i| u.providers.get(i))
+                    .map(|p| p.id.clone())
+                    .unwrap_or_default(),
+            };
+            let reason = empty.to_string();
+            r.empty_model.get_or_insert(empty);
+            return Some(reason);
+        }
+        resolve_prefixed(u, format, &self.providers, self.model, only_configured, r)
+    }
 }
 
 fn add_reason(reasons: &mut Vec<String>, reason: String) {

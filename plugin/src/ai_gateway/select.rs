@@ -18,6 +18,7 @@ use super::ai_value::ai_value;
 use super::errors::GatewayError;
 use super::per_format::PerFormat;
 use super::quota::quota_json;
+use super::request_types::{RequestType, not_allowed};
 use super::resolve::{Cand, Resolved};
 use super::selection_record::{CandidateLists, SelectionRecord};
 use super::strategy::Dependence;
@@ -176,9 +177,12 @@ impl AiGateway {
         &self,
         format: ApiFormat,
         resolved: &Resolved,
+        request_type: RequestType,
         env: &dyn RequestEnv,
         host: &dyn HostApi,
     ) -> Result<Selection, (GatewayError, Vec<SelectionRecord>)> {
+        // Providers that refused the request's type, for the error when nothing is left.
+        let mut refused: Vec<String> = Vec::new();
         if self.model_strategies.is_empty() {
             let models = if resolved.requested {
                 resolved.candidates.clone()
@@ -189,6 +193,10 @@ impl AiGateway {
                     .map(|&i| Cand::Known(i))
                     .collect()
             };
+            let models = self.serving(models, resolved, request_type, &mut refused);
+            if models.is_empty() && !refused.is_empty() {
+                return Err((not_allowed(request_type, &refused), Vec::new()));
+            }
             return Ok(Selection {
                 models,
                 records: Vec::new(),
@@ -271,6 +279,7 @@ impl AiGateway {
             } else {
                 (d.allowed, None)
             };
+            let to_try = self.serving(to_try, resolved, request_type, &mut refused);
             records.push(SelectionRecord::Candidates {
                 strategy: s.source.clone(),
                 lists,
@@ -283,7 +292,9 @@ impl AiGateway {
                 });
             }
         }
-        let err = if resolved.requested {
+        let err = if !refused.is_empty() {
+            not_allowed(request_type, &refused)
+        } else if resolved.requested {
             GatewayError::NoMatchingModels("every model the client requested was filtered out by the model_selection strategies".to_owned())
         } else {
             GatewayError::SelectionEmpty(
@@ -291,6 +302,20 @@ impl AiGateway {
             )
         };
         Err((err, records))
+    }
+
+    /// The candidates whose provider may serve `t` (its `allowed_requests`), in order; the
+    /// ids of the providers that may not are added to `refused`.
+    fn serving(
+        &self,
+        mut cands: Vec<Cand>,
+        r: &Resolved,
+        t: RequestType,
+        refused: &mut Vec<String>,
+    ) -> Vec<Cand> {
+        self.universe
+            .retain_serving(&mut cands, |&c| self.cand_provider(c, r), t, refused);
+        cands
     }
 
     /// The cached result of metrics strategy `i` for format `f`, if computed from metrics
@@ -338,15 +363,15 @@ impl AiGateway {
     /// The keys to try for one provider, in order, and the `api_key_selection` record.
     pub(crate) fn select_keys<'k>(
         &self,
-        keys: &'k [ProviderKey],
+        keys: &[&'k ProviderKey],
         provider: &str,
         env: &dyn RequestEnv,
         host: &dyn HostApi,
     ) -> KeySelection<'k> {
         if self.key_strategies.is_empty() || keys.is_empty() {
-            // The default record (`ai.keys`, config order) is rebuilt by `finish` when
-            // needed, so the per-request path carries none.
-            return Ok((keys.iter().collect(), Vec::new()));
+            // No record: the caller (`key_order::candidate_keys`) writes one when the
+            // default order is not the config order, which `finish` rebuilds.
+            return Ok((keys.to_vec(), Vec::new()));
         }
         let snapshot = host.metrics_snapshot();
         let key_values: Vec<Value> = keys
@@ -386,7 +411,7 @@ impl AiGateway {
                     };
                     let chosen: Vec<&ProviderKey> = items
                         .iter()
-                        .filter_map(|it| keys.iter().find(|k| k.id == str_field(it, "id")))
+                        .filter_map(|it| keys.iter().find(|k| k.id == str_field(it, "id")).copied())
                         .collect();
                     records.push(json!({"strategy": s.source, "keys_to_try": chosen.iter().map(|k| k.id.clone()).collect::<Vec<_>>()}));
                     if !chosen.is_empty() {

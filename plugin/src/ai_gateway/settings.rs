@@ -44,8 +44,8 @@ impl Settings {
         let mut dur = |name: &str, v: &Option<String>, default: u64| -> u64 {
             match v {
                 None => default,
-                Some(text) => match validate::duration(text) {
-                    Ok(d) => u64::try_from(d.as_millis()).unwrap_or(default),
+                Some(text) => match validate::duration_ms(text) {
+                    Ok(ms) => ms,
                     Err(e) => {
                         d.error(name, e);
                         default

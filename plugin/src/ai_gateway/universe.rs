@@ -11,6 +11,8 @@ use serde_json::{Value as Json, json};
 
 use super::config::ModelConfig;
 use super::per_format::PerFormat;
+use super::provider_extras::ProviderExtras;
+use super::request_types::{AllowedRequests, RequestType};
 use crate::model::ApiFormat;
 
 /// A provider the gateway may call.
@@ -31,6 +33,12 @@ pub struct Provider {
     pub param_allowlists: Vec<(ApiFormat, String, Vec<String>)>,
     /// Surface name -> path joined to `base_url` verbatim.
     pub path_overrides: BTreeMap<String, String>,
+    /// The request types it may serve (`allowed_requests`).
+    pub allowed_requests: AllowedRequests,
+    /// Its own `headers`, `query_params` and `auth`.
+    pub extras: ProviderExtras,
+    /// Its own `per_request_timeout`, replacing the action's for its attempts.
+    pub per_request_timeout_ms: Option<u64>,
     /// Not in the built-in catalog.
     pub custom: bool,
     /// Listed in `providers[]`.
@@ -47,12 +55,20 @@ pub struct ProviderKey {
     pub value: String,
     /// `k_` + 8 hex digits of SHA-256: names the key in logs, metrics, results.
     pub id: String,
+    /// Its share of first attempts (`weight`, always > 0), when written. Keys are drawn
+    /// only when some key of the provider has one (an unwritten weight counts 1);
+    /// otherwise they keep ngrok's order, as written.
+    pub weight: Option<f64>,
+    /// The models it may be used for (`models`, as written); empty: every model.
+    pub models: Vec<String>,
 }
 
 impl std::fmt::Debug for ProviderKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderKey")
             .field("id", &self.id)
+            .field("weight", &self.weight)
+            .field("models", &self.models)
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +147,30 @@ impl Universe {
         self.providers
             .get(p)
             .is_some_and(|p| p.excluded.is_none() && p.formats.contains(&format))
+    }
+
+    /// Keeps the items whose provider (`provider_of`, an index into `providers`) may serve
+    /// a request of type `t` (its `allowed_requests`), in order; the ids of the providers
+    /// that may not are added to `refused`, once each.
+    pub fn retain_serving<T>(
+        &self,
+        items: &mut Vec<T>,
+        provider_of: impl Fn(&T) -> usize,
+        t: RequestType,
+        refused: &mut Vec<String>,
+    ) {
+        items.retain(|item| {
+            let Some(p) = self.providers.get(provider_of(item)) else {
+                return false;
+            };
+            if p.allowed_requests.allows(t) {
+                return true;
+            }
+            if !refused.contains(&p.id) {
+                refused.push(p.id.clone());
+            }
+            false
+        });
     }
 
     /// Index of the model `provider_id`/`id` (exact ids, as a strategy result names them).

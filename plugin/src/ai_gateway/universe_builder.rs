@@ -10,8 +10,11 @@ use super::catalog::{Catalog, CatalogProvider};
 use super::config::ActionConfig;
 use super::env::LoadEnv;
 use super::per_format::PerFormat;
+use super::provider_extras::ProviderExtras;
 use super::providers::{format_of, provider_from_config};
+use super::request_types::AllowedRequests;
 use super::universe::{Model, ModelEntry, Provider, Universe, model_json};
+use super::validate;
 use crate::model::ApiFormat;
 use crate::policy::Diagnostics;
 
@@ -46,7 +49,10 @@ pub(super) fn build_universe(
             } else {
                 format!("{path}.id_aliases[{}]", j - 1)
             };
-            if let Some(other) = seen_names.get(&key) {
+            if let Err(e) = validate::provider_id(name) {
+                d.error(&at, e.to_string());
+                failed = true;
+            } else if let Some(other) = seen_names.get(&key) {
                 d.error(&at, format!("'{name}' is already used by {other}"));
                 failed = true;
             } else {
@@ -156,6 +162,9 @@ fn unlisted_builtin(
         formats: cp.formats.iter().filter_map(|f| format_of(f)).collect(),
         param_allowlists: Vec::new(),
         path_overrides: BTreeMap::new(),
+        allowed_requests: AllowedRequests::default(),
+        extras: ProviderExtras::default(),
+        per_request_timeout_ms: None,
         custom: false,
         configured: false,
         builtin: Some(cp.id.clone()),

@@ -64,7 +64,26 @@ pub enum InvalidValue {
     BadHeaderName(String),
     #[error("header '{0}' is managed by the gateway and cannot be set")]
     ManagedHeader(String),
+    #[error(
+        "provider id '{0}' contains ':', which separates provider and model in \
+         \"provider:model\": a model could never be addressed through it; {PROVIDER_ID_RULE}"
+    )]
+    ProviderIdColon(String),
+    #[error(
+        "provider id '{0}' contains '/', which separates provider and model in \
+         \"provider/model\"; {PROVIDER_ID_RULE}"
+    )]
+    ProviderIdSlash(String),
+    #[error("provider id '{0}' is not valid: {PROVIDER_ID_RULE}")]
+    ProviderIdChars(String),
 }
+
+/// What a provider id (or alias) may be, as diagnostics say it.
+const PROVIDER_ID_RULE: &str = "use 1 to 64 ASCII letters, digits, '-', '_' or '.', \
+     starting with a letter or digit";
+
+/// Longest provider id: ids are metrics labels and log fields.
+const MAX_PROVIDER_ID: usize = 64;
 
 /// Parses a duration string such as `"90s"` or `"3m"` within the accepted range.
 pub fn duration(text: &str) -> Result<Duration, InvalidValue> {
@@ -77,6 +96,12 @@ pub fn duration(text: &str) -> Result<Duration, InvalidValue> {
         return Err(InvalidValue::DurationOutOfRange(text.to_owned()));
     }
     Ok(d)
+}
+
+/// [`duration`] in whole milliseconds, as plans carry it.
+pub fn duration_ms(text: &str) -> Result<u64, InvalidValue> {
+    let d = duration(text)?;
+    u64::try_from(d.as_millis()).map_err(|_| InvalidValue::DurationOutOfRange(text.to_owned()))
 }
 
 /// A token limit: 1..=500,000.
@@ -118,6 +143,27 @@ pub fn base_url(text: &str) -> Result<url::Url, InvalidValue> {
             scheme: other.to_owned(),
         }),
     }
+}
+
+/// A provider id or alias (docs/ai-gateway.md, "Providers and models"): it is written in
+/// `provider:model` and `provider/model` names, metrics labels and logs, so it is short
+/// and holds neither separator.
+pub fn provider_id(id: &str) -> Result<(), InvalidValue> {
+    if id.contains(':') {
+        return Err(InvalidValue::ProviderIdColon(id.to_owned()));
+    }
+    if id.contains('/') {
+        return Err(InvalidValue::ProviderIdSlash(id.to_owned()));
+    }
+    let valid = id.len() <= MAX_PROVIDER_ID
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !valid {
+        return Err(InvalidValue::ProviderIdChars(id.to_owned()));
+    }
+    Ok(())
 }
 
 /// An HTTP header name we may set upstream.
@@ -164,6 +210,24 @@ mod tests {
                 .to_string()
                 .contains("credentials")
         );
+    }
+
+    #[test]
+    fn provider_ids_say_what_is_allowed_and_why_not_a_colon() {
+        for ok in ["openai", "inference-net", "z-ai", "My_Provider.2", "a"] {
+            assert!(provider_id(ok).is_ok(), "{ok}");
+        }
+        let e = provider_id("azure:eu").unwrap_err().to_string();
+        assert!(
+            e.contains("separates provider and model in \"provider:model\""),
+            "{e}"
+        );
+        let e = provider_id("team/a").unwrap_err().to_string();
+        assert!(e.contains("\"provider/model\""), "{e}");
+        for bad in ["-lead", "has space", "ünï", &"x".repeat(65)] {
+            let e = provider_id(bad).unwrap_err().to_string();
+            assert!(e.contains("1 to 64 ASCII letters"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::policy::{Diagnostics, PathIndex};
 pub struct TestHost {
     pub metrics: RefCell<Vec<TargetMetrics>>,
     pub generation: RefCell<u64>,
+    /// The edge's environment, as the reserved `edge.env` vault reads it.
+    pub vars: HashMap<String, String>,
 }
 
 impl HostApi for TestHost {
@@ -28,8 +30,10 @@ impl HostApi for TestHost {
             retry_after_ms: 0,
         }
     }
-    fn secret(&self, _: &str, _: &str) -> Option<String> {
-        None
+    fn secret(&self, vault: &str, name: &str) -> Option<String> {
+        (vault == crate::ai_gateway::provider_keys::ENV_VAULT)
+            .then(|| self.vars.get(name).cloned())
+            .flatten()
     }
     fn metrics_snapshot(&self) -> Vec<TargetMetrics> {
         self.metrics.borrow().clone()
@@ -120,8 +124,23 @@ pub fn secrets() -> HashMap<(String, String), String> {
 }
 
 pub fn try_load_with(yaml: &str, check: bool) -> Result<Loaded, Vec<Diagnostic>> {
+    try_load_in_env(yaml, check, &[])
+}
+
+/// Loads with these environment variables on the host.
+pub fn try_load_in_env(
+    yaml: &str,
+    check: bool,
+    vars: &[(&str, &str)],
+) -> Result<Loaded, Vec<Diagnostic>> {
     let config: Json = serde_saphyr::from_str(yaml).unwrap();
-    let host = TestHost::default();
+    let host = TestHost {
+        vars: vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..TestHost::default()
+    };
     let templates = Rc::new(RefCell::new(Vec::new()));
     let mut diags = Diagnostics::default();
     let compiled = {

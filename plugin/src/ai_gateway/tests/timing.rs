@@ -106,7 +106,13 @@ fn decision_cost_breakdown() {
     });
     let r = resolve(&l.gw.universe, ApiFormat::OpenAi, &names, false);
     time("select", &mut || {
-        let _ = l.gw.select_models(ApiFormat::OpenAi, &r, &env, &l.host);
+        let _ = l.gw.select_models(
+            ApiFormat::OpenAi,
+            &r,
+            crate::ai_gateway::request_types::RequestType::ChatCompletion,
+            &env,
+            &l.host,
+        );
     });
     let body = ClientBody::parse(&req.body).unwrap();
     let merge = serde_json::Map::new();
@@ -144,7 +150,7 @@ fn decision_cost_breakdown() {
         );
         let _ = h.for_attempt(
             crate::ai_gateway::credentials::AttemptKey::Configured("k"),
-            ApiFormat::OpenAi,
+            &crate::ai_gateway::key_auth::KeyAuth::default_for(ApiFormat::OpenAi),
         );
     });
     let crate::ai_gateway::GatewayStep::Forward(p) = l.plan_with(&req, &env) else {
