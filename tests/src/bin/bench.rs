@@ -821,7 +821,9 @@ async fn cpu_bench(o: &Opts) -> anyhow::Result<()> {
     }
     cpu_header("ai-gateway, one provider and one model");
     let mut results = Vec::new();
-    for kib in [2, 200] {
+    // 2 KiB and 200 KiB carry the targets; 2 MiB and ~10 MB (images in base64, just under
+    // the default 10 MiB body limit) show how the cost grows with the body.
+    for kib in [2, 200, 2048, 10_000] {
         let pr = cpu_run(
             o,
             &client,
@@ -845,8 +847,16 @@ async fn cpu_bench(o: &Opts) -> anyhow::Result<()> {
     }
     println!("\nTargets (same run):");
     cpu_targets("rules.yaml", &e, &p);
-    for (kib, pr, er) in &results {
+    for (kib, pr, er) in results.iter().filter(|(kib, ..)| *kib <= 200) {
         cpu_targets(&format!("ai-gateway, {kib} KiB body"), er, pr);
+    }
+    println!("\nEdge CPU per request and per MiB of body (linear growth keeps µs/MiB flat):");
+    for (kib, _, er) in &results {
+        println!(
+            "- {kib} KiB: {:.0} µs per request, {:.0} µs per MiB",
+            er.cpu_us,
+            er.cpu_us / (*kib as f64 / 1024.0)
+        );
     }
     Ok(())
 }
