@@ -13,6 +13,7 @@ pub mod edge_under_test;
 pub mod http_server;
 pub mod load;
 pub mod paths;
+pub mod process_stats;
 pub mod providers;
 pub mod recorded;
 pub mod sse;

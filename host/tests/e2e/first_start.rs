@@ -6,18 +6,7 @@ use std::time::Duration;
 
 use crate::edge;
 use edge_test_support::Client;
-
-/// The resident memory of process `pid`, in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
+use edge_test_support::process_stats::rss_mib;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_start_compiles_the_plugin_in_a_child_and_stays_small() {

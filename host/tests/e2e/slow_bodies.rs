@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::edge;
 use edge_test_support::ai::chat;
 use edge_test_support::paths::workspace_root;
+use edge_test_support::process_stats::rss_mib;
 use edge_test_support::{Client, Edge, echo_upstream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -162,18 +163,8 @@ async fn a_body_streamed_to_the_upstream_that_stalls_gets_408() {
 async fn two_thousand_stalled_bodies_do_not_stop_ordinary_requests() {
     const STALLED: usize = 2_000;
     let e = quickstart(&["--body-idle-timeout", "3s"]).await;
-    let rss = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            })
-            .map_or(f64::NAN, |kib| kib / 1024.0)
-    };
     let pid = e.pid().unwrap();
-    let idle_rss = rss(pid);
+    let idle_rss = rss_mib(pid);
     let mut stalled = Vec::with_capacity(STALLED);
     for _ in 0..STALLED {
         stalled.push(start_body(e.addr, "/v1/chat/completions", b"{").await);
@@ -197,7 +188,7 @@ async fn two_thousand_stalled_bodies_do_not_stop_ordinary_requests() {
         assert_eq!(r.status, 200, "{}", r.text());
     }
     let served_in = started.elapsed();
-    let loaded_rss = rss(pid);
+    let loaded_rss = rss_mib(pid);
     let mut timeouts = 0;
     for r in readers {
         let raw = r.await.unwrap().expect("a stalled connection stayed open");

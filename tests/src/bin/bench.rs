@@ -40,6 +40,7 @@ use edge_test_support::load::{
     LoadClient, RequestShape, Stats, closed_loop, load_client, open_loop, percentile, send_once,
 };
 use edge_test_support::paths::{plugin_cache_dir, workspace_root};
+use edge_test_support::process_stats::rss_mib;
 use edge_test_support::{MockProvider, echo_upstream, provider};
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
@@ -265,18 +266,6 @@ async fn spawn_edge(
     Ok(e)
 }
 
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 async fn scrape(client: &LoadClient, admin: &str) -> String {
     let req = http::Request::get(format!("{admin}/metrics")).body(Full::new(Bytes::new()));
     let Ok(req) = req else { return String::new() };
@@ -362,6 +351,20 @@ fn plugin_line(h: &Histogram, target_us: f64) {
     );
 }
 
+/// The request the rules.yaml scenarios send: an API call with a key, which the policy's
+/// rules let through with header edits.
+fn rules_request(base: &str) -> RequestShape {
+    RequestShape {
+        method: http::Method::GET,
+        url: format!("{base}/api/items?limit=10"),
+        headers: vec![
+            ("user-agent".into(), "bench".into()),
+            ("x-api-key".into(), "bench".into()),
+        ],
+        body: Bytes::new(),
+    }
+}
+
 async fn policy_bench(o: &Opts) -> anyhow::Result<()> {
     println!(
         "## policy scenario: policies/rules.yaml, {} req/s open loop, {} s per phase",
@@ -380,16 +383,11 @@ async fn policy_bench(o: &Opts) -> anyhow::Result<()> {
     .await?;
     let client = load_client();
     let pid = edge.proc_.0.id();
-    let shape = |base: &str| RequestShape {
-        method: http::Method::GET,
-        url: format!("{base}/api/items?limit=10"),
-        headers: vec![
-            ("user-agent".into(), "bench".into()),
-            ("x-api-key".into(), "bench".into()),
-        ],
-        body: Bytes::new(),
-    };
-    let (d, p, e) = (shape(&up.server.url()), shape(&proxy_url), shape(&edge.url));
+    let (d, p, e) = (
+        rules_request(&up.server.url()),
+        rules_request(&proxy_url),
+        rules_request(&edge.url),
+    );
     for _ in 0..50 {
         send_once(&client, &e).await;
     }
@@ -786,17 +784,15 @@ async fn cpu_bench(o: &Opts) -> anyhow::Result<()> {
     for pid in [proxy.0.id(), edge.proc_.0.id()] {
         pin(pid, "1");
     }
-    let shape = |base: &str| RequestShape {
-        method: http::Method::GET,
-        url: format!("{base}/api/items?limit=10"),
-        headers: vec![
-            ("user-agent".into(), "bench".into()),
-            ("x-api-key".into(), "bench".into()),
-        ],
-        body: Bytes::new(),
-    };
-    let p = cpu_run(o, &client, &shape(&proxy_url), proxy.0.id(), ticks).await;
-    let e = cpu_run(o, &client, &shape(&edge.url), edge.proc_.0.id(), ticks).await;
+    let p = cpu_run(o, &client, &rules_request(&proxy_url), proxy.0.id(), ticks).await;
+    let e = cpu_run(
+        o,
+        &client,
+        &rules_request(&edge.url),
+        edge.proc_.0.id(),
+        ticks,
+    )
+    .await;
     up.requests.clear();
     cpu_header("rules.yaml (upstream mode)");
     cpu_row("bare hyper proxy", &p, &p);
