@@ -1,21 +1,22 @@
-//! The HTTP client every provider call goes through: one pooled reqwest client with rustls
-//! (ring crypto, chosen explicitly so no process-wide default provider is needed), HTTP/1.1
-//! and HTTP/2 via ALPN, and the `.internal` resolver.
+//! How one pooled provider client is built for a TLS profile: reqwest with rustls (ring
+//! crypto, chosen explicitly so no process-wide default provider is needed), HTTP/1.1 and
+//! HTTP/2 via ALPN, and the `.internal` resolver.
 //!
-//! Built once per [`super::GatewayConfig`]. There is deliberately no whole-request timeout
-//! on the client: a stream may run for many minutes. The attempt loop bounds the head (and a
-//! stream's first event) per attempt, and the relay bounds the gaps between chunks.
+//! There is deliberately no whole-request timeout on the client: a stream may run for many
+//! minutes. The attempt loop bounds the head (and a stream's first event) per attempt, and
+//! the relay bounds the gaps between chunks.
 
 use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 
-use super::attempt_error::AttemptError;
 use super::config::GatewayConfig;
+use super::insecure_verifier::InsecureVerifier;
 use super::internal_hosts::InternalHosts;
+use super::tls_profile::TlsProfile;
 
-/// Why the upstream client could not be built (bad CA file, TLS setup).
+/// Why an upstream client could not be built (bad CA file or provider CA, TLS setup).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientBuildError {
     #[error("provider CA bundle is not valid PEM: {0}")]
@@ -30,49 +31,13 @@ pub enum ClientBuildError {
     Client(#[source] reqwest::Error),
 }
 
-/// The pooled client together with the `.internal` table it resolves through, so that an
-/// attempt can be refused before any I/O when its plain `http://` host is not registered.
-/// Dereferences to the reqwest client for sending.
-#[derive(Clone)]
-pub(crate) struct UpstreamClient {
-    http: reqwest::Client,
-    internal_hosts: InternalHosts,
-}
-
-impl UpstreamClient {
-    pub(crate) fn new(http: reqwest::Client, internal_hosts: InternalHosts) -> Self {
-        Self {
-            http,
-            internal_hosts,
-        }
-    }
-
-    /// Runs first in every attempt, before its request is built: plain `http://` goes only
-    /// to names registered in the `.internal` table (`--internal`, the demo provider), so an
-    /// API key never crosses the network in clear text to whatever a resolver returns for
-    /// an unregistered name (docs/ai-gateway.md, "Providers and models").
-    pub(crate) fn check_plain_http(&self, url: &str) -> Result<(), AttemptError> {
-        match self.internal_hosts.plain_http_refused(url) {
-            Some(host) => Err(AttemptError::PlainHttpRefused { host }),
-            None => Ok(()),
-        }
-    }
-}
-
-impl std::ops::Deref for UpstreamClient {
-    type Target = reqwest::Client;
-
-    fn deref(&self) -> &reqwest::Client {
-        &self.http
-    }
-}
-
-/// Builds the shared upstream client.
-pub fn build_upstream_client(
+/// Builds the pooled client of one TLS profile.
+pub(crate) fn build_client(
     config: &GatewayConfig,
     resolver: &InternalHosts,
+    profile: &TlsProfile,
 ) -> Result<reqwest::Client, ClientBuildError> {
-    let tls = tls_config(config)?;
+    let tls = tls_config(config, profile)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .dns_resolver(resolver.clone())
@@ -96,8 +61,32 @@ pub fn build_upstream_client(
 }
 
 /// rustls client settings: ring provider, Mozilla roots, optionally the system roots, plus
-/// the operator's extra CA bundle.
-fn tls_config(config: &GatewayConfig) -> Result<rustls::ClientConfig, ClientBuildError> {
+/// the operator's extra CA bundle, plus the profile's own CA; or, for the insecure profile,
+/// a verifier that accepts any certificate.
+fn tls_config(
+    config: &GatewayConfig,
+    profile: &TlsProfile,
+) -> Result<rustls::ClientConfig, ClientBuildError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(ClientBuildError::Tls)?;
+    let mut tls = match profile {
+        TlsProfile::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(InsecureVerifier::new(provider)))
+            .with_no_client_auth(),
+        TlsProfile::Default | TlsProfile::ExtraCa(_) => builder
+            .with_root_certificates(roots(config, profile)?)
+            .with_no_client_auth(),
+    };
+    // Offer HTTP/2 first; providers that only speak HTTP/1.1 pick that.
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+/// The roots a verifying profile trusts.
+fn roots(config: &GatewayConfig, profile: &TlsProfile) -> Result<RootCertStore, ClientBuildError> {
     let mut roots = RootCertStore::empty();
     roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
     if config.use_system_roots {
@@ -105,20 +94,19 @@ fn tls_config(config: &GatewayConfig) -> Result<rustls::ClientConfig, ClientBuil
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
     }
-    if let Some(pem) = &config.provider_ca_pem {
+    let own = match profile {
+        TlsProfile::ExtraCa(pem) => Some(pem.as_bytes()),
+        TlsProfile::Default | TlsProfile::Insecure => None,
+    };
+    for pem in [config.provider_ca_pem.as_deref(), own]
+        .into_iter()
+        .flatten()
+    {
         for cert in parse_pem_certs(pem)? {
             roots.add(cert).map_err(ClientBuildError::CaCert)?;
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(ClientBuildError::Tls)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    // Offer HTTP/2 first; providers that only speak HTTP/1.1 pick that.
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(tls)
+    Ok(roots)
 }
 
 fn parse_pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, ClientBuildError> {
