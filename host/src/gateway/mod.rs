@@ -5,7 +5,8 @@
 //!
 //! - [`upstream_client`]: the pooled HTTPS clients, one per TLS profile ([`tls_profile`]);
 //!   [`client_builder`] builds one (rustls + ring, HTTP/2, extra CA), with
-//!   [`insecure_verifier`] for `insecure_skip_verify`.
+//!   [`insecure_verifier`] for `insecure_skip_verify`; [`tls_cause`] names why a
+//!   certificate was refused.
 //! - [`internal_hosts`]: `NAME.internal` → address resolution, falling back to DNS.
 //! - [`attempt_loop`]: [`execute_plan`], the loop with its timeouts, cap and Retry-After.
 //! - [`attempt`]: one call: request, deadline, head; commits on a 2xx (non-stream).
@@ -81,6 +82,7 @@ pub(crate) mod sse_framer;
 pub(crate) mod sse_parse;
 pub(crate) mod stream_commit;
 pub(crate) mod stream_cursor;
+pub(crate) mod tls_cause;
 pub(crate) mod tls_profile;
 pub(crate) mod upstream_client;
 
