@@ -54,6 +54,8 @@ impl UpstreamClient {
         if let Some(client) = profiles.get(&profile) {
             return Ok(client.clone());
         }
+        // Built under the lock, once per profile: it reads the system roots from disk, a
+        // short block of this worker thread that later attempts of the profile never pay.
         let client = build_client(&self.config, &self.internal_hosts, &profile)
             .map_err(|e| AttemptError::Tls(e.to_string()))?;
         profiles.insert(profile, client.clone());
