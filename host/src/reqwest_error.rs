@@ -32,19 +32,27 @@ fn describe_kind(err: &reqwest::Error) -> &'static str {
     }
 }
 
-/// Whether any error in the chain of `err` matches `pred`, looking inside `io::Error`
-/// wrappers too (tokio-rustls and hyper nest the real cause as `io::Error`'s payload, which
-/// `source()` skips).
+/// Whether any error in the chain of `err` matches `pred`.
 pub fn any_in_chain(
     err: &reqwest::Error,
     pred: impl Fn(&(dyn StdError + 'static)) -> bool,
 ) -> bool {
+    find_in_chain(err, pred).is_some()
+}
+
+/// The first error in the chain of `err` that matches `pred`, looking inside `io::Error`
+/// wrappers too (tokio-rustls and hyper nest the real cause as `io::Error`'s payload, which
+/// `source()` skips).
+pub fn find_in_chain<'e>(
+    err: &'e reqwest::Error,
+    pred: impl Fn(&(dyn StdError + 'static)) -> bool,
+) -> Option<&'e (dyn StdError + 'static)> {
     let mut next: Option<&(dyn StdError + 'static)> = err.source();
     // Chains are a handful of links; the bound only guards against a cyclic source().
     for _ in 0..32 {
-        let Some(e) = next else { return false };
+        let e = next?;
         if pred(e) {
-            return true;
+            return Some(e);
         }
         next = match e
             .downcast_ref::<std::io::Error>()
@@ -54,5 +62,5 @@ pub fn any_in_chain(
             None => e.source(),
         };
     }
-    false
+    None
 }

@@ -117,6 +117,21 @@ pub struct Attempt {
     pub timeout_ms: u64,
     /// Values the host must blot out of whatever it shows of this attempt.
     pub redact: Vec<String>,
+    /// How the host verifies the provider's certificate (WIT `tls-trust`).
+    pub tls: TlsTrust,
+}
+
+/// How an attempt's TLS certificate is verified (WIT `tls-trust`; docs/ai-gateway.md,
+/// "Provider TLS").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TlsTrust {
+    /// The edge-wide roots (bundled, system, `--provider-ca`).
+    #[default]
+    Default,
+    /// The edge-wide roots plus this provider's own CA (PEM text).
+    CaPem(String),
+    /// No verification (`insecure_skip_verify`).
+    Insecure,
 }
 
 /// The next step after a failed attempt (WIT `failover-action`).

@@ -329,6 +329,11 @@ fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
                     model_group: a.model_group,
                     timeout_ms: a.timeout_ms,
                     redact: a.redact,
+                    tls: match a.tls {
+                        m::TlsTrust::Default => wt::TlsTrust::DefaultRoots,
+                        m::TlsTrust::CaPem(pem) => wt::TlsTrust::CaPem(pem),
+                        m::TlsTrust::Insecure => wt::TlsTrust::Insecure,
+                    },
                 })
                 .collect(),
             format: match p.format {

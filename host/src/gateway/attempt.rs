@@ -18,6 +18,7 @@ use super::internal_hosts::is_internal_host;
 use super::redaction::CREDENTIAL_HEADERS;
 use super::stream_commit::await_first_event;
 use super::stream_cursor::StreamCursor;
+use super::tls_profile::TlsProfile;
 use super::upstream_client::UpstreamClient;
 
 /// A response the loop commits to: its head, the body bytes already read (replayed to the
@@ -78,7 +79,10 @@ pub(crate) async fn run_attempt(
             AttemptError::Timeout(budget_ms)
         }
     };
-    let response = match timeout_at(deadline, client.execute(request)).await {
+    let http = client
+        .for_profile(TlsProfile::from(&attempt.tls))
+        .map_err(Failed::bare)?;
+    let response = match timeout_at(deadline, http.execute(request)).await {
         Err(_) => return Err(Failed::bare(out_of_time())),
         Ok(Err(err)) => return Err(Failed::bare(from_reqwest(&err, budget_ms))),
         Ok(Ok(response)) => response,

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use crate::reqwest_error::{any_in_chain, describe};
+use crate::reqwest_error::{any_in_chain, describe, find_in_chain};
 use crate::wit::types::FailureKind;
 
 use super::internal_hosts::ResolveError;
+use super::tls_cause;
 
 /// One failed attempt. Messages never contain URLs (query strings can carry keys) or
 /// header values.
@@ -71,10 +72,12 @@ impl AttemptError {
 /// could not even accept a connection. `per_attempt_ms` names the deadline in the message
 /// if the client timed out otherwise.
 pub fn from_reqwest(err: &reqwest::Error, per_attempt_ms: u64) -> AttemptError {
-    let cause = describe(err);
-    if any_in_chain(err, |e| e.is::<rustls::Error>()) {
-        return AttemptError::Tls(cause);
+    if let Some(tls) =
+        find_in_chain(err, |e| e.is::<rustls::Error>()).and_then(|e| e.downcast_ref())
+    {
+        return AttemptError::Tls(tls_cause::describe(tls));
     }
+    let cause = describe(err);
     if err.is_dns()
         || any_in_chain(err, |e| {
             e.is::<ResolveError>() || e.to_string() == "dns error"

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use super::client_builder::ClientBuildError;
 use super::config::GatewayConfig;
 use super::internal_hosts::InternalHosts;
-use super::upstream_client::{ClientBuildError, UpstreamClient, build_upstream_client};
+use super::upstream_client::UpstreamClient;
 use crate::host_services::TargetMetricsSink;
 
 /// Built once at startup (and again when settings that shape the client change); shared by
@@ -24,10 +25,7 @@ impl GatewayContext {
         sink: Arc<dyn TargetMetricsSink>,
     ) -> Result<Self, ClientBuildError> {
         let internal_hosts = InternalHosts::new(&config.internal_hosts);
-        let client = UpstreamClient::new(
-            build_upstream_client(config, &internal_hosts)?,
-            internal_hosts.clone(),
-        );
+        let client = UpstreamClient::new(config, internal_hosts.clone())?;
         Ok(Self {
             client,
             internal_hosts,

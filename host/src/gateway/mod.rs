@@ -3,7 +3,10 @@
 //! The plugin decides which providers, models and keys to try and in what order (a
 //! [`Plan`](crate::wit::types::Plan)); this module moves the bytes:
 //!
-//! - [`upstream_client`]: the pooled HTTPS client (rustls + ring, HTTP/2, extra CA).
+//! - [`upstream_client`]: the pooled HTTPS clients, one per TLS profile ([`tls_profile`]);
+//!   [`client_builder`] builds one (rustls + ring, HTTP/2, extra CA), with
+//!   [`insecure_verifier`] for `insecure_skip_verify`; [`tls_cause`] names why a
+//!   certificate was refused.
 //! - [`internal_hosts`]: `NAME.internal` → address resolution, falling back to DNS.
 //! - [`attempt_loop`]: [`execute_plan`], the loop with its timeouts, cap and Retry-After.
 //! - [`attempt`]: one call: request, deadline, head; commits on a 2xx (non-stream).
@@ -61,11 +64,13 @@ pub(crate) mod attempt_error;
 pub(crate) mod attempt_loop;
 pub(crate) mod attempt_step;
 pub(crate) mod break_report;
+pub(crate) mod client_builder;
 pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod defaults;
 pub(crate) mod excerpt;
 pub(crate) mod failover_classifier;
+pub(crate) mod insecure_verifier;
 pub(crate) mod internal_hosts;
 pub(crate) mod plan_result;
 pub(crate) mod redaction;
@@ -77,14 +82,16 @@ pub(crate) mod sse_framer;
 pub(crate) mod sse_parse;
 pub(crate) mod stream_commit;
 pub(crate) mod stream_cursor;
+pub(crate) mod tls_cause;
+pub(crate) mod tls_profile;
 pub(crate) mod upstream_client;
 
 pub use attempt_loop::execute_plan;
 pub use attempt_step::step_label;
+pub use client_builder::ClientBuildError;
 pub use config::GatewayConfig;
 pub use context::GatewayContext;
 pub use failover_classifier::FailoverClassifier;
 pub use internal_hosts::InternalHosts;
 pub use plan_result::PlanResult;
 pub use response_headers::{REQUEST_ID_HEADER, stamp_request_id};
-pub use upstream_client::ClientBuildError;

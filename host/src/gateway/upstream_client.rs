@@ -1,50 +1,65 @@
-//! The HTTP client every provider call goes through: one pooled reqwest client with rustls
-//! (ring crypto, chosen explicitly so no process-wide default provider is needed), HTTP/1.1
-//! and HTTP/2 via ALPN, and the `.internal` resolver.
+//! The HTTP clients provider calls go through: one pooled reqwest client per TLS profile
+//! (docs/ai-gateway.md, "Provider TLS"), sharing the `.internal` resolver.
 //!
-//! Built once per [`super::GatewayConfig`]. There is deliberately no whole-request timeout
-//! on the client: a stream may run for many minutes. The attempt loop bounds the head (and a
-//! stream's first event) per attempt, and the relay bounds the gaps between chunks.
+//! The default profile's client is built when the edge starts (and again when settings that
+//! shape the client change); a provider's own CA or `insecure_skip_verify` gets its client
+//! the first time one of its attempts runs, kept for every later attempt with the same
+//! profile, so connections are pooled per profile and never built per request. The cache
+//! grows only with the distinct profiles the policies loaded since start have named.
 
-use std::sync::Arc;
-
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::attempt_error::AttemptError;
+use super::client_builder::{ClientBuildError, build_client};
 use super::config::GatewayConfig;
 use super::internal_hosts::InternalHosts;
+use super::tls_profile::TlsProfile;
 
-/// Why the upstream client could not be built (bad CA file, TLS setup).
-#[derive(Debug, thiserror::Error)]
-pub enum ClientBuildError {
-    #[error("provider CA bundle is not valid PEM: {0}")]
-    CaPem(#[source] std::io::Error),
-    #[error("provider CA bundle holds no certificate")]
-    CaEmpty,
-    #[error("provider CA certificate rejected: {0}")]
-    CaCert(#[source] rustls::Error),
-    #[error("TLS setup failed: {0}")]
-    Tls(#[source] rustls::Error),
-    #[error("HTTP client setup failed: {0}")]
-    Client(#[source] reqwest::Error),
-}
-
-/// The pooled client together with the `.internal` table it resolves through, so that an
+/// The pooled clients together with the `.internal` table they resolve through, so that an
 /// attempt can be refused before any I/O when its plain `http://` host is not registered.
-/// Dereferences to the reqwest client for sending.
+/// Dereferences to the default profile's client. Cloning is cheap and shares the pools.
 #[derive(Clone)]
 pub(crate) struct UpstreamClient {
-    http: reqwest::Client,
+    default: reqwest::Client,
     internal_hosts: InternalHosts,
+    config: Arc<GatewayConfig>,
+    /// Clients of the profiles other than the default, built on first use.
+    profiles: Arc<Mutex<HashMap<TlsProfile, reqwest::Client>>>,
 }
 
 impl UpstreamClient {
-    pub(crate) fn new(http: reqwest::Client, internal_hosts: InternalHosts) -> Self {
-        Self {
-            http,
+    /// Builds the default profile's client.
+    pub(crate) fn new(
+        config: &GatewayConfig,
+        internal_hosts: InternalHosts,
+    ) -> Result<Self, ClientBuildError> {
+        Ok(Self {
+            default: build_client(config, &internal_hosts, &TlsProfile::Default)?,
             internal_hosts,
+            config: Arc::new(config.clone()),
+            profiles: Arc::default(),
+        })
+    }
+
+    /// The client of `profile`, built the first time it is asked for. A provider CA that
+    /// rustls refuses fails the attempt (the plugin has checked it is PEM at load).
+    pub(crate) fn for_profile(&self, profile: TlsProfile) -> Result<reqwest::Client, AttemptError> {
+        if profile == TlsProfile::Default {
+            return Ok(self.default.clone());
         }
+        // A panic while the lock was held cannot leave the map half-written: insert is the
+        // only mutation.
+        let mut profiles = self.profiles.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = profiles.get(&profile) {
+            return Ok(client.clone());
+        }
+        // Built under the lock, once per profile: it reads the system roots from disk, a
+        // short block of this worker thread that later attempts of the profile never pay.
+        let client = build_client(&self.config, &self.internal_hosts, &profile)
+            .map_err(|e| AttemptError::Tls(e.to_string()))?;
+        profiles.insert(profile, client.clone());
+        Ok(client)
     }
 
     /// Runs first in every attempt, before its request is built: plain `http://` goes only
@@ -63,71 +78,6 @@ impl std::ops::Deref for UpstreamClient {
     type Target = reqwest::Client;
 
     fn deref(&self) -> &reqwest::Client {
-        &self.http
+        &self.default
     }
-}
-
-/// Builds the shared upstream client.
-pub fn build_upstream_client(
-    config: &GatewayConfig,
-    resolver: &InternalHosts,
-) -> Result<reqwest::Client, ClientBuildError> {
-    let tls = tls_config(config)?;
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .dns_resolver(resolver.clone())
-        .connect_timeout(config.connect_timeout)
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .pool_max_idle_per_host(config.pool_max_idle_per_host)
-        // Providers are reached directly; an HTTP(S)_PROXY in the environment would
-        // silently reroute API keys through a third party.
-        .no_proxy()
-        // A redirect from an AI provider is a misconfiguration; following it could send
-        // credentials to another host. The 3xx is reported as the attempt's status.
-        .redirect(reqwest::redirect::Policy::none())
-        // SSE chunks are small and latency-sensitive.
-        .tcp_nodelay(true)
-        // Keep idle HTTP/2 connections alive through NATs while streams sit idle.
-        .http2_keep_alive_interval(std::time::Duration::from_secs(30))
-        .http2_keep_alive_while_idle(true)
-        .http2_adaptive_window(true)
-        .build()
-        .map_err(ClientBuildError::Client)
-}
-
-/// rustls client settings: ring provider, Mozilla roots, optionally the system roots, plus
-/// the operator's extra CA bundle.
-fn tls_config(config: &GatewayConfig) -> Result<rustls::ClientConfig, ClientBuildError> {
-    let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
-    if config.use_system_roots {
-        // Best effort: a container without a CA directory still has the bundled roots.
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
-    }
-    if let Some(pem) = &config.provider_ca_pem {
-        for cert in parse_pem_certs(pem)? {
-            roots.add(cert).map_err(ClientBuildError::CaCert)?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(ClientBuildError::Tls)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    // Offer HTTP/2 first; providers that only speak HTTP/1.1 pick that.
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(tls)
-}
-
-fn parse_pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, ClientBuildError> {
-    let mut reader = std::io::BufReader::new(pem);
-    let certs = rustls_pemfile::certs(&mut reader)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ClientBuildError::CaPem)?;
-    if certs.is_empty() {
-        return Err(ClientBuildError::CaEmpty);
-    }
-    Ok(certs)
 }

@@ -48,6 +48,8 @@ mod provider_keys;
 #[cfg(test)]
 mod provider_timeouts;
 #[cfg(test)]
+mod provider_tls;
+#[cfg(test)]
 mod quickstart;
 #[cfg(test)]
 mod request_checks;

@@ -12,7 +12,7 @@ use edge::gateway::{
 use edge::host_services::{AttemptRecord, TargetMetricsSink, TargetRef};
 use edge::plugin_runtime::{ArtifactCache, LoadedPolicy, PluginRuntime, RuntimeConfig};
 use edge::wit::types::{
-    ApiFormat, Attempt, AttemptResult, BodyPiece, FailoverAction, Plan, StreamProtocol,
+    ApiFormat, Attempt, AttemptResult, BodyPiece, FailoverAction, Plan, StreamProtocol, TlsTrust,
 };
 use edge_test_support::TestCa;
 use http::Response;
@@ -95,6 +95,7 @@ pub fn attempt(url: String, provider: &str, model: &str, key: &str, group: u32) 
         model_group: group,
         timeout_ms: 2_000,
         redact: Vec::new(),
+        tls: TlsTrust::DefaultRoots,
     }
 }
 

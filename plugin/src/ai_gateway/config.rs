@@ -94,6 +94,11 @@ pub struct ProviderConfig {
     pub auth: Option<serde_json::Value>,
     /// Ours: this provider's attempts' `per_request_timeout`, replacing the action's.
     pub per_request_timeout: Option<String>,
+    /// Ours (Bifrost's field): a CA certificate (inline PEM) trusted for this provider
+    /// only, checked by `provider_tls`.
+    pub ca_cert_pem: Option<String>,
+    /// Ours (Bifrost's field): no certificate verification for this provider (dangerous).
+    pub insecure_skip_verify: bool,
 }
 
 /// One entry of `providers[].api_keys`.

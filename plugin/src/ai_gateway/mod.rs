@@ -45,6 +45,7 @@ mod per_format;
 mod plan;
 mod provider_extras;
 mod provider_keys;
+mod provider_tls;
 mod providers;
 mod quota;
 pub mod request_headers;

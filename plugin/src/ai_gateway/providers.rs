@@ -11,7 +11,7 @@ use super::provider_keys::provider_keys;
 use super::request_types::AllowedRequests;
 use super::universe::{ModelEntry, Provider};
 use super::validate::{self, SURFACES};
-use crate::model::ApiFormat;
+use crate::model::{ApiFormat, TlsTrust};
 use crate::policy::Diagnostics;
 
 /// `openai` / `anthropic` (any case) as written in `supported_api_surfaces[].format` and
@@ -77,6 +77,7 @@ pub(super) fn provider_from_config(
                     .map_err(|e| d.error("per_request_timeout", e))
                     .ok()
             }),
+            tls: TlsTrust::from_config(pc, d),
             custom: builtin.is_none(),
             configured: true,
             builtin: builtin.map(|b| b.id.clone()),

@@ -13,7 +13,7 @@ use super::config::ModelConfig;
 use super::per_format::PerFormat;
 use super::provider_extras::ProviderExtras;
 use super::request_types::{AllowedRequests, RequestType};
-use crate::model::ApiFormat;
+use crate::model::{ApiFormat, TlsTrust};
 
 /// A provider the gateway may call.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct Provider {
     pub extras: ProviderExtras,
     /// Its own `per_request_timeout`, replacing the action's for its attempts.
     pub per_request_timeout_ms: Option<u64>,
+    /// How its certificate is verified (`ca_cert_pem`, `insecure_skip_verify`).
+    pub tls: TlsTrust,
     /// Not in the built-in catalog.
     pub custom: bool,
     /// Listed in `providers[]`.

@@ -15,7 +15,7 @@ use super::providers::{format_of, provider_from_config};
 use super::request_types::AllowedRequests;
 use super::universe::{Model, ModelEntry, Provider, Universe, model_json};
 use super::validate;
-use crate::model::ApiFormat;
+use crate::model::{ApiFormat, TlsTrust};
 use crate::policy::Diagnostics;
 
 /// Merges the catalog with `providers[]` and applies the allow rules. `None` when a
@@ -165,6 +165,7 @@ fn unlisted_builtin(
         allowed_requests: AllowedRequests::default(),
         extras: ProviderExtras::default(),
         per_request_timeout_ms: None,
+        tls: TlsTrust::Default,
         custom: false,
         configured: false,
         builtin: Some(cp.id.clone()),

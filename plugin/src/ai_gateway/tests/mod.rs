@@ -13,6 +13,7 @@ mod plans;
 mod policies;
 mod provider_extras;
 mod provider_timeouts;
+mod provider_tls;
 mod strategies;
 mod timing;
 mod whole_policies;
