@@ -117,6 +117,16 @@ pub struct Attempt {
     pub timeout_ms: u64,
     /// Values the host must blot out of whatever it shows of this attempt.
     pub redact: Vec<String>,
+    /// The provider's concurrency cap and queue (WIT `concurrency-limit`); `None`: uncapped.
+    pub concurrency: Option<ConcurrencyLimit>,
+}
+
+/// A provider's `concurrency_and_buffer_size` (docs/ai-gateway.md, "Provider concurrency"):
+/// the host lets at most `concurrency` of its attempts run at once and `buffer_size` wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConcurrencyLimit {
+    pub concurrency: u32,
+    pub buffer_size: u32,
 }
 
 /// The next step after a failed attempt (WIT `failover-action`).
@@ -170,6 +180,9 @@ pub enum FailureKind {
     TotalTimeout,
     StreamError,
     Protocol,
+    /// The provider's concurrency cap and queue were full, or the wait outlasted the
+    /// attempt's deadline; nothing was sent.
+    Saturated,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

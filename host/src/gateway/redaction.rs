@@ -120,6 +120,7 @@ mod tests {
             model_group: 0,
             timeout_ms: 0,
             redact: Vec::new(),
+            concurrency: None,
         }
     }
 

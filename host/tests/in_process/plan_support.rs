@@ -95,6 +95,7 @@ pub fn attempt(url: String, provider: &str, model: &str, key: &str, group: u32) 
         model_group: group,
         timeout_ms: 2_000,
         redact: Vec::new(),
+        concurrency: None,
     }
 }
 

@@ -297,6 +297,7 @@ pub(super) fn plan(
                     .per_request_timeout_ms
                     .unwrap_or(gw.settings.per_request_timeout_ms),
                 redact: sends.secrets.for_attempt(cred.value),
+                concurrency: provider.concurrency,
             });
         }
     }

@@ -13,7 +13,7 @@ use super::config::ModelConfig;
 use super::per_format::PerFormat;
 use super::provider_extras::ProviderExtras;
 use super::request_types::{AllowedRequests, RequestType};
-use crate::model::ApiFormat;
+use crate::model::{ApiFormat, ConcurrencyLimit};
 
 /// A provider the gateway may call.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct Provider {
     pub extras: ProviderExtras,
     /// Its own `per_request_timeout`, replacing the action's for its attempts.
     pub per_request_timeout_ms: Option<u64>,
+    /// Its `concurrency_and_buffer_size`, written on each of its attempts for the host.
+    pub concurrency: Option<ConcurrencyLimit>,
     /// Not in the built-in catalog.
     pub custom: bool,
     /// Listed in `providers[]`.

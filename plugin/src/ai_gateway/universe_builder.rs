@@ -165,6 +165,7 @@ fn unlisted_builtin(
         allowed_requests: AllowedRequests::default(),
         extras: ProviderExtras::default(),
         per_request_timeout_ms: None,
+        concurrency: None,
         custom: false,
         configured: false,
         builtin: Some(cp.id.clone()),
