@@ -19,6 +19,7 @@
 //! - [`sse_events`]: what each event is (keep-alive, preamble, content, closing, error) and
 //!   the error events a broken stream ends with.
 //! - [`redaction`]: keeps the attempt's credentials out of failure records.
+//! - [`provider_gate`]: the per-provider concurrency caps and their queues.
 //!
 //! # What the loop does
 //!
@@ -68,6 +69,7 @@ pub(crate) mod excerpt;
 pub(crate) mod failover_classifier;
 pub(crate) mod internal_hosts;
 pub(crate) mod plan_result;
+pub(crate) mod provider_gate;
 pub(crate) mod redaction;
 pub(crate) mod relay_body;
 pub(crate) mod response_headers;
