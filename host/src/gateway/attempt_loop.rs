@@ -94,6 +94,8 @@ pub async fn execute_plan(
         match outcome {
             Ok(committed) => return serve(ctx, plan, run, index, committed, duration, slot),
             Err(failed) => {
+                // Given back before any Retry-After wait: a waiting attempt holds no slot.
+                drop(slot);
                 next = run
                     .after_failure(ctx, plan, classifier, index, failed, duration)
                     .await
