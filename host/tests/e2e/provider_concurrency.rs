@@ -6,8 +6,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::edge;
-use edge_test_support::ai::{ProviderCfg, ai_policy, chat};
-use edge_test_support::{Client, provider};
+use edge_test_support::ai::{AiPolicy, ProviderCfg, ai_policy, chat};
+use edge_test_support::{Client, Edge, MockProvider, provider};
 use serde_json::json;
 
 /// The value of the Prometheus series `name` (labels included) in `text`, 0 when absent.
@@ -17,27 +17,39 @@ fn series(text: &str, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// An edge whose `action` lists `capped` (as `capped_cfg`), then `spill`, both serving
+/// model `shared`: what `capped` cannot take goes to `spill`.
+async fn capped_then_spill(
+    action: AiPolicy,
+    capped_cfg: ProviderCfg,
+    capped: &MockProvider,
+    spill: &MockProvider,
+) -> Edge {
+    let policy = action
+        .provider(capped_cfg.models(&["shared"]))
+        .provider(ProviderCfg::of(spill).models(&["shared"]))
+        .build();
+    edge()
+        .policy(&policy)
+        .provider(capped)
+        .provider(spill)
+        .start()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capped_provider_never_sees_more_than_its_cap_and_the_overflow_fails_over() {
     // 2 slots and a queue of 1 in front of a slow provider: of 8 concurrent requests, at
     // most 3 reach it (2 at once, then the queued one), the rest go to `spill` at once.
     let capped = provider("capped").delay(1_500).start().await.unwrap();
     let spill = provider("spill").start().await.unwrap();
-    let policy = ai_policy()
-        .set("per_request_timeout", json!("10s"))
-        .provider(ProviderCfg::of(&capped).models(&["shared"]).field(
-            "concurrency_and_buffer_size",
-            json!({"concurrency": 2, "buffer_size": 1}),
-        ))
-        .provider(ProviderCfg::of(&spill).models(&["shared"]))
-        .build();
-    let e = edge()
-        .policy(&policy)
-        .provider(&capped)
-        .provider(&spill)
-        .start()
-        .await
-        .unwrap();
+    let capped_cfg = ProviderCfg::of(&capped).field(
+        "concurrency_and_buffer_size",
+        json!({"concurrency": 2, "buffer_size": 1}),
+    );
+    let action = ai_policy().set("per_request_timeout", json!("10s"));
+    let e = capped_then_spill(action, capped_cfg, &capped, &spill).await;
     let c = Client::new().unwrap();
     let url = e.url("/v1/chat/completions");
     let body = chat("shared", &[], false);
@@ -89,25 +101,13 @@ async fn a_queued_request_that_outwaits_its_deadline_fails_over_while_a_stream_h
         .await
         .unwrap();
     let spill = provider("spill").start().await.unwrap();
-    let policy = ai_policy()
-        .provider(
-            ProviderCfg::of(&capped)
-                .models(&["shared"])
-                .field("per_request_timeout", json!("1s"))
-                .field(
-                    "concurrency_and_buffer_size",
-                    json!({"concurrency": 1, "buffer_size": 4}),
-                ),
-        )
-        .provider(ProviderCfg::of(&spill).models(&["shared"]))
-        .build();
-    let e = edge()
-        .policy(&policy)
-        .provider(&capped)
-        .provider(&spill)
-        .start()
-        .await
-        .unwrap();
+    let capped_cfg = ProviderCfg::of(&capped)
+        .field("per_request_timeout", json!("1s"))
+        .field(
+            "concurrency_and_buffer_size",
+            json!({"concurrency": 1, "buffer_size": 4}),
+        );
+    let e = capped_then_spill(ai_policy(), capped_cfg, &capped, &spill).await;
     let c = Client::new().unwrap();
     let url = e.url("/v1/chat/completions");
     let stream = {
