@@ -2,10 +2,10 @@
 //! the edge keeps at most `concurrency` attempts in flight to it, lets `buffer_size` wait,
 //! and fails the rest over to the next model; a stream keeps its slot until it ends.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::edge;
+use crate::edge_check::check;
 use edge_test_support::ai::{AiPolicy, ProviderCfg, ai_policy, chat};
 use edge_test_support::{Client, Edge, MockProvider, provider};
 use serde_json::json;
@@ -179,13 +179,8 @@ on_http_request:
 ",
     )
     .unwrap();
-    let out = Command::new(crate::EDGE_BIN)
-        .arg("check")
-        .arg(&policy)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_ne!(out.status.code(), Some(0), "{stdout}");
+    let (code, stdout, _) = check(&[&policy]);
+    assert_ne!(code, 0, "{stdout}");
     let f = policy.display();
     assert!(
         stdout.contains(&format!("{f}:8:26: error:"))
