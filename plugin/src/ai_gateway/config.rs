@@ -3,8 +3,8 @@
 //! plus our documented extensions (`stream_idle_timeout`, `stream_max_duration`, `failover`,
 //! `forward_headers`,
 //! `request_path_overrides`, `allowed_requests`, a provider's `headers`, `query_params`,
-//! `auth`, `per_request_timeout` and `concurrency_and_buffer_size`, `api_keys[].weight` and `models`, `pricing`,
-//! `datacenters`). Unknown fields are rejected so a
+//! `auth`, `per_request_timeout` and `concurrency_and_buffer_size`, `api_keys[].weight`
+//! and `models`, `pricing`, `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.
 
 use std::collections::BTreeMap;
