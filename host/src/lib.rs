@@ -12,6 +12,7 @@ pub mod host_services;
 pub(crate) mod metrics;
 pub mod plugin_runtime;
 pub(crate) mod policy_state;
+pub mod provider_queue_metrics;
 pub(crate) mod reload;
 pub(crate) mod reqwest_error;
 pub mod server;

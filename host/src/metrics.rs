@@ -14,6 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::provider_queue_metrics::ProviderQueueMetrics;
+
 /// How the edge answered a request: which decision served it and the status class.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -234,6 +236,11 @@ impl EdgeMetrics {
         InFlightGuard {
             gauge: self.in_flight.clone(),
         }
+    }
+
+    /// Serves the per-provider concurrency series (fed by the attempt loop) with the rest.
+    pub fn register_provider_queues(&mut self, queues: &ProviderQueueMetrics) {
+        queues.register(&mut self.registry);
     }
 
     /// The whole registry in the Prometheus/OpenMetrics text format.

@@ -119,6 +119,8 @@ pub struct Attempt {
     pub redact: Vec<String>,
     /// How the host verifies the provider's certificate (WIT `tls-trust`).
     pub tls: TlsTrust,
+    /// The provider's concurrency cap and queue (WIT `concurrency-limit`); `None`: uncapped.
+    pub concurrency: Option<ConcurrencyLimit>,
 }
 
 /// How an attempt's TLS certificate is verified (WIT `tls-trust`; docs/ai-gateway.md,
@@ -132,6 +134,14 @@ pub enum TlsTrust {
     CaPem(String),
     /// No verification (`insecure_skip_verify`).
     Insecure,
+}
+
+/// A provider's `concurrency_and_buffer_size` (docs/ai-gateway.md, "Provider concurrency"):
+/// the host lets at most `concurrency` of its attempts run at once and `buffer_size` wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConcurrencyLimit {
+    pub concurrency: u32,
+    pub buffer_size: u32,
 }
 
 /// The next step after a failed attempt (WIT `failover-action`).
@@ -185,6 +195,9 @@ pub enum FailureKind {
     TotalTimeout,
     StreamError,
     Protocol,
+    /// The provider's concurrency cap and queue were full, or the wait outlasted the
+    /// attempt's deadline; nothing was sent.
+    Saturated,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -268,6 +268,7 @@ fn attempt_result_in(a: wt::AttemptResult) -> m::AttemptResult {
             wt::FailureKind::TotalTimeout => m::FailureKind::TotalTimeout,
             wt::FailureKind::StreamError => m::FailureKind::StreamError,
             wt::FailureKind::Protocol => m::FailureKind::Protocol,
+            wt::FailureKind::Saturated => m::FailureKind::Saturated,
         }),
         message: a.message,
         headers: a.headers,
@@ -334,6 +335,10 @@ fn outcome_out(o: m::RequestOutcome) -> wt::RequestOutcome {
                         m::TlsTrust::CaPem(pem) => wt::TlsTrust::CaPem(pem),
                         m::TlsTrust::Insecure => wt::TlsTrust::Insecure,
                     },
+                    concurrency: a.concurrency.map(|c| wt::ConcurrencyLimit {
+                        concurrency: c.concurrency,
+                        buffer_size: c.buffer_size,
+                    }),
                 })
                 .collect(),
             format: match p.format {

@@ -42,7 +42,8 @@ pub(crate) struct Failed {
 }
 
 impl Failed {
-    fn bare(error: AttemptError) -> Self {
+    /// A failure before any response head arrived.
+    pub(crate) fn bare(error: AttemptError) -> Self {
         Self {
             status: error.status(),
             error,

@@ -41,6 +41,20 @@ pub enum AttemptError {
          --internal NAME.internal=HOST:PORT (or the --demo provider); register {host} or use https://"
     )]
     PlainHttpRefused { host: String },
+    /// Every slot of the provider's concurrency cap was taken and its queue was full
+    /// (`concurrency_and_buffer_size`); nothing was sent.
+    #[error(
+        "the provider is at its concurrency cap of {concurrency} with its queue of \
+         {buffer_size} full; nothing was sent"
+    )]
+    QueueFull { concurrency: u32, buffer_size: u32 },
+    /// The attempt's deadline passed while it waited in the provider's queue; nothing was
+    /// sent.
+    #[error(
+        "no slot of the provider's concurrency cap of {concurrency} freed up within the \
+         attempt's deadline (waited {waited_ms} ms); nothing was sent"
+    )]
+    QueueTimeout { concurrency: u32, waited_ms: u64 },
 }
 
 impl AttemptError {
@@ -55,6 +69,7 @@ impl AttemptError {
             Self::TotalTimeout => FailureKind::TotalTimeout,
             Self::StreamError(_) => FailureKind::StreamError,
             Self::Protocol(_) => FailureKind::Protocol,
+            Self::QueueFull { .. } | Self::QueueTimeout { .. } => FailureKind::Saturated,
         }
     }
 

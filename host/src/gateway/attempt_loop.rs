@@ -32,6 +32,7 @@ use super::defaults::{
 use super::excerpt::excerpt_of_bytes;
 use super::failover_classifier::FailoverClassifier;
 use super::plan_result::PlanResult;
+use super::provider_gate::ProviderSlot;
 use super::redaction::{redact, secrets_of};
 use super::relay_body::RelayBody;
 use super::response_headers::client_headers;
@@ -59,6 +60,27 @@ pub async fn execute_plan(
         }
         run.tried.insert(target(attempt).to_key());
         let attempt_deadline = now + or_default(attempt.timeout_ms, DEFAULT_ATTEMPT_TIMEOUT);
+        // A capped provider's slot (docs/ai-gateway.md, "Provider concurrency"): the wait
+        // counts against the attempt's deadline, and a saturated provider fails over.
+        let admitted = ctx
+            .gates
+            .admit(
+                &attempt.provider,
+                attempt.concurrency,
+                attempt_deadline,
+                run.total_deadline,
+            )
+            .await;
+        let slot = match admitted {
+            Ok(slot) => slot,
+            Err(error) => {
+                let failed = Failed::bare(error);
+                next = run
+                    .after_failure(ctx, plan, classifier, index, failed, now.elapsed())
+                    .await;
+                continue;
+            }
+        };
         let outcome = run_attempt(
             &ctx.client,
             attempt,
@@ -70,8 +92,10 @@ pub async fn execute_plan(
         .await;
         let duration = now.elapsed();
         match outcome {
-            Ok(committed) => return serve(ctx, plan, run, index, committed, duration),
+            Ok(committed) => return serve(ctx, plan, run, index, committed, duration, slot),
             Err(failed) => {
+                // Given back before any Retry-After wait: a waiting attempt holds no slot.
+                drop(slot);
                 next = run
                     .after_failure(ctx, plan, classifier, index, failed, duration)
                     .await
@@ -301,7 +325,8 @@ enum Step {
     Go(Option<usize>),
 }
 
-/// Builds the client's response from the committed attempt.
+/// Builds the client's response from the committed attempt; `slot` (a capped provider's)
+/// travels with the body, so the provider's slot is taken until the body is relayed.
 fn serve(
     ctx: &GatewayContext,
     plan: &Plan,
@@ -309,6 +334,7 @@ fn serve(
     index: usize,
     committed: Committed,
     duration: Duration,
+    slot: Option<ProviderSlot>,
 ) -> PlanResult {
     let Some(attempt) = plan.attempts.get(index) else {
         return PlanResult::Failed(run.finish(None));
@@ -352,6 +378,7 @@ fn serve(
     let body: ResponseBody =
         RelayBody::for_plan(plan, committed.replay, committed.body, committed.cursor)
             .with_break_report(report)
+            .holding(slot)
             .boxed();
     let mut response = http::Response::new(body);
     *response.status_mut() = committed.status;

@@ -1,13 +1,16 @@
 //! Everything the attempt loop needs that outlives one request: the pooled upstream client,
-//! the `.internal` table it resolves through, and the metrics sink.
+//! the `.internal` table it resolves through, the metrics sink, and the per-provider
+//! concurrency caps.
 
 use std::sync::Arc;
 
 use super::client_builder::ClientBuildError;
 use super::config::GatewayConfig;
 use super::internal_hosts::InternalHosts;
+use super::provider_gate::ProviderGates;
 use super::upstream_client::UpstreamClient;
 use crate::host_services::TargetMetricsSink;
+use crate::provider_queue_metrics::ProviderQueueMetrics;
 
 /// Built once at startup (and again when settings that shape the client change); shared by
 /// every request. Cloning is cheap.
@@ -16,6 +19,8 @@ pub struct GatewayContext {
     pub(crate) client: UpstreamClient,
     internal_hosts: InternalHosts,
     pub(crate) sink: Arc<dyn TargetMetricsSink>,
+    /// The per-provider concurrency caps, shared by every request.
+    pub(crate) gates: ProviderGates,
 }
 
 impl GatewayContext {
@@ -30,12 +35,18 @@ impl GatewayContext {
             client,
             internal_hosts,
             sink,
+            gates: ProviderGates::default(),
         })
     }
 
     /// The live `.internal` table: hosts added here are used by the next new connection.
     pub fn internal_hosts(&self) -> &InternalHosts {
         &self.internal_hosts
+    }
+
+    /// The series of the per-provider concurrency caps, for the admin `/metrics`.
+    pub fn provider_queue_metrics(&self) -> &ProviderQueueMetrics {
+        self.gates.metrics()
     }
 
     /// The pooled upstream client (also usable for the endpoint's own upstream).

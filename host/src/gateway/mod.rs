@@ -22,6 +22,7 @@
 //! - [`sse_events`]: what each event is (keep-alive, preamble, content, closing, error) and
 //!   the error events a broken stream ends with.
 //! - [`redaction`]: keeps the attempt's credentials out of failure records.
+//! - [`provider_gate`]: the per-provider concurrency caps and their queues.
 //!
 //! # What the loop does
 //!
@@ -73,6 +74,7 @@ pub(crate) mod failover_classifier;
 pub(crate) mod insecure_verifier;
 pub(crate) mod internal_hosts;
 pub(crate) mod plan_result;
+pub(crate) mod provider_gate;
 pub(crate) mod redaction;
 pub(crate) mod relay_body;
 pub(crate) mod response_headers;

@@ -121,6 +121,7 @@ mod tests {
             timeout_ms: 0,
             redact: Vec::new(),
             tls: crate::wit::types::TlsTrust::DefaultRoots,
+            concurrency: None,
         }
     }
 

@@ -28,6 +28,7 @@ use crate::wit::types::{ApiFormat, Plan};
 use super::attempt_error::millis;
 use super::break_report::BreakReport;
 use super::defaults::{DEFAULT_IDLE_TIMEOUT, or_default};
+use super::provider_gate::ProviderSlot;
 use super::sse_events::stream_error_event;
 use super::stream_cursor::{StreamCursor, StreamEnd};
 
@@ -110,6 +111,9 @@ pin_project_lite::pin_project! {
         timer: Sleep,
         on_break: Option<BreakReport>,
         done: bool,
+        // The capped provider's slot this answer holds, given back when the body is
+        // dropped (relayed to its end, or abandoned by the client).
+        slot: Option<ProviderSlot>,
     }
 }
 
@@ -136,6 +140,7 @@ impl RelayBody {
             deadlines,
             on_break: None,
             done: false,
+            slot: None,
         }
     }
 
@@ -173,6 +178,13 @@ impl RelayBody {
             }
             _ => relay,
         }
+    }
+
+    /// Keeps a capped provider's `slot` taken for as long as this body lives
+    /// (docs/ai-gateway.md, "Provider concurrency").
+    pub(crate) fn holding(mut self, slot: Option<ProviderSlot>) -> Self {
+        self.slot = slot;
+        self
     }
 
     /// Reports an early end to `report` (once).

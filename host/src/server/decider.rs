@@ -10,6 +10,7 @@ use std::pin::Pin;
 
 pub use crate::gateway::{FailoverClassifier, PlanResult};
 use crate::plugin_runtime::PluginError;
+use crate::provider_queue_metrics::ProviderQueueMetrics;
 use crate::wit::types::{
     AttemptResult, FailoverAction, GatewayOutcome, Plan, Request, RequestOutcome, ResponseDecision,
     ResponseHead, ServedPlan,
@@ -60,6 +61,12 @@ pub trait PlanRunner: Send + Sync + 'static {
         request_body: &'a Bytes,
         classifier: &'a dyn FailoverClassifier,
     ) -> PlanFuture<'a>;
+
+    /// The per-provider concurrency series the runner feeds, served on the admin
+    /// `/metrics` (none for runners without caps).
+    fn provider_queue_metrics(&self) -> Option<ProviderQueueMetrics> {
+        None
+    }
 }
 
 impl PlanRunner for crate::gateway::GatewayContext {
@@ -75,5 +82,9 @@ impl PlanRunner for crate::gateway::GatewayContext {
             request_body,
             classifier,
         ))
+    }
+
+    fn provider_queue_metrics(&self) -> Option<ProviderQueueMetrics> {
+        Some(crate::gateway::GatewayContext::provider_queue_metrics(self).clone())
     }
 }

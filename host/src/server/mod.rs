@@ -140,7 +140,11 @@ pub(crate) async fn start_with<L: PolicyLoader>(
     loader: Arc<L>,
     plans: Arc<dyn PlanRunner>,
 ) -> Result<RunningEdge, StartError> {
-    let metrics = Arc::new(EdgeMetrics::new());
+    let mut metrics = EdgeMetrics::new();
+    if let Some(queues) = plans.provider_queue_metrics() {
+        metrics.register_provider_queues(&queues);
+    }
+    let metrics = Arc::new(metrics);
     let policy = Arc::new(PolicyState::<L::Policy>::new(cfg.policy_path.clone()));
     let upstream = cfg
         .upstream

@@ -5,7 +5,8 @@ use std::process::Command;
 
 use edge_test_support::paths::workspace_root;
 
-fn check(args: &[&std::path::Path]) -> (i32, String, String) {
+/// Runs `edge check` on `args`: its exit code, stdout and stderr.
+pub(crate) fn check(args: &[&std::path::Path]) -> (i32, String, String) {
     let out = Command::new(crate::EDGE_BIN)
         .arg("check")
         .args(args)

@@ -44,6 +44,8 @@ mod provider_addressing;
 #[cfg(test)]
 mod provider_auth;
 #[cfg(test)]
+mod provider_concurrency;
+#[cfg(test)]
 mod provider_keys;
 #[cfg(test)]
 mod provider_timeouts;

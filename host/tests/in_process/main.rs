@@ -22,6 +22,8 @@ mod plan_support;
 #[cfg(test)]
 mod plugin_runtime;
 #[cfg(test)]
+mod provider_slots;
+#[cfg(test)]
 mod serve_support;
 #[cfg(test)]
 mod server_embedded_plugin;

@@ -96,6 +96,7 @@ pub fn attempt(url: String, provider: &str, model: &str, key: &str, group: u32) 
         timeout_ms: 2_000,
         redact: Vec::new(),
         tls: TlsTrust::DefaultRoots,
+        concurrency: None,
     }
 }
 

@@ -3,8 +3,8 @@
 //! plus our documented extensions (`stream_idle_timeout`, `stream_max_duration`, `failover`,
 //! `forward_headers`,
 //! `request_path_overrides`, `allowed_requests`, a provider's `headers`, `query_params`,
-//! `auth` and `per_request_timeout`, `api_keys[].weight` and `models`, `pricing`,
-//! `datacenters`). Unknown fields are rejected so a
+//! `auth`, `per_request_timeout` and `concurrency_and_buffer_size`, `api_keys[].weight`
+//! and `models`, `pricing`, `datacenters`). Unknown fields are rejected so a
 //! typo never silently does nothing. Validation of values lives in `validate.rs`.
 
 use std::collections::BTreeMap;
@@ -99,6 +99,19 @@ pub struct ProviderConfig {
     pub ca_cert_pem: Option<String>,
     /// Ours (Bifrost's field): no certificate verification for this provider (dangerous).
     pub insecure_skip_verify: bool,
+    /// Ours (Bifrost's field): at most `concurrency` attempts in flight to this provider,
+    /// `buffer_size` more waiting; checked by `concurrency`. Omitted: uncapped.
+    pub concurrency_and_buffer_size: Option<ConcurrencyConfig>,
+}
+
+/// `providers[].concurrency_and_buffer_size`, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencyConfig {
+    pub concurrency: i64,
+    /// Default 0: no queue, a request that finds every slot taken fails over at once.
+    #[serde(default)]
+    pub buffer_size: i64,
 }
 
 /// One entry of `providers[].api_keys`.

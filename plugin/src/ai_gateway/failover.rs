@@ -9,7 +9,7 @@
 //! | variable | type | meaning |
 //! |---|---|---|
 //! | `attempt.status` | int | response status; 0 when no response head arrived |
-//! | `attempt.failure` | string | `status`, `connect`, `dns`, `tls`, `timeout`, `total_timeout`, `stream_error`, `protocol` |
+//! | `attempt.failure` | string | `status`, `connect`, `dns`, `tls`, `timeout`, `total_timeout`, `stream_error`, `protocol`, `saturated` |
 //! | `attempt.headers` | map(string, list(string)) | response headers, lower-cased |
 //! | `attempt.body` | string | up to 1 KiB of the response body |
 //! | `attempt.provider`, `attempt.model`, `attempt.key_id` | string | what was tried |
@@ -45,6 +45,9 @@ use crate::model::{AttemptResult, AttemptStep, FailoverAction, FailureKind};
 /// - 408, any other 5xx, connect/DNS/TLS/protocol failures, per-attempt timeouts and streams
 ///   that failed before their commit point: the next model, since the same provider and
 ///   model is likely to fail again whatever the key.
+/// - saturated (the provider's concurrency cap and queue were full, or the wait for a slot
+///   outlasted the attempt's deadline): the next model; every key of this provider waits
+///   in the same queue, so another key would not get through sooner.
 /// - the total timeout: stop; there is no time left.
 /// - any other status (400, 404, 413, 422, 3xx…): stop; the request itself is at fault and
 ///   would fail the same way everywhere, so the client gets the provider's answer.
@@ -68,7 +71,8 @@ pub fn default_action(failed: &AttemptResult, can_retry_same: bool) -> FailoverA
             | FailureKind::Tls
             | FailureKind::Timeout
             | FailureKind::StreamError
-            | FailureKind::Protocol,
+            | FailureKind::Protocol
+            | FailureKind::Saturated,
         ) => FailoverAction::NextModel,
     }
 }
@@ -118,6 +122,7 @@ pub fn failure_name(f: Option<FailureKind>) -> &'static str {
         Some(FailureKind::Tls) => "tls",
         Some(FailureKind::Timeout) => "timeout",
         Some(FailureKind::TotalTimeout) => "total_timeout",
+        Some(FailureKind::Saturated) => "saturated",
         Some(FailureKind::StreamError) => "stream_error",
         Some(FailureKind::Protocol) => "protocol",
     }

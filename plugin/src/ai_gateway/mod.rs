@@ -11,8 +11,8 @@
 //!   [`AiGateway::served_results`].
 //!
 //! Files: `config` (what a policy may write); at load, `compile` runs `validate`,
-//! `settings`, `attempt_templates`, `universe_builder` (with `providers` and
-//! `provider_keys`; the result is the [`universe`]) and `strategies`; `catalog` (built-in
+//! `settings`, `attempt_templates`, `universe_builder` (with `providers`,
+//! `provider_keys` and `concurrency`; the result is the [`universe`]) and `strategies`; `catalog` (built-in
 //! providers/models, data files), `strategy` + `strategy_functions` (CEL selection),
 //! `ai_value` (the `ai` strategies read), `resolve` (the client's `model`/`models`),
 //! `select` (strategies → models to try; `request_types` which kinds of request a provider
@@ -30,6 +30,7 @@ mod attempt_templates;
 pub mod body;
 pub mod catalog;
 mod compile;
+mod concurrency;
 pub mod config;
 mod continuation;
 pub mod credentials;

@@ -298,6 +298,7 @@ pub(super) fn plan(
                     .unwrap_or(gw.settings.per_request_timeout_ms),
                 redact: sends.secrets.for_attempt(cred.value),
                 tls: provider.tls.clone(),
+                concurrency: provider.concurrency,
             });
         }
     }

@@ -4,6 +4,7 @@
 use serde_json::Value as Json;
 
 use super::catalog::{Catalog, CatalogProvider};
+use super::concurrency::concurrency_limit;
 use super::config::{ModelConfig, ProviderConfig};
 use super::env::LoadEnv;
 use super::provider_extras::ProviderExtras;
@@ -78,6 +79,7 @@ pub(super) fn provider_from_config(
                     .ok()
             }),
             tls: TlsTrust::from_config(pc, d),
+            concurrency: concurrency_limit(pc.concurrency_and_buffer_size.as_ref(), d),
             custom: builtin.is_none(),
             configured: true,
             builtin: builtin.map(|b| b.id.clone()),

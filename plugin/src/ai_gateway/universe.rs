@@ -13,7 +13,7 @@ use super::config::ModelConfig;
 use super::per_format::PerFormat;
 use super::provider_extras::ProviderExtras;
 use super::request_types::{AllowedRequests, RequestType};
-use crate::model::{ApiFormat, TlsTrust};
+use crate::model::{ApiFormat, ConcurrencyLimit, TlsTrust};
 
 /// A provider the gateway may call.
 #[derive(Debug, Clone)]
@@ -41,6 +41,8 @@ pub struct Provider {
     pub per_request_timeout_ms: Option<u64>,
     /// How its certificate is verified (`ca_cert_pem`, `insecure_skip_verify`).
     pub tls: TlsTrust,
+    /// Its `concurrency_and_buffer_size`, written on each of its attempts for the host.
+    pub concurrency: Option<ConcurrencyLimit>,
     /// Not in the built-in catalog.
     pub custom: bool,
     /// Listed in `providers[]`.

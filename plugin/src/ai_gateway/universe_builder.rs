@@ -166,6 +166,7 @@ fn unlisted_builtin(
         extras: ProviderExtras::default(),
         per_request_timeout_ms: None,
         tls: TlsTrust::Default,
+        concurrency: None,
         custom: false,
         configured: false,
         builtin: Some(cp.id.clone()),

@@ -21,6 +21,8 @@
 //! can tell who served it; streams send that as the first chunk, then `c1 `, `c2 `, … and end
 //! with `[DONE]` (OpenAI) or `message_stop` (Anthropic). The format follows the request path:
 //! `/v1/messages` is Anthropic, everything else OpenAI.
+//!
+//! `peak_in_flight()` is the most requests it was answering at once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +35,7 @@ use hyper::body::Frame;
 use serde_json::{Value, json};
 
 pub use self::behaviour::Behaviour;
+use self::in_flight::InFlight;
 use self::wire::{anthropic_message, embeddings, error_body, openai_completion, stream_events};
 use crate::Result;
 use crate::http_server::{
@@ -43,6 +46,7 @@ use crate::recorded::{Recorder, record};
 use crate::test_ca::TestCa;
 
 mod behaviour;
+mod in_flight;
 mod wire;
 
 #[derive(Clone)]
@@ -242,10 +246,16 @@ impl ProviderBuilder {
         let requests = Recorder::default();
         let rec = requests.clone();
         let st = state.clone();
+        let in_flight = Arc::new(InFlight::default());
+        let counted = in_flight.clone();
         let handler: Handler = Arc::new(move |req| {
             let rec = rec.clone();
             let st = st.clone();
+            let counted = counted.clone();
             Box::pin(async move {
+                // From arrival until the answer is handed over (for a non-stream answer,
+                // its whole body; a stream's body is sent after).
+                let _answering = counted.enter();
                 let r = record(req, &rec).await;
                 st.answer(&r).await
             })
@@ -256,6 +266,7 @@ impl ProviderBuilder {
             server,
             requests,
             state,
+            in_flight,
         })
     }
 }
@@ -489,6 +500,7 @@ pub struct MockProvider {
     pub server: ServerHandle,
     pub requests: Recorder,
     state: Arc<State>,
+    in_flight: Arc<InFlight>,
 }
 
 impl MockProvider {
@@ -522,6 +534,10 @@ impl MockProvider {
             .iter()
             .map(|r| r.model().unwrap_or_default())
             .collect()
+    }
+    /// The most requests it was answering at once (arrival to answer handed over).
+    pub fn peak_in_flight(&self) -> usize {
+        self.in_flight.peak()
     }
     /// When each stream chunk was handed to the connection, by sequence number.
     pub fn sent_chunks(&self) -> Vec<(usize, Instant)> {

@@ -60,6 +60,7 @@ fn default_rules() {
         (kind(FailureKind::Timeout), true, NextModel),
         (kind(FailureKind::StreamError), true, NextModel),
         (kind(FailureKind::Protocol), true, NextModel),
+        (kind(FailureKind::Saturated), true, NextModel),
         (kind(FailureKind::TotalTimeout), true, Stop),
     ];
     for (r, can_retry, expected) in cases {

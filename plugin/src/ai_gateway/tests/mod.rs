@@ -11,6 +11,7 @@ mod diagnostics;
 mod failover_finish;
 mod plans;
 mod policies;
+mod provider_concurrency;
 mod provider_extras;
 mod provider_timeouts;
 mod provider_tls;
