@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use crate::body_pace::{BodyTooSlow, PacedBody, too_slow_in};
 
 /// A client's request body as the edge reads it: paced ([`crate::body_pace`]).
-pub type ClientBody = PacedBody<Incoming>;
+pub type PacedRequestBody = PacedBody<Incoming>;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ResponseBody = BoxBody<Bytes, BoxError>;
@@ -44,7 +44,7 @@ pub fn declared_too_large(headers: &http::HeaderMap, limit: u64) -> bool {
 
 /// Reads the whole body, failing with [`BodyError::TooLarge`] as soon as more than `limit`
 /// bytes arrived. Called only when the policy reads bodies or a decision needs them.
-pub async fn read_bounded(body: ClientBody, limit: u64) -> Result<Bytes, BodyError> {
+pub async fn read_bounded(body: PacedRequestBody, limit: u64) -> Result<Bytes, BodyError> {
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     match Limited::new(body, limit_usize).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -54,7 +54,7 @@ pub async fn read_bounded(body: ClientBody, limit: u64) -> Result<Bytes, BodyErr
 
 /// The body as a stream for the upstream, still bounded by `limit` (the upstream call
 /// fails, and the client gets 413, if the client sends more).
-pub fn bounded_stream(body: ClientBody, limit: u64) -> Limited<ClientBody> {
+pub fn bounded_stream(body: PacedRequestBody, limit: u64) -> Limited<PacedRequestBody> {
     Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
 }
 

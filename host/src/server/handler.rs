@@ -17,7 +17,7 @@ use super::listener::RequestHandler;
 use super::request::{new_request_id, to_wit};
 use super::response::{from_wit, head_of, replace_headers};
 use super::upstream::{ForwardedFor, OutgoingBody, Upstream};
-use crate::body::{ClientBody as PacedIncoming, ResponseBody, declared_too_large, read_bounded};
+use crate::body::{PacedRequestBody, ResponseBody, declared_too_large, read_bounded};
 use crate::body_pace::{BodyPace, PacedBody};
 use crate::gateway::step_label;
 use crate::metrics::EdgeMetrics;
@@ -52,7 +52,7 @@ impl<P: PolicyDecider> RequestHandler for EdgeHandler<P> {
 
 /// Where the client's body is while a request is handled.
 enum ClientBody {
-    Unread(PacedIncoming),
+    Unread(PacedRequestBody),
     Read(Bytes),
     /// Streamed to the upstream already.
     Gone,
@@ -225,15 +225,9 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         export: &'static str,
         f: impl FnOnce() -> Result<T, PluginError>,
     ) -> Result<T, EdgeError> {
-        let t = Instant::now();
-        let result = f();
-        let elapsed = t.elapsed();
+        let (result, elapsed) = timed_plugin_call(&self.metrics, export, f);
         rec.plugin_time += elapsed;
-        self.metrics.record_plugin_call(export, elapsed);
-        result.map_err(|e| {
-            self.metrics.record_plugin_error(e.code());
-            EdgeError::Plugin(e)
-        })
+        result.map_err(EdgeError::Plugin)
     }
 
     fn count_attempts(&self, outcome: &types::GatewayOutcome, rec: &mut AccessRecord) {
@@ -242,6 +236,23 @@ impl<P: PolicyDecider> EdgeHandler<P> {
         }
         rec.add_attempts(outcome);
     }
+}
+
+/// Runs one plugin call, recording its time and, when it fails, its error code in the
+/// metrics. Every plugin call of the request path goes through here.
+fn timed_plugin_call<T>(
+    metrics: &EdgeMetrics,
+    export: &'static str,
+    f: impl FnOnce() -> Result<T, PluginError>,
+) -> (Result<T, PluginError>, Duration) {
+    let started = Instant::now();
+    let result = f();
+    let elapsed = started.elapsed();
+    metrics.record_plugin_call(export, elapsed);
+    if let Err(e) = &result {
+        metrics.record_plugin_error(e.code());
+    }
+    (result, elapsed)
 }
 
 /// The client's body, read now if it was not yet, and kept for later rounds.
@@ -271,10 +282,9 @@ struct PolicyClassifier<'a, P> {
 
 impl<P: PolicyDecider> FailoverClassifier for PolicyClassifier<'_, P> {
     fn classify(&self, failed: &AttemptResult, can_retry_same: bool) -> FailoverAction {
-        let started = Instant::now();
-        let answer = self.policy.classify_failure(failed, can_retry_same);
-        let elapsed = started.elapsed();
-        self.metrics.record_plugin_call("classify_failure", elapsed);
+        let (answer, elapsed) = timed_plugin_call(self.metrics, "classify_failure", || {
+            self.policy.classify_failure(failed, can_retry_same)
+        });
         self.spent_ns.fetch_add(
             u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
@@ -282,7 +292,6 @@ impl<P: PolicyDecider> FailoverClassifier for PolicyClassifier<'_, P> {
         match answer {
             Ok(action) => action,
             Err(err) => {
-                self.metrics.record_plugin_error(err.code());
                 tracing::warn!(code = err.code(), error = %err, "failover rule failed; stopping the attempt loop");
                 FailoverAction::Stop
             }

@@ -33,7 +33,7 @@ pub enum UpstreamConfigError {
 /// The body that goes to the upstream.
 pub enum OutgoingBody {
     Buffered(Bytes),
-    Streaming(http_body_util::Limited<crate::body::ClientBody>),
+    Streaming(http_body_util::Limited<crate::body::PacedRequestBody>),
 }
 
 /// Facts about the client the upstream learns through `x-forwarded-*`.
